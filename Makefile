@@ -1,0 +1,30 @@
+# Two commands do all the set-up on a fresh machine (Python 3.11 and PyPI reachable):
+#   make train   creates .venv, installs fastgrad, trains the MNIST CNN on the bundled data
+#   make test    creates .venv if missing, installs the test extras, runs the tests
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: train test bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ".[test,plots]"
+	touch $@
+
+train: $(VENV)/.installed
+	$(BIN)/python scripts/train_mnist_cnn.py $(ARGS)
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest -q $(ARGS)
+
+bench: $(VENV)/.installed
+	$(BIN)/python -m pytest benchmarks --benchmark-enable --benchmark-only \
+		--benchmark-autosave --benchmark-json=benchmarks/latest.json $(ARGS)
+	$(BIN)/python scripts/benchmark_report.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,23 @@
+"""fastgrad: a small autograd engine with a PyTorch-like API on NumPy and numba."""
+from fastgrad.autograd import (GradFn, Tensor, enable_grad, gradcheck, is_grad_enabled, no_grad,
+                               set_grad_enabled)
+from fastgrad.autograd.tensor import _bind_methods
+
+_bind_methods()
+
+from fastgrad import dtypes  # noqa: E402
+from fastgrad.creation import (arange, empty, empty_like, eye, full, full_like, linspace,  # noqa: E402
+                               ones, ones_like, rand, rand_like, randint, randn, randn_like,
+                               randperm, tensor, zeros, zeros_like)
+from fastgrad.dtypes import (bool, double, float, float16, float32, float64, half, int, int8,  # noqa: E402
+                             int16, int32, int64, long, uint8)
+from fastgrad.ops import (abs, add, allclose, amax, amin, argmax, argmin, broadcast_to, cat,  # noqa: E402
+                          clamp, clip, clone, concatenate, div, divide, eq, equal, exp, expand,
+                          flatten, ge, gt, isnan, le, log, log_softmax, logical_not, logsumexp,
+                          lt, matmul, max, mean, min, mul, multiply, ne, neg, negative, permute,
+                          pow, relu, repeat, reshape, sigmoid, softmax, sqrt, squeeze, stack, std,
+                          sub, subtract, sum, swapaxes, t, tanh, transpose, true_divide, unflatten,
+                          unsqueeze, var, where)
+from fastgrad.random import default_generator, initial_seed, manual_seed  # noqa: E402
+
+__version__ = "0.1.0"

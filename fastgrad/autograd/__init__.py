@@ -1,0 +1,5 @@
+"""The autograd core: Tensor, the GradFn graph node, the backward engine, grad mode, gradcheck."""
+from fastgrad.autograd.function import GradFn, unbroadcast
+from fastgrad.autograd.gradcheck import GradcheckError, gradcheck
+from fastgrad.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from fastgrad.autograd.tensor import Tensor

@@ -1,0 +1,78 @@
+"""The backward pass: iterative, dependency-counted, accumulating.
+
+``run_backward(root_fn, grad)`` walks the graph from ``root_fn`` without recursion (a
+10,000-op chain works), runs each node once, only after every consumer of its output has
+contributed, sums gradients that meet at a node into a fresh array (never mutating one that
+another node produced), and accumulates into the ``.grad`` of leaf tensors.
+"""
+import numpy as np
+
+from fastgrad.autograd.function import GradFn
+
+
+def _count_consumers(root_fn):
+    """Number of edges into each node reachable from ``root_fn`` (the original design's grad_cnt)."""
+    consumers = {root_fn: 0}
+    stack = [root_fn]
+    while stack:
+        fn = stack.pop()
+        for edge in fn.next_edges:
+            if isinstance(edge, GradFn):
+                if edge in consumers:
+                    consumers[edge] += 1
+                else:
+                    consumers[edge] = 1
+                    stack.append(edge)
+    return consumers
+
+
+def accumulate_into_leaf(leaf, grad):
+    """Add ``grad`` into ``leaf.grad``; the stored array is always one the leaf owns."""
+    from fastgrad.autograd.tensor import Tensor
+
+    if grad.dtype != leaf.arr.dtype:
+        grad = grad.astype(leaf.arr.dtype)
+    if grad.shape != leaf.arr.shape:
+        grad = np.broadcast_to(grad, leaf.arr.shape)
+    if leaf.grad is None:
+        leaf.grad = Tensor._wrap(np.array(grad, copy=True))
+    else:
+        leaf.grad.arr = leaf.grad.arr + grad
+
+
+def run_backward(root_fn, grad, retain_graph=False):
+    consumers = _count_consumers(root_fn)
+    pending = {root_fn: grad}
+    ready = [root_fn]
+    while ready:
+        fn = ready.pop()
+        grad_output = pending.pop(fn, None)
+        if grad_output is None:
+            # No gradient reached this node (its consumers gave None): nothing to compute, but
+            # its producers must still learn that this consumer is done.
+            input_grads = (None,) * len(fn.next_edges)
+        else:
+            if fn.released:
+                raise RuntimeError(
+                    f"Trying to backward through the graph a second time (at {fn.name()}): its "
+                    "saved arrays were freed by the first backward. Specify retain_graph=True on "
+                    "the first backward() call to backward through it again."
+                )
+            fn.check_saved_versions()
+            input_grads = fn.backward(grad_output)
+        for edge, input_grad, dtype in zip(fn.next_edges, input_grads, fn.input_dtypes):
+            if edge is None:
+                continue
+            if isinstance(edge, GradFn):
+                if input_grad is not None:
+                    if input_grad.dtype != dtype:
+                        input_grad = input_grad.astype(dtype)
+                    previous = pending.get(edge)
+                    pending[edge] = input_grad if previous is None else previous + input_grad
+                consumers[edge] -= 1
+                if consumers[edge] == 0:
+                    ready.append(edge)
+            elif input_grad is not None:
+                accumulate_into_leaf(edge, input_grad)
+        if grad_output is not None and not retain_graph:
+            fn.release()

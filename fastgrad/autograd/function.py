@@ -1,0 +1,119 @@
+"""The graph node: one ``GradFn`` subclass per operation.
+
+A ``GradFn`` is created by an operation's forward when any input requires grad. It holds
+``inputs`` (the input Tensors, ``None`` for constants), whatever the backward needs, and
+implements ``backward(grad_output) -> tuple`` with one gradient (ndarray or None) per input.
+
+The edges the engine follows are captured when the node is made (``next_edges``): the
+producer of each input *at that moment*. An in-place operation that later gives an input a
+new ``grad_fn`` therefore cannot re-route gradients of nodes recorded before it.
+"""
+import numpy as np
+
+from fastgrad.autograd.grad_mode import is_grad_enabled
+
+# Attributes a released node keeps; everything else a subclass saved is dropped by ``release``.
+_GRAPH_ATTRS = frozenset({"next_edges", "needs_input_grad", "input_dtypes", "released", "saved_versions"})
+
+
+def needs_grad(*tensors):
+    """True when an op on ``tensors`` must record a node: grad mode on and an input requires grad."""
+    if not is_grad_enabled():
+        return False
+    for t in tensors:
+        if t is not None and t.requires_grad:
+            return True
+    return False
+
+
+def unbroadcast(grad, shape):
+    """Sum ``grad`` over the axes NumPy broadcasting added or stretched, giving ``shape``.
+
+    The one un-broadcast step of every broadcasting op. Returns ``grad`` itself when no
+    reduction is needed (callers never mutate gradients, so the alias is safe).
+    """
+    shape = tuple(shape)
+    if grad.shape == shape:
+        return grad
+    if grad.ndim < len(shape):
+        # NumPy also assigns a value with extra leading size-1 axes (``x[0] = v[None]``).
+        grad = grad.reshape((1,) * (len(shape) - grad.ndim) + grad.shape)
+    lead = grad.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, size in enumerate(shape) if size == 1 and grad.shape[lead + i] != 1
+    )
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape)
+
+
+class GradFn:
+    """Base class of the graph nodes. Subclasses call ``super().__init__(*inputs)`` first."""
+
+    def __init__(self, *inputs):
+        self.inputs = inputs
+        edges = []
+        needs = []
+        dtypes = []
+        for t in inputs:
+            if t is None:
+                edges.append(None)
+                needs.append(False)
+                dtypes.append(None)
+                continue
+            if t.grad_fn is not None:
+                edges.append(t.grad_fn)
+            elif t.requires_grad:
+                edges.append(t)  # a leaf: the engine accumulates into its ``.grad``
+            else:
+                edges.append(None)
+            needs.append(t.requires_grad)
+            dtypes.append(t.arr.dtype)
+        self.next_edges = tuple(edges)
+        self.needs_input_grad = tuple(needs)
+        self.input_dtypes = tuple(dtypes)
+        self.saved_versions = ()
+        self.released = False
+
+    def save_for_backward(self, *tensors):
+        """Record the versions of tensors whose *data* the backward reads.
+
+        If one of them is modified in place before the backward runs, the engine raises
+        instead of computing a wrong gradient (PyTorch's version counter check).
+        """
+        self.saved_versions = self.saved_versions + tuple(
+            (t, t._version_counter[0]) for t in tensors if t is not None
+        )
+
+    def check_saved_versions(self):
+        for t, version in self.saved_versions:
+            if t._version_counter[0] != version:
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified by an "
+                    f"inplace operation: a tensor of shape {tuple(t.shape)} saved by "
+                    f"{type(self).__name__} is at version {t._version_counter[0]}; expected version "
+                    f"{version} instead."
+                )
+
+    def backward(self, grad_output):
+        """Return one gradient (ndarray or None) per input, for ``grad_output`` of the output's shape."""
+        raise NotImplementedError
+
+    def release(self):
+        """Drop the saved arrays (after a backward without ``retain_graph``)."""
+        for name in list(vars(self)):
+            if name not in _GRAPH_ATTRS:
+                delattr(self, name)
+        self.inputs = ()
+        self.saved_versions = ()
+        self.released = True
+
+    @property
+    def next_functions(self):
+        return self.next_edges
+
+    def name(self):
+        return type(self).__name__
+
+    def __repr__(self):
+        return f"<{type(self).__name__}>"

@@ -1,0 +1,375 @@
+"""``Tensor``: an ndarray (``.arr``) with the bookkeeping autograd needs.
+
+The operations live in ``fastgrad.ops`` (forward and backward side by side); the methods
+below are those same functions, bound at the end of this module, so ``x.exp()`` and
+``fastgrad.exp(x)`` are one implementation.
+"""
+import numpy as np
+
+from fastgrad import dtypes
+from fastgrad.autograd.engine import accumulate_into_leaf, run_backward
+from fastgrad.autograd.grad_mode import is_grad_enabled
+
+
+class Tensor:
+    """An n-dimensional array that can record the operations applied to it.
+
+    ``Tensor(data, dtype=None, requires_grad=False)`` wraps ``data`` (an ndarray is wrapped
+    without a copy when its dtype is kept; float64 data without ``dtype`` becomes float32).
+    """
+
+    # Make ``ndarray <op> Tensor`` call the Tensor's reflected operator instead of NumPy's loop.
+    __array_ufunc__ = None
+    __array_priority__ = 1000
+
+    def __init__(self, data, dtype=None, requires_grad=False):
+        if isinstance(data, Tensor):
+            data = data.arr
+        self.arr = dtypes.to_array(data, dtype)
+        self.grad = None
+        self.grad_fn = None
+        self._version_counter = [0]
+        self._base = None
+        self._requires_grad = False
+        if requires_grad:
+            self.requires_grad = True
+
+    @classmethod
+    def _wrap(cls, arr, grad_fn=None, base=None):
+        """The result of an operation: ``arr`` as is, produced by ``grad_fn`` (None: a leaf).
+
+        ``base`` is the tensor whose memory ``arr`` views; the two then share a version counter,
+        so an in-place change through either invalidates what the other's consumers saved.
+        """
+        t = Tensor.__new__(Tensor)
+        t.arr = arr
+        t.grad = None
+        t.grad_fn = grad_fn
+        t._requires_grad = grad_fn is not None
+        if base is None:
+            t._version_counter = [0]
+            t._base = None
+        else:
+            t._version_counter = base._version_counter
+            t._base = base._base if base._base is not None else base
+        return t
+
+    # ----------------------------------------------------------------- autograd attributes
+    @property
+    def requires_grad(self):
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        value = bool(value)
+        if self.grad_fn is not None:
+            if not value:
+                raise RuntimeError(
+                    "you can only change requires_grad flags of leaf variables. If you want to use "
+                    "a computed variable in a subgraph that doesn't require differentiation use "
+                    "var_no_grad = var.detach()."
+                )
+            return
+        if value and not dtypes.is_floating(self.arr.dtype):
+            raise RuntimeError(
+                f"only Tensors of floating point dtype can require gradients (got {self.arr.dtype})"
+            )
+        self._requires_grad = value
+
+    def requires_grad_(self, requires_grad=True):
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def is_leaf(self):
+        return self.grad_fn is None
+
+    @property
+    def _version(self):
+        return self._version_counter[0]
+
+    def _bump_version(self):
+        self._version_counter[0] += 1
+
+    def backward(self, gradient=None, retain_graph=False):
+        """Accumulate d(self)/d(leaf) into the ``.grad`` of every leaf that requires grad.
+
+        ``gradient`` (same shape as ``self``) is the cotangent; it may be omitted only for a
+        one-element tensor. The graph's saved arrays are freed unless ``retain_graph=True``.
+        """
+        if self.grad_fn is None and not self.requires_grad:
+            raise RuntimeError(
+                "element 0 of tensors does not require grad and does not have a grad_fn"
+            )
+        if gradient is None:
+            if self.arr.size != 1:
+                raise RuntimeError(
+                    "grad can be implicitly created only for scalar outputs; this tensor has shape "
+                    f"{self.shape}: pass gradient= of that shape"
+                )
+            grad = np.ones_like(self.arr)
+        else:
+            grad = gradient.arr if isinstance(gradient, Tensor) else np.asarray(gradient)
+            if grad.shape != self.arr.shape:
+                raise RuntimeError(
+                    f"Mismatch in shape: gradient has a shape of {grad.shape} and the output has "
+                    f"a shape of {self.shape}"
+                )
+            grad = grad.astype(self.arr.dtype, copy=False)
+        if self.grad_fn is None:
+            accumulate_into_leaf(self, grad)
+        else:
+            run_backward(self.grad_fn, grad, retain_graph=retain_graph)
+
+    def detach(self):
+        """The same data (shared memory and version counter), cut from the graph."""
+        return Tensor._wrap(self.arr, None, base=self)
+
+    def detach_(self):
+        if self._base is not None and self.grad_fn is not None:
+            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
+        self.grad_fn = None
+        self._requires_grad = False
+        return self
+
+    def _check_inplace(self):
+        """Refuse in-place changes that would make a recorded gradient silently wrong."""
+        if not is_grad_enabled():
+            return
+        if self.is_leaf and self.requires_grad:
+            raise RuntimeError(
+                "a leaf Variable that requires grad is being used in an in-place operation."
+            )
+        base = self._base
+        if base is not None and base.requires_grad:
+            if base.is_leaf:
+                raise RuntimeError(
+                    "a view of a leaf Variable that requires grad is being used in an in-place "
+                    "operation."
+                )
+            raise RuntimeError(
+                f"in-place modification of a view (shape {self.shape}) of a tensor that requires "
+                f"grad (shape {base.shape}) is not supported: index the base tensor directly, "
+                "e.g. base[idx] = value"
+            )
+
+    def _assign_inplace(self, result):
+        """Make ``self`` hold ``result`` (an out-of-place result computed from a copy of self)."""
+        if result.arr.shape != self.arr.shape:
+            raise RuntimeError(
+                f"output with shape {self.shape} doesn't match the broadcast shape {result.shape}"
+            )
+        if not np.can_cast(result.arr.dtype, self.arr.dtype, casting="same_kind"):
+            raise RuntimeError(
+                f"result type {result.arr.dtype} can't be cast to the desired output type "
+                f"{self.arr.dtype}"
+            )
+        if not self.arr.flags.writeable:
+            raise RuntimeError(
+                f"unsupported operation: the tensor of shape {self.shape} is a read-only view "
+                "(e.g. made by expand); clone() it before writing to it"
+            )
+        np.copyto(self.arr, result.arr, casting="same_kind")
+        self._bump_version()
+        if result.grad_fn is not None:
+            self.grad_fn = result.grad_fn
+            self._requires_grad = True
+
+    # ----------------------------------------------------------------------- array facts
+    @property
+    def shape(self):
+        return self.arr.shape
+
+    @property
+    def ndim(self):
+        return self.arr.ndim
+
+    def dim(self):
+        return self.arr.ndim
+
+    @property
+    def dtype(self):
+        return self.arr.dtype
+
+    @property
+    def device(self):
+        return "cpu"
+
+    def size(self, dim=None):
+        """The shape, or the length of dimension ``dim`` (as ``torch.Tensor.size``)."""
+        if dim is None:
+            return self.arr.shape
+        ndim = max(self.arr.ndim, 1)
+        if not -ndim <= dim < ndim:
+            raise IndexError(
+                f"Dimension out of range (expected to be in range of [{-ndim}, {ndim - 1}], "
+                f"but got {dim})"
+            )
+        return self.arr.shape[dim] if self.arr.ndim else 1
+
+    def numel(self):
+        return self.arr.size
+
+    def element_size(self):
+        return self.arr.itemsize
+
+    def is_floating_point(self):
+        return dtypes.is_floating(self.arr.dtype)
+
+    def is_contiguous(self):
+        return self.arr.flags.c_contiguous
+
+    def numpy(self):
+        """The underlying ndarray (shared memory)."""
+        if self.requires_grad:
+            raise RuntimeError(
+                "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
+                "instead."
+            )
+        return self.arr
+
+    def __array__(self, dtype=None, copy=None):
+        arr = self.numpy()
+        if dtype is not None:
+            arr = arr.astype(dtype, copy=False)
+        return np.array(arr, copy=True) if copy else arr
+
+    def item(self):
+        if self.arr.size != 1:
+            raise RuntimeError(
+                f"a Tensor with {self.arr.size} elements cannot be converted to Scalar"
+            )
+        return self.arr.item()
+
+    def tolist(self):
+        return self.arr.tolist()
+
+    def cpu(self):
+        return self
+
+    def __len__(self):
+        if self.arr.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.arr.shape[0]
+
+    def __iter__(self):
+        if self.arr.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.arr.shape[0]))
+
+    def __bool__(self):
+        if self.arr.size != 1:
+            raise RuntimeError(
+                f"Boolean value of Tensor with more than one value is ambiguous (shape {self.shape})"
+            )
+        return bool(self.arr.item())
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self.arr.size != 1 or self.arr.dtype.kind not in "iub":
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.arr.item())
+
+    __hash__ = object.__hash__
+
+    def __repr__(self):
+        body = np.array2string(
+            self.arr, separator=", ", prefix="tensor(", precision=4, threshold=1000
+        )
+        extras = []
+        default = (np.dtype(np.float32), np.dtype(np.int64), np.dtype(np.bool_))
+        if self.arr.dtype not in default or self.arr.size == 0:
+            extras.append(f"dtype=fastgrad.{self.arr.dtype}")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn=<{self.grad_fn.name()}>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + ", ".join([body] + extras) + ")"
+
+    # ------------------------------------------------------------------ in-place helpers
+    def _inplace(self, op, *args, **kwargs):
+        """``self = op(self, *args)`` in place: computed out of place from a copy, written back.
+
+        The copy keeps intact whatever the new node saves of the old value (``x *= w`` needs
+        the old x for w's gradient); self's own version bump invalidates older consumers.
+        """
+        self._check_inplace()
+        others_need_grad = any(getattr(a, "requires_grad", False) for a in args)
+        if is_grad_enabled() and (self.requires_grad or others_need_grad):
+            source = Tensor._wrap(self.arr.copy(), self.grad_fn)
+            source._requires_grad = self.requires_grad
+        else:
+            source = Tensor._wrap(self.arr)
+        self._assign_inplace(op(source, *args, **kwargs))
+        return self
+
+    def zero_(self):
+        return self.fill_(0)
+
+    def fill_(self, value):
+        self._check_inplace()
+        self.arr[...] = value.arr if isinstance(value, Tensor) else value
+        self._bump_version()
+        return self
+
+    def copy_(self, src):
+        """Copy ``src`` (broadcast to self's shape) into self; differentiable w.r.t. ``src``."""
+        self[...] = src
+        return self
+
+    def normal_(self, mean=0.0, std=1.0, generator=None):
+        from fastgrad.random import default_generator
+
+        self._check_inplace()
+        gen = generator or default_generator()
+        self.arr[...] = gen.normal(mean, std, size=self.arr.shape)
+        self._bump_version()
+        return self
+
+    def uniform_(self, a=0.0, b=1.0, generator=None):
+        from fastgrad.random import default_generator
+
+        self._check_inplace()
+        gen = generator or default_generator()
+        self.arr[...] = gen.uniform(a, b, size=self.arr.shape)
+        self._bump_version()
+        return self
+
+
+def as_tensor(data, dtype=None):
+    """``data`` if it is a Tensor (cast when ``dtype`` differs), else a new tensor of it."""
+    if isinstance(data, Tensor):
+        if dtype is None or data.arr.dtype == np.dtype(dtype):
+            return data
+        return data.to(dtype)
+    return Tensor(data, dtype=dtype)
+
+
+def _bind_methods():
+    """Bind the ops as Tensor methods (called once ``fastgrad.ops`` is importable)."""
+    from fastgrad import ops
+
+    for name in ops.TENSOR_METHODS:
+        setattr(Tensor, name, getattr(ops, name))
+    for name, func in ops.TENSOR_OPERATORS.items():
+        setattr(Tensor, name, func)
+    Tensor.T = property(ops.numpy_T)
+    Tensor.mT = property(lambda self: ops.transpose(self, -2, -1))
+
+    def _make_inplace(op):
+        def method(self, *args, **kwargs):
+            return self._inplace(op, *args, **kwargs)
+
+        method.__name__ = op.__name__ + "_"
+        return method
+
+    for name in ("add", "sub", "mul", "div", "pow", "clamp", "exp", "relu", "sigmoid", "tanh"):
+        setattr(Tensor, name + "_", _make_inplace(getattr(ops, name)))
+    for dunder, name in (("__iadd__", "add"), ("__isub__", "sub"), ("__imul__", "mul"),
+                         ("__itruediv__", "div"), ("__ipow__", "pow")):
+        setattr(Tensor, dunder, _make_inplace(getattr(ops, name)))

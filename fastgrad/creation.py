@@ -1,0 +1,136 @@
+"""Tensor constructors: tensor, zeros, ones, full, arange, linspace, eye, randn, rand, randint,
+empty, and the ``*_like`` forms. Float results default to float32."""
+import numbers
+
+import numpy as np
+
+from fastgrad import dtypes
+from fastgrad.autograd.tensor import Tensor
+from fastgrad.random import default_generator
+
+
+def _size(size):
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    for s in size:
+        if not isinstance(s, (numbers.Integral,)) or isinstance(s, bool) or s < 0:
+            raise ValueError(f"sizes must be non-negative ints, got {size}")
+    return tuple(int(s) for s in size)
+
+
+def _float_dtype(dtype):
+    return dtypes.DEFAULT_FLOAT if dtype is None else dtypes.as_dtype(dtype)
+
+
+def _new(arr, requires_grad):
+    t = Tensor._wrap(arr)
+    if requires_grad:
+        t.requires_grad = True
+    return t
+
+
+def tensor(data, dtype=None, requires_grad=False):
+    """A new tensor holding a copy of ``data`` (float data defaults to float32)."""
+    if isinstance(data, Tensor):
+        data = data.arr
+    return _new(dtypes.to_array(data, dtype, copy=True), requires_grad)
+
+
+def zeros(*size, dtype=None, requires_grad=False):
+    return _new(np.zeros(_size(size), dtype=_float_dtype(dtype)), requires_grad)
+
+
+def ones(*size, dtype=None, requires_grad=False):
+    return _new(np.ones(_size(size), dtype=_float_dtype(dtype)), requires_grad)
+
+
+def empty(*size, dtype=None, requires_grad=False):
+    return _new(np.empty(_size(size), dtype=_float_dtype(dtype)), requires_grad)
+
+
+def full(size, fill_value, dtype=None, requires_grad=False):
+    if dtype is None:
+        dtype = dtypes.to_array(fill_value).dtype
+    return _new(np.full(_size((size,)), fill_value, dtype=dtypes.as_dtype(dtype)), requires_grad)
+
+
+def _like(x, dtype):
+    arr = x.arr if isinstance(x, Tensor) else np.asarray(x)
+    return arr.shape, (arr.dtype if dtype is None else dtypes.as_dtype(dtype))
+
+
+def zeros_like(x, dtype=None, requires_grad=False):
+    shape, dtype = _like(x, dtype)
+    return _new(np.zeros(shape, dtype=dtype), requires_grad)
+
+
+def ones_like(x, dtype=None, requires_grad=False):
+    shape, dtype = _like(x, dtype)
+    return _new(np.ones(shape, dtype=dtype), requires_grad)
+
+
+def full_like(x, fill_value, dtype=None, requires_grad=False):
+    shape, dtype = _like(x, dtype)
+    return _new(np.full(shape, fill_value, dtype=dtype), requires_grad)
+
+
+def empty_like(x, dtype=None, requires_grad=False):
+    shape, dtype = _like(x, dtype)
+    return _new(np.empty(shape, dtype=dtype), requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, requires_grad=False):
+    """Integers (int64) from int arguments, float32 when any argument is a float."""
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise RuntimeError("arange: step must be nonzero")
+    if dtype is None:
+        ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
+        dtype = np.int64 if ints else dtypes.DEFAULT_FLOAT
+    return _new(np.arange(start, end, step, dtype=dtypes.as_dtype(dtype)), requires_grad)
+
+
+def linspace(start, end, steps, dtype=None, requires_grad=False):
+    return _new(np.linspace(start, end, steps, dtype=_float_dtype(dtype)), requires_grad)
+
+
+def eye(n, m=None, dtype=None, requires_grad=False):
+    return _new(np.eye(n, m, dtype=_float_dtype(dtype)), requires_grad)
+
+
+def randn(*size, dtype=None, requires_grad=False, generator=None):
+    """Standard normal samples from fastgrad's generator (see ``manual_seed``)."""
+    gen = generator or default_generator()
+    dtype = _float_dtype(dtype)
+    return _new(gen.standard_normal(_size(size), dtype=dtype), requires_grad)
+
+
+def rand(*size, dtype=None, requires_grad=False, generator=None):
+    """Uniform samples in [0, 1)."""
+    gen = generator or default_generator()
+    dtype = _float_dtype(dtype)
+    return _new(gen.random(_size(size), dtype=dtype), requires_grad)
+
+
+def randint(low, high=None, size=(), dtype=None, generator=None):
+    if high is None:
+        low, high = 0, low
+    gen = generator or default_generator()
+    dtype = np.int64 if dtype is None else dtypes.as_dtype(dtype)
+    return _new(gen.integers(low, high, size=_size((size,)), dtype=dtype), False)
+
+
+def randperm(n, generator=None):
+    gen = generator or default_generator()
+    return _new(gen.permutation(n).astype(np.int64), False)
+
+
+def randn_like(x, dtype=None, requires_grad=False, generator=None):
+    shape, dtype = _like(x, dtype)
+    return randn(shape, dtype=dtype, requires_grad=requires_grad, generator=generator)
+
+
+def rand_like(x, dtype=None, requires_grad=False, generator=None):
+    shape, dtype = _like(x, dtype)
+    return rand(shape, dtype=dtype, requires_grad=requires_grad, generator=generator)

@@ -1,0 +1,90 @@
+"""Turning op arguments into arrays: Tensors, Python scalars, ndarrays, lists."""
+import numbers
+
+import numpy as np
+
+from fastgrad import dtypes
+from fastgrad.autograd.tensor import Tensor
+
+
+def as_tensor(x):
+    """A Tensor for an op's tensor argument (non-tensors become constant tensors)."""
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def operand(x):
+    """(value, tensor) for a binary op's argument; tensor is None for a constant.
+
+    Python (and NumPy) scalars stay scalars so that NumPy's weak scalar typing keeps the
+    tensor's dtype (float32 * 2.5 stays float32, as in PyTorch).
+    """
+    if isinstance(x, Tensor):
+        return x.arr, x
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, numbers.Number):
+        return x, None
+    if isinstance(x, np.ndarray):
+        return x, None
+    return dtypes.to_array(x), None
+
+
+def is_float64(value):
+    return getattr(value, "dtype", None) == np.float64
+
+
+def fix_result_dtype(out, a, b):
+    """Undo NumPy's float64 where PyTorch gives its default float32.
+
+    NumPy makes float64 from int / int or int * 2.5; PyTorch makes float32 (the default dtype)
+    unless a float64 array takes part.
+    """
+    if out.dtype == np.float64 and not (is_float64(a) or is_float64(b)):
+        return out.astype(np.float32)
+    return out
+
+
+def broadcast_error(a_shape, b_shape):
+    for i in range(1, min(len(a_shape), len(b_shape)) + 1):
+        sa, sb = a_shape[-i], b_shape[-i]
+        if sa != sb and sa != 1 and sb != 1:
+            dim = max(len(a_shape), len(b_shape)) - i
+            return RuntimeError(
+                f"The size of tensor a ({sa}) must match the size of tensor b ({sb}) at "
+                f"non-singleton dimension {dim} (shapes {tuple(a_shape)} and {tuple(b_shape)})"
+            )
+    return RuntimeError(f"shapes {tuple(a_shape)} and {tuple(b_shape)} do not broadcast")
+
+
+def normalize_dim(dim, ndim):
+    """``dim`` as a non-negative int; ``IndexError`` as PyTorch's when out of range."""
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
+        raise TypeError(f"dim must be an int, got {type(dim).__name__}")
+    rank = max(ndim, 1)
+    if not -rank <= dim < rank:
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{-rank}, {rank - 1}], but got {dim})"
+        )
+    return int(dim) % rank
+
+
+def normalize_dims(dim, ndim):
+    """A tuple of non-negative axes for ``dim`` (int, tuple or list), or None for all axes."""
+    if dim is None:
+        return None
+    dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
+    axes = tuple(normalize_dim(d, ndim) for d in dims)
+    if len(set(axes)) != len(axes):
+        raise RuntimeError(f"dim {dims} appears multiple times in the list of dims")
+    if ndim == 0:
+        return None
+    return axes
+
+
+def resolve_alias(torch_value, numpy_value, torch_name, numpy_name, default):
+    """Accept PyTorch's ``dim``/``keepdim`` or NumPy's ``axis``/``keepdims`` spelling."""
+    if numpy_value is None:
+        return default if torch_value is None else torch_value
+    if torch_value is not None and torch_value != default:
+        raise TypeError(f"got both {torch_name}= and {numpy_name}=; pass one of them")
+    return numpy_value

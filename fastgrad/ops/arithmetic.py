@@ -1,0 +1,219 @@
+"""+ - * / ** @ and unary minus. Elementwise binary nodes keep their partial derivatives in
+``f_d`` and share one backward: ``grad_i = unbroadcast(grad_output * f_d[i], shape_i)``.
+
+The reversed forms (``2 - x``, ``a_ndarray @ x``) reuse the same nodes with the operands in
+their mathematical order; a constant operand is an input of ``None``.
+"""
+import numpy as np
+
+from fastgrad.autograd.function import GradFn, needs_grad, unbroadcast
+from fastgrad.autograd.tensor import Tensor
+from fastgrad.ops._operands import broadcast_error, fix_result_dtype, operand
+
+
+class BinaryGradFn(GradFn):
+    """Elementwise binary op with partial derivatives ``f_d = (d out/d a, d out/d b)``.
+
+    An entry of ``f_d`` is an array broadcastable to the output, a number, or None where that
+    input needs no gradient.
+    """
+
+    def __init__(self, a, b, a_shape, b_shape):
+        super().__init__(a, b)
+        self.shapes = (a_shape, b_shape)
+
+    def backward(self, grad_output):
+        grads = []
+        for partial, shape in zip(self.f_d, self.shapes):
+            if partial is None:
+                grads.append(None)
+            elif isinstance(partial, (int, float)) and partial == 1:
+                grads.append(unbroadcast(grad_output, shape))
+            elif isinstance(partial, (int, float)) and partial == -1:
+                grads.append(unbroadcast(-grad_output, shape))
+            else:
+                grads.append(unbroadcast(grad_output * partial, shape))
+        return tuple(grads)
+
+
+class AddGradFn(BinaryGradFn):
+    def __init__(self, a, b, a_val, b_val, alpha=1):
+        super().__init__(a, b, np.shape(a_val), np.shape(b_val))
+        self.f_d = (1 if self.needs_input_grad[0] else None,
+                    alpha if self.needs_input_grad[1] else None)
+
+
+class SubGradFn(BinaryGradFn):
+    def __init__(self, a, b, a_val, b_val, alpha=1):
+        super().__init__(a, b, np.shape(a_val), np.shape(b_val))
+        self.f_d = (1 if self.needs_input_grad[0] else None,
+                    -alpha if self.needs_input_grad[1] else None)
+
+
+class MulGradFn(BinaryGradFn):
+    def __init__(self, a, b, a_val, b_val):
+        super().__init__(a, b, np.shape(a_val), np.shape(b_val))
+        need_a, need_b = self.needs_input_grad
+        self.f_d = (b_val if need_a else None, a_val if need_b else None)
+        self.save_for_backward(b if need_a else None, a if need_b else None)
+
+
+class DivGradFn(BinaryGradFn):
+    def __init__(self, a, b, a_val, b_val, out):
+        super().__init__(a, b, np.shape(a_val), np.shape(b_val))
+        need_a, need_b = self.needs_input_grad
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.f_d = (1 / b_val if need_a else None, -out / b_val if need_b else None)
+
+
+class PowGradFn(BinaryGradFn):
+    def __init__(self, a, b, a_val, b_val, out):
+        super().__init__(a, b, np.shape(a_val), np.shape(b_val))
+        need_a, need_b = self.needs_input_grad
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d_a = b_val * a_val ** (b_val - 1) if need_a else None
+            d_b = None
+            if need_b:
+                # 0 ** b with b >= 0 has derivative 0 in b (PyTorch's convention), not nan.
+                d_b = np.where((a_val == 0) & (b_val >= 0), 0, out * np.log(a_val))
+        self.f_d = (d_a, d_b)
+
+
+def _binary(a, b, compute):
+    a_val, a_t = operand(a)
+    b_val, b_t = operand(b)
+    try:
+        out = compute(a_val, b_val)
+    except ValueError:
+        raise broadcast_error(np.shape(a_val), np.shape(b_val)) from None
+    out = np.asarray(fix_result_dtype(np.asarray(out), a_val, b_val))
+    return a_val, a_t, b_val, b_t, out
+
+
+def add(a, b, alpha=1):
+    """a + alpha * b, broadcasting."""
+    a_val, a_t, b_val, b_t, out = _binary(a, b, lambda x, y: x + y if alpha == 1 else x + alpha * y)
+    fn = AddGradFn(a_t, b_t, a_val, b_val, alpha) if needs_grad(a_t, b_t) else None
+    return Tensor._wrap(out, fn)
+
+
+def sub(a, b, alpha=1):
+    """a - alpha * b, broadcasting."""
+    a_val, a_t, b_val, b_t, out = _binary(a, b, lambda x, y: x - y if alpha == 1 else x - alpha * y)
+    fn = SubGradFn(a_t, b_t, a_val, b_val, alpha) if needs_grad(a_t, b_t) else None
+    return Tensor._wrap(out, fn)
+
+
+def mul(a, b):
+    a_val, a_t, b_val, b_t, out = _binary(a, b, np.multiply)
+    fn = MulGradFn(a_t, b_t, a_val, b_val) if needs_grad(a_t, b_t) else None
+    return Tensor._wrap(out, fn)
+
+
+def div(a, b):
+    """True division; integer inputs give float32, as in PyTorch."""
+
+    def divide(x, y):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.true_divide(x, y)
+
+    a_val, a_t, b_val, b_t, out = _binary(a, b, divide)
+    fn = DivGradFn(a_t, b_t, a_val, b_val, out) if needs_grad(a_t, b_t) else None
+    return Tensor._wrap(out, fn)
+
+
+def pow(a, b):
+    def power(x, y):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.power(x, y)
+
+    a_val, a_t, b_val, b_t, out = _binary(a, b, power)
+    fn = PowGradFn(a_t, b_t, a_val, b_val, out) if needs_grad(a_t, b_t) else None
+    return Tensor._wrap(out, fn)
+
+
+class NegGradFn(GradFn):
+    def backward(self, grad_output):
+        return (-grad_output,)
+
+
+def neg(x):
+    x_val, x_t = operand(x)
+    out = np.negative(x_val)
+    return Tensor._wrap(np.asarray(out), NegGradFn(x_t) if needs_grad(x_t) else None)
+
+
+class MatMulGradFn(GradFn):
+    """a @ b with NumPy's matmul rules (1-D promotion, broadcast batch dims); f_d = (b, a)."""
+
+    def __init__(self, a, b, a_val, b_val):
+        super().__init__(a, b)
+        need_a, need_b = self.needs_input_grad
+        self.f_d = (b_val if need_a else None, a_val if need_b else None)
+        self.shapes = (np.shape(a_val), np.shape(b_val))
+        self.save_for_backward(b if need_a else None, a if need_b else None)
+
+    def backward(self, grad_output):
+        b_val, a_val = self.f_d
+        a_shape, b_shape = self.shapes
+        # Work with the 1-D operands promoted to matrices, as matmul itself does.
+        g = grad_output
+        if len(a_shape) == 1 and len(b_shape) == 1:
+            g = g.reshape(1, 1)
+        elif len(a_shape) == 1:
+            g = g[..., None, :]
+        elif len(b_shape) == 1:
+            g = g[..., :, None]
+        grad_a = grad_b = None
+        if b_val is not None:
+            b2 = b_val[:, None] if len(b_shape) == 1 else b_val
+            grad_a = g @ np.swapaxes(b2, -1, -2)
+            a2_shape = (1,) + a_shape if len(a_shape) == 1 else a_shape
+            grad_a = unbroadcast(grad_a, a2_shape).reshape(a_shape)
+        if a_val is not None:
+            a2 = a_val[None, :] if len(a_shape) == 1 else a_val
+            grad_b = np.swapaxes(a2, -1, -2) @ g
+            b2_shape = b_shape + (1,) if len(b_shape) == 1 else b_shape
+            grad_b = unbroadcast(grad_b, b2_shape).reshape(b_shape)
+        return grad_a, grad_b
+
+
+def matmul(a, b):
+    a_val, a_t = operand(a)
+    b_val, b_t = operand(b)
+    a_val, b_val = np.asarray(a_val), np.asarray(b_val)
+    if a_val.ndim == 0 or b_val.ndim == 0:
+        raise RuntimeError(
+            f"both arguments to matmul need to be at least 1D, but they are {a_val.ndim}D and "
+            f"{b_val.ndim}D"
+        )
+    try:
+        out = np.matmul(a_val, b_val)
+    except ValueError:
+        raise RuntimeError(
+            f"mat1 and mat2 shapes cannot be multiplied ({'x'.join(map(str, a_val.shape))} and "
+            f"{'x'.join(map(str, b_val.shape))})"
+        ) from None
+    out = np.asarray(fix_result_dtype(np.asarray(out), a_val, b_val))
+    fn = MatMulGradFn(a_t, b_t, a_val, b_val) if needs_grad(a_t, b_t) else None
+    return Tensor._wrap(out, fn)
+
+
+def _reversed(op):
+    def reflected(self, other):
+        return op(other, self)
+
+    reflected.__name__ = "r" + op.__name__
+    return reflected
+
+
+# Operator dunders; the reversed ones reuse the same nodes with operands swapped back.
+OPERATORS = {
+    "__add__": add, "__radd__": _reversed(add),
+    "__sub__": sub, "__rsub__": _reversed(sub),
+    "__mul__": mul, "__rmul__": _reversed(mul),
+    "__truediv__": div, "__rtruediv__": _reversed(div),
+    "__pow__": pow, "__rpow__": _reversed(pow),
+    "__matmul__": matmul, "__rmatmul__": _reversed(matmul),
+    "__neg__": neg,
+}

@@ -1,0 +1,162 @@
+"""Elementwise unary ops: exp, log, sqrt, abs, sigmoid, tanh, relu, clamp.
+
+Each node keeps what its derivative needs (usually the output) and multiplies the incoming
+gradient by the local derivative.
+"""
+import numpy as np
+
+from fastgrad import dtypes
+from fastgrad.autograd.function import GradFn, needs_grad
+from fastgrad.autograd.tensor import Tensor
+from fastgrad.ops._operands import as_tensor
+
+
+def _float_input(x):
+    """The array of ``x``, made float32 when it is integer (PyTorch promotes ``exp(int)``)."""
+    arr = x.arr
+    if not dtypes.is_floating(arr.dtype):
+        arr = arr.astype(np.float32)
+    return arr
+
+
+class ExpGradFn(GradFn):
+    def __init__(self, x, out):
+        super().__init__(x)
+        self.out = out
+
+    def backward(self, grad_output):
+        return (grad_output * self.out,)
+
+
+def exp(x):
+    x = as_tensor(x)
+    with np.errstate(over="ignore"):
+        out = np.exp(_float_input(x))
+    return Tensor._wrap(out, ExpGradFn(x, out) if needs_grad(x) else None)
+
+
+class LogGradFn(GradFn):
+    def __init__(self, x):
+        super().__init__(x)
+        self.x = x.arr
+        self.save_for_backward(x)
+
+    def backward(self, grad_output):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (grad_output / self.x,)
+
+
+def log(x):
+    x = as_tensor(x)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.log(_float_input(x))
+    return Tensor._wrap(out, LogGradFn(x) if needs_grad(x) else None)
+
+
+class SqrtGradFn(GradFn):
+    def __init__(self, x, out):
+        super().__init__(x)
+        self.out = out
+
+    def backward(self, grad_output):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (grad_output / (2 * self.out),)
+
+
+def sqrt(x):
+    x = as_tensor(x)
+    with np.errstate(invalid="ignore"):
+        out = np.sqrt(_float_input(x))
+    return Tensor._wrap(out, SqrtGradFn(x, out) if needs_grad(x) else None)
+
+
+class AbsGradFn(GradFn):
+    def __init__(self, x):
+        super().__init__(x)
+        self.sign = np.sign(x.arr)
+
+    def backward(self, grad_output):
+        return (grad_output * self.sign,)
+
+
+def abs(x):
+    x = as_tensor(x)
+    out = np.abs(x.arr)
+    return Tensor._wrap(out, AbsGradFn(x) if needs_grad(x) else None)
+
+
+class SigmoidGradFn(GradFn):
+    def __init__(self, x, out):
+        super().__init__(x)
+        self.out = out
+
+    def backward(self, grad_output):
+        return (grad_output * self.out * (1 - self.out),)
+
+
+def sigmoid(x):
+    """1 / (1 + exp(-x)), computed from exp(-|x|) so that no exp overflows for large |x|."""
+    x = as_tensor(x)
+    arr = _float_input(x)
+    e = np.exp(-np.abs(arr))
+    out = np.where(arr >= 0, 1 / (1 + e), e / (1 + e)).astype(arr.dtype, copy=False)
+    return Tensor._wrap(out, SigmoidGradFn(x, out) if needs_grad(x) else None)
+
+
+class TanhGradFn(GradFn):
+    def __init__(self, x, out):
+        super().__init__(x)
+        self.out = out
+
+    def backward(self, grad_output):
+        return (grad_output * (1 - self.out * self.out),)
+
+
+def tanh(x):
+    x = as_tensor(x)
+    out = np.tanh(_float_input(x))
+    return Tensor._wrap(out, TanhGradFn(x, out) if needs_grad(x) else None)
+
+
+class ReluGradFn(GradFn):
+    def __init__(self, x, out):
+        super().__init__(x)
+        self.positive = out > 0
+
+    def backward(self, grad_output):
+        return (grad_output * self.positive,)
+
+
+def relu(x):
+    x = as_tensor(x)
+    out = np.maximum(x.arr, 0).astype(x.arr.dtype, copy=False)
+    return Tensor._wrap(out, ReluGradFn(x, out) if needs_grad(x) else None)
+
+
+class ClampGradFn(GradFn):
+    def __init__(self, x, inside):
+        super().__init__(x)
+        self.inside = inside
+
+    def backward(self, grad_output):
+        return (grad_output * self.inside,)
+
+
+def clamp(x, min=None, max=None):
+    """Limit to [min, max]; the gradient passes where min <= x <= max (PyTorch's rule)."""
+    x = as_tensor(x)
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must not be None")
+    out = np.clip(x.arr, min, max).astype(x.arr.dtype, copy=False)
+    fn = None
+    if needs_grad(x):
+        inside = np.ones(x.arr.shape, dtype=bool)
+        if min is not None:
+            inside &= x.arr >= min
+        if max is not None:
+            inside &= x.arr <= max
+        fn = ClampGradFn(x, inside)
+    return Tensor._wrap(out, fn)
+
+
+clip = clamp

@@ -1,0 +1,227 @@
+"""Reductions: sum, mean, var, std, max / min (with ``dim``: values and indices), amax / amin,
+argmax / argmin. ``dim`` / ``keepdim`` as in PyTorch; NumPy's ``axis`` / ``keepdims`` too.
+"""
+import collections
+
+import numpy as np
+
+from fastgrad import dtypes
+from fastgrad.autograd.function import GradFn, needs_grad
+from fastgrad.autograd.tensor import Tensor
+from fastgrad.ops._operands import as_tensor, normalize_dim, normalize_dims, resolve_alias
+
+MaxResult = collections.namedtuple("max", ["values", "indices"])
+MinResult = collections.namedtuple("min", ["values", "indices"])
+
+
+def _axes_and_keep(x, dim, keepdim, axis, keepdims):
+    dim = resolve_alias(dim, axis, "dim", "axis", None)
+    keepdim = bool(resolve_alias(keepdim, keepdims, "keepdim", "keepdims", False))
+    return normalize_dims(dim, x.arr.ndim), keepdim
+
+
+def _kept_shape(shape, axes):
+    """``shape`` with the reduced ``axes`` set to 1 (all of them when ``axes`` is None)."""
+    if axes is None:
+        return (1,) * len(shape)
+    return tuple(1 if i in axes else s for i, s in enumerate(shape))
+
+
+class SumGradFn(GradFn):
+    def __init__(self, x, axes):
+        super().__init__(x)
+        self.in_shape = x.arr.shape
+        self.axes = axes
+
+    def backward(self, grad_output):
+        g = grad_output.reshape(_kept_shape(self.in_shape, self.axes))
+        return (np.broadcast_to(g, self.in_shape),)
+
+
+def sum(x, dim=None, keepdim=False, dtype=None, *, axis=None, keepdims=None):
+    """Sum over ``dim`` (int, tuple or None for all). Integer and bool inputs sum to int64."""
+    x = as_tensor(x)
+    axes, keep = _axes_and_keep(x, dim, keepdim, axis, keepdims)
+    arr = x.arr if dtype is None else x.arr.astype(dtypes.as_dtype(dtype))
+    out_dtype = np.int64 if arr.dtype.kind in "biu" else arr.dtype
+    out = np.asarray(np.sum(arr, axis=axes, keepdims=keep, dtype=out_dtype))
+    return Tensor._wrap(out, SumGradFn(x, axes) if needs_grad(x) else None)
+
+
+def _count(shape, axes):
+    if axes is None:
+        return int(np.prod(shape))
+    return int(np.prod([shape[a] for a in axes]))
+
+
+class MeanGradFn(GradFn):
+    def __init__(self, x, axes):
+        super().__init__(x)
+        self.in_shape = x.arr.shape
+        self.axes = axes
+        self.count = _count(x.arr.shape, axes)
+
+    def backward(self, grad_output):
+        g = grad_output.reshape(_kept_shape(self.in_shape, self.axes)) / self.count
+        return (np.broadcast_to(g, self.in_shape),)
+
+
+def _require_float(x, op):
+    if not dtypes.is_floating(x.arr.dtype):
+        raise RuntimeError(
+            f"{op}(): could not infer output dtype. Input dtype must be either a floating point "
+            f"or complex dtype. Got: {x.arr.dtype}"
+        )
+
+
+def mean(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    x = as_tensor(x)
+    _require_float(x, "mean")
+    axes, keep = _axes_and_keep(x, dim, keepdim, axis, keepdims)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.asarray(np.mean(x.arr, axis=axes, keepdims=keep), dtype=x.arr.dtype)
+    return Tensor._wrap(out, MeanGradFn(x, axes) if needs_grad(x) else None)
+
+
+class VarGradFn(GradFn):
+    def __init__(self, x, axes, divisor):
+        super().__init__(x)
+        self.centered = x.arr - np.mean(x.arr, axis=axes, keepdims=True)
+        self.axes = axes
+        self.divisor = divisor
+
+    def backward(self, grad_output):
+        g = grad_output.reshape(_kept_shape(self.centered.shape, self.axes))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (g * self.centered * (2.0 / self.divisor),)
+
+
+def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
+    """Variance with Bessel's correction by default (``correction=1``), as PyTorch."""
+    x = as_tensor(x)
+    _require_float(x, "var")
+    axes, keep = _axes_and_keep(x, dim, keepdim, axis, keepdims)
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    elif unbiased is not None:
+        raise TypeError("var: pass either unbiased= or correction=, not both")
+    divisor = _count(x.arr.shape, axes) - correction
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.asarray(np.var(x.arr, axis=axes, keepdims=keep, ddof=correction), dtype=x.arr.dtype)
+    return Tensor._wrap(out, VarGradFn(x, axes, divisor) if needs_grad(x) else None)
+
+
+def std(x, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
+    from fastgrad.ops.elementwise import sqrt
+
+    return sqrt(var(x, dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims))
+
+
+class ExtremumGradFn(GradFn):
+    """amax / amin / full max / min: the gradient is shared evenly between tied extrema."""
+
+    def __init__(self, x, out_kept, axes):
+        super().__init__(x)
+        self.mask = x.arr == out_kept
+        self.axes = axes
+
+    def backward(self, grad_output):
+        count = np.maximum(self.mask.sum(axis=self.axes, keepdims=True), 1)
+        g = grad_output.reshape(_kept_shape(self.mask.shape, self.axes))
+        return (self.mask * (g / count),)
+
+
+def _extremum(x, dim, keepdim, axis, keepdims, reduce, name):
+    x = as_tensor(x)
+    axes, keep = _axes_and_keep(x, dim, keepdim, axis, keepdims)
+    if x.arr.size == 0:
+        raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0")
+    out_kept = reduce(x.arr, axis=axes, keepdims=True)
+    out = out_kept if keep else out_kept.reshape(
+        () if axes is None else tuple(s for i, s in enumerate(x.arr.shape) if i not in axes)
+    )
+    out = np.asarray(out)
+    fn = ExtremumGradFn(x, out_kept, axes) if needs_grad(x) else None
+    return Tensor._wrap(out, fn)
+
+
+def amax(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    return _extremum(x, dim, keepdim, axis, keepdims, np.max, "amax")
+
+
+def amin(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    return _extremum(x, dim, keepdim, axis, keepdims, np.min, "amin")
+
+
+class IndexedExtremumGradFn(GradFn):
+    """max(dim) / min(dim): the gradient goes to the returned index of each slice."""
+
+    def __init__(self, x, indices_kept, axis):
+        super().__init__(x)
+        self.in_shape = x.arr.shape
+        self.indices = indices_kept
+        self.axis = axis
+
+    def backward(self, grad_output):
+        grad = np.zeros(self.in_shape, dtype=grad_output.dtype)
+        g = grad_output.reshape(self.indices.shape)
+        np.put_along_axis(grad, self.indices, g, axis=self.axis)
+        return (grad,)
+
+
+def _indexed_extremum(x, dim, keepdim, axis, keepdims, arg, result_type, name):
+    x = as_tensor(x)
+    dim = resolve_alias(dim, axis, "dim", "axis", None)
+    keepdim = bool(resolve_alias(keepdim, keepdims, "keepdim", "keepdims", False))
+    if dim is None:
+        return _extremum(x, None, False, None, None, np.max if name == "max" else np.min, name)
+    if isinstance(dim, Tensor):
+        raise TypeError(f"{name}(tensor, tensor) is not supported; use fastgrad.maximum/minimum")
+    if isinstance(dim, (tuple, list)):
+        raise TypeError(f"{name}() takes a single int dim; use a{name}() to reduce over {dim}")
+    if x.arr.ndim == 0:
+        normalize_dim(dim, 0)
+        return result_type(x, Tensor._wrap(np.asarray(0, dtype=np.int64)))
+    ax = normalize_dim(dim, x.arr.ndim)
+    if x.arr.shape[ax] == 0:
+        raise IndexError(f"{name}(): Expected reduction dim {ax} to have non-zero size.")
+    indices_kept = arg(x.arr, axis=ax, keepdims=True)
+    values_kept = np.take_along_axis(x.arr, indices_kept, axis=ax)
+    if keepdim:
+        values, indices = values_kept, indices_kept
+    else:
+        values, indices = np.squeeze(values_kept, ax), np.squeeze(indices_kept, ax)
+    fn = IndexedExtremumGradFn(x, indices_kept, ax) if needs_grad(x) else None
+    return result_type(Tensor._wrap(values, fn), Tensor._wrap(indices.astype(np.int64)))
+
+
+def max(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """The maximum of all elements, or with ``dim`` the ``(values, indices)`` along it."""
+    return _indexed_extremum(x, dim, keepdim, axis, keepdims, np.argmax, MaxResult, "max")
+
+
+def min(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    return _indexed_extremum(x, dim, keepdim, axis, keepdims, np.argmin, MinResult, "min")
+
+
+def _arg(x, dim, keepdim, axis, keepdims, func):
+    x = as_tensor(x)
+    dim = resolve_alias(dim, axis, "dim", "axis", None)
+    keepdim = bool(resolve_alias(keepdim, keepdims, "keepdim", "keepdims", False))
+    if dim is None:
+        out = np.asarray(func(x.arr))
+        if keepdim:
+            out = out.reshape((1,) * x.arr.ndim)
+    else:
+        ax = normalize_dim(dim, x.arr.ndim)
+        out = func(x.arr, axis=ax, keepdims=keepdim) if x.arr.ndim else np.asarray(0)
+    return Tensor._wrap(np.asarray(out, dtype=np.int64))
+
+
+def argmax(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """Index of the first maximum (flat index when ``dim`` is None); no gradient."""
+    return _arg(x, dim, keepdim, axis, keepdims, np.argmax)
+
+
+def argmin(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    return _arg(x, dim, keepdim, axis, keepdims, np.argmin)

@@ -1,0 +1,83 @@
+"""where(condition, x, y) and the comparisons (which have no gradient)."""
+import numpy as np
+
+from fastgrad.autograd.function import GradFn, needs_grad, unbroadcast
+from fastgrad.autograd.tensor import Tensor
+from fastgrad.ops._operands import broadcast_error, fix_result_dtype, operand
+
+
+class WhereGradFn(GradFn):
+    def __init__(self, x, y, condition, x_shape, y_shape):
+        super().__init__(x, y)
+        self.condition = condition
+        self.shapes = (x_shape, y_shape)
+
+    def backward(self, grad_output):
+        need_x, need_y = self.needs_input_grad
+        zero = np.zeros((), dtype=grad_output.dtype)
+        gx = unbroadcast(np.where(self.condition, grad_output, zero), self.shapes[0]) if need_x else None
+        gy = unbroadcast(np.where(self.condition, zero, grad_output), self.shapes[1]) if need_y else None
+        return gx, gy
+
+
+def where(condition, x, y):
+    """Elements of ``x`` where ``condition`` holds, else of ``y`` (all three broadcast)."""
+    cond = condition.arr if isinstance(condition, Tensor) else np.asarray(condition)
+    if cond.dtype != np.bool_:
+        raise TypeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype {cond.dtype}")
+    x_val, x_t = operand(x)
+    y_val, y_t = operand(y)
+    try:
+        out = np.where(cond, x_val, y_val)
+    except ValueError:
+        raise broadcast_error(np.shape(x_val), np.shape(y_val)) from None
+    out = fix_result_dtype(np.asarray(out), x_val, y_val)
+    fn = None
+    if needs_grad(x_t, y_t):
+        fn = WhereGradFn(x_t, y_t, cond, np.shape(x_val), np.shape(y_val))
+    return Tensor._wrap(out, fn)
+
+
+def _comparison(ufunc, name):
+    def compare(a, b):
+        a_val, _ = operand(a)
+        b_val, _ = operand(b)
+        try:
+            return Tensor._wrap(np.asarray(ufunc(a_val, b_val)))
+        except ValueError:
+            raise broadcast_error(np.shape(a_val), np.shape(b_val)) from None
+
+    compare.__name__ = name
+    compare.__doc__ = f"Elementwise ``{name}`` as a bool tensor (no gradient)."
+    return compare
+
+
+eq = _comparison(np.equal, "eq")
+ne = _comparison(np.not_equal, "ne")
+lt = _comparison(np.less, "lt")
+le = _comparison(np.less_equal, "le")
+gt = _comparison(np.greater, "gt")
+ge = _comparison(np.greater_equal, "ge")
+
+
+def logical_not(x):
+    val, _ = operand(x)
+    return Tensor._wrap(np.asarray(np.logical_not(val)))
+
+
+def isnan(x):
+    val, _ = operand(x)
+    return Tensor._wrap(np.asarray(np.isnan(val)))
+
+
+def equal(a, b):
+    """True when both have the same shape and elements (``torch.equal``)."""
+    a_val, _ = operand(a)
+    b_val, _ = operand(b)
+    return bool(np.shape(a_val) == np.shape(b_val) and np.array_equal(a_val, b_val))
+
+
+def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    a_val, _ = operand(a)
+    b_val, _ = operand(b)
+    return bool(np.allclose(a_val, b_val, rtol=rtol, atol=atol, equal_nan=equal_nan))

@@ -1,0 +1,224 @@
+"""Shape ops: reshape / view / flatten / squeeze / unsqueeze (one node: reshape back),
+transpose / permute / T, expand / broadcast_to, repeat, clone, contiguous.
+
+View-like results share the input's memory and version counter, as PyTorch's views do.
+"""
+import math
+
+import numpy as np
+
+from fastgrad.autograd.function import GradFn, needs_grad, unbroadcast
+from fastgrad.autograd.tensor import Tensor
+from fastgrad.ops._operands import as_tensor, normalize_dim, normalize_dims
+
+
+def _shape_args(shape):
+    """Accept ``f(2, 3)`` and ``f((2, 3))`` as PyTorch does."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    for s in shape:
+        if not isinstance(s, (int, np.integer)) or isinstance(s, bool):
+            raise TypeError(f"shape entries must be ints, got {shape}")
+    return tuple(int(s) for s in shape)
+
+
+class ReshapeGradFn(GradFn):
+    """Every op that only changes the shape: the gradient is reshaped back."""
+
+    def __init__(self, x):
+        super().__init__(x)
+        self.in_shape = x.arr.shape
+
+    def backward(self, grad_output):
+        return (grad_output.reshape(self.in_shape),)
+
+
+def _reshaped(x, arr):
+    fn = ReshapeGradFn(x) if needs_grad(x) else None
+    return Tensor._wrap(arr, fn, base=x if np.may_share_memory(arr, x.arr) else None)
+
+
+def reshape(x, *shape):
+    x = as_tensor(x)
+    shape = _shape_args(shape)
+    try:
+        arr = x.arr.reshape(shape)
+    except ValueError:
+        raise RuntimeError(
+            f"shape '{list(shape)}' is invalid for input of size {x.arr.size} (input shape "
+            f"{x.shape})"
+        ) from None
+    return _reshaped(x, arr)
+
+
+view = reshape
+
+
+def view_as(x, other):
+    return reshape(x, other.shape)
+
+
+def flatten(x, start_dim=0, end_dim=-1):
+    """Merge dims ``start_dim..end_dim`` into one; a 0-d input becomes shape (1,)."""
+    x = as_tensor(x)
+    if x.arr.ndim == 0:
+        return reshape(x, 1)
+    start = normalize_dim(start_dim, x.arr.ndim)
+    end = normalize_dim(end_dim, x.arr.ndim)
+    if start > end:
+        raise RuntimeError(f"flatten() has invalid args: start_dim {start_dim} cannot come after end_dim {end_dim}")
+    shape = x.arr.shape
+    new_shape = shape[:start] + (math.prod(shape[start:end + 1]),) + shape[end + 1:]
+    return _reshaped(x, x.arr.reshape(new_shape))
+
+
+def unflatten(x, dim, sizes):
+    x = as_tensor(x)
+    d = normalize_dim(dim, x.arr.ndim)
+    shape = x.arr.shape
+    return reshape(x, shape[:d] + tuple(sizes) + shape[d + 1:])
+
+
+def squeeze(x, dim=None):
+    """Remove size-1 dims (all, or those in ``dim``; a listed dim of size > 1 is kept)."""
+    x = as_tensor(x)
+    if dim is None:
+        axes = tuple(i for i, s in enumerate(x.arr.shape) if s == 1)
+    else:
+        axes = tuple(a for a in normalize_dims(dim, x.arr.ndim) or () if x.arr.shape[a] == 1)
+    return _reshaped(x, np.squeeze(x.arr, axis=axes) if axes else x.arr.view())
+
+
+def unsqueeze(x, dim):
+    x = as_tensor(x)
+    d = normalize_dim(dim, x.arr.ndim + 1)
+    return _reshaped(x, np.expand_dims(x.arr, d))
+
+
+class PermuteGradFn(GradFn):
+    def __init__(self, x, axes):
+        super().__init__(x)
+        self.inverse = tuple(np.argsort(axes))
+
+    def backward(self, grad_output):
+        return (np.transpose(grad_output, self.inverse),)
+
+
+def permute(x, *dims):
+    x = as_tensor(x)
+    dims = _shape_args(dims)
+    if len(dims) != x.arr.ndim:
+        raise RuntimeError(
+            f"permute(sparse_coo): number of dimensions in the tensor input does not match the "
+            f"length of the desired ordering of dimensions i.e. input.dim() = {x.arr.ndim} is "
+            f"not equal to len(dims) = {len(dims)}"
+        )
+    axes = normalize_dims(dims, x.arr.ndim) or ()
+    arr = np.transpose(x.arr, axes)
+    return Tensor._wrap(arr, PermuteGradFn(x, axes) if needs_grad(x) else None, base=x)
+
+
+def transpose(x, dim0, dim1):
+    """Swap two dims (PyTorch's transpose, not NumPy's)."""
+    x = as_tensor(x)
+    if x.arr.ndim < 2 and dim0 in (0, -1) and dim1 in (0, -1):
+        return x
+    axes = list(range(x.arr.ndim))
+    d0, d1 = normalize_dim(dim0, x.arr.ndim), normalize_dim(dim1, x.arr.ndim)
+    axes[d0], axes[d1] = axes[d1], axes[d0]
+    return permute(x, axes)
+
+
+swapaxes = transpose
+
+
+def numpy_T(x):
+    """``x.T``: all dims reversed (a matrix transpose for 2-D)."""
+    return permute(x, tuple(reversed(range(x.ndim))))
+
+
+def t(x):
+    if x.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {x.ndim}D")
+    return numpy_T(x)
+
+
+class ExpandGradFn(GradFn):
+    def __init__(self, x):
+        super().__init__(x)
+        self.in_shape = x.arr.shape
+
+    def backward(self, grad_output):
+        return (unbroadcast(grad_output, self.in_shape),)
+
+
+def broadcast_to(x, *shape):
+    """A read-only broadcast view of ``x`` with ``shape`` (-1 keeps a dim, as in ``expand``)."""
+    x = as_tensor(x)
+    shape = _shape_args(shape)
+    lead = len(shape) - x.arr.ndim
+    if lead < 0:
+        raise RuntimeError(
+            f"expand: the number of sizes provided ({len(shape)}) must be greater or equal to "
+            f"the number of dimensions in the tensor ({x.arr.ndim})"
+        )
+    target = tuple(x.arr.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(shape))
+    try:
+        arr = np.broadcast_to(x.arr, target)
+    except ValueError:
+        raise RuntimeError(
+            f"The expanded size of the tensor ({target}) must match the existing size "
+            f"({x.shape}) at non-singleton dimensions"
+        ) from None
+    return Tensor._wrap(arr, ExpandGradFn(x) if needs_grad(x) else None, base=x)
+
+
+expand = broadcast_to
+
+
+def expand_as(x, other):
+    return broadcast_to(x, other.shape)
+
+
+class RepeatGradFn(GradFn):
+    def __init__(self, x, reps):
+        super().__init__(x)
+        self.padded_shape = (1,) * (len(reps) - x.arr.ndim) + x.arr.shape
+        self.in_shape = x.arr.shape
+        self.reps = reps
+
+    def backward(self, grad_output):
+        # Split every dim into (repeat, size) and sum over the repeats.
+        split = []
+        for r, s in zip(self.reps, self.padded_shape):
+            split += [r, s]
+        g = grad_output.reshape(split).sum(axis=tuple(range(0, len(split), 2)))
+        return (g.reshape(self.in_shape),)
+
+
+def repeat(x, *sizes):
+    """Tile ``x``: ``sizes`` gives the repeats per dim (at least ``x.ndim`` of them)."""
+    x = as_tensor(x)
+    reps = _shape_args(sizes)
+    if len(reps) < x.arr.ndim:
+        raise RuntimeError(
+            "Number of dimensions of repeat dims can not be smaller than number of dimensions of "
+            f"tensor ({len(reps)} < {x.arr.ndim})"
+        )
+    arr = np.tile(x.arr.reshape((1,) * (len(reps) - x.arr.ndim) + x.arr.shape), reps)
+    return Tensor._wrap(arr, RepeatGradFn(x, reps) if needs_grad(x) else None)
+
+
+class CloneGradFn(GradFn):
+    def backward(self, grad_output):
+        return (grad_output,)
+
+
+def clone(x):
+    x = as_tensor(x)
+    return Tensor._wrap(x.arr.copy(), CloneGradFn(x) if needs_grad(x) else None)
+
+
+def contiguous(x):
+    x = as_tensor(x)
+    return x if x.arr.flags.c_contiguous else clone(x)
