@@ -19,5 +19,7 @@ from fastgrad.ops import (abs, add, allclose, amax, amin, argmax, argmin, broadc
                           sub, subtract, sum, swapaxes, t, tanh, transpose, true_divide, unflatten,
                           unsqueeze, var, where)
 from fastgrad.random import default_generator, initial_seed, manual_seed  # noqa: E402
+from fastgrad.serialization import load, save  # noqa: E402
+from fastgrad import data, metrics, nn, optim  # noqa: E402,F401
 
 __version__ = "0.1.0"

@@ -1,0 +1,49 @@
+"""Activation modules: ReLU, Sigmoid, Tanh, Softmax, LogSoftmax."""
+from fastgrad.nn.module import Module
+from fastgrad.ops import elementwise, softmax as softmax_ops
+
+
+class ReLU(Module):
+    def forward(self, x):
+        return elementwise.relu(x)
+
+
+class Sigmoid(Module):
+    def forward(self, x):
+        return elementwise.sigmoid(x)
+
+
+class Tanh(Module):
+    def forward(self, x):
+        return elementwise.tanh(x)
+
+
+class Softmax(Module):
+    def __init__(self, dim=None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        return softmax_ops.softmax(x, _implicit_dim(x, self.dim))
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Module):
+    def __init__(self, dim=None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        return softmax_ops.log_softmax(x, _implicit_dim(x, self.dim))
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+def _implicit_dim(x, dim):
+    """PyTorch's legacy choice when no dim is given: 0 for 0-, 1- and 3-D inputs, else 1."""
+    if dim is not None:
+        return dim
+    return 0 if x.ndim in (0, 1, 3) else 1

@@ -1,0 +1,154 @@
+"""Classification losses on class-index targets: cross_entropy (log-softmax and NLL fused into
+one node) and nll_loss; mse_loss is composed of differentiable ops.
+
+For both, sample i gets weight w_i = weight[target_i] (1 without ``weight``; 0 when
+target_i == ignore_index). 'mean' divides by sum_i w_i, as PyTorch does.
+"""
+import numpy as np
+
+from fastgrad.autograd.function import GradFn, needs_grad
+from fastgrad.autograd.tensor import Tensor
+from fastgrad.ops._operands import as_tensor
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_reduction(reduction):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{reduction} is not a valid value for reduction; expected one of {_REDUCTIONS}")
+
+
+def _class_targets(input, target, weight, ignore_index):
+    """Validate shapes; return (scores 2-D, safe targets, per-sample weights, squeeze?)."""
+    scores = input.arr
+    target_arr = target.arr if isinstance(target, Tensor) else np.asarray(target)
+    if target_arr.dtype.kind not in "iu":
+        raise RuntimeError(
+            f"expected target of integer class indices (int64), got dtype {target_arr.dtype}; "
+            "probability targets are not supported"
+        )
+    single = scores.ndim == 1
+    if single:
+        if target_arr.ndim != 0:
+            raise ValueError(f"for input of shape {input.shape} the target must be 0-d, got shape {target_arr.shape}")
+        scores, target_arr = scores[None, :], target_arr.reshape(1)
+    elif scores.ndim != 2:
+        raise ValueError(f"expected input of shape (N, C) or (C,), got {input.shape}")
+    elif target_arr.shape != (scores.shape[0],):
+        raise ValueError(
+            f"Expected input batch_size ({scores.shape[0]}) to match target batch_size "
+            f"({target_arr.shape[0] if target_arr.ndim else 'a 0-d target'}); input shape "
+            f"{input.shape}, target shape {target_arr.shape}"
+        )
+    num_classes = scores.shape[1]
+    ignored = target_arr == ignore_index
+    bad = (~ignored) & ((target_arr < 0) | (target_arr >= num_classes))
+    if bad.any():
+        raise IndexError(f"Target {int(target_arr[bad][0])} is out of bounds for {num_classes} classes.")
+    safe = np.where(ignored, 0, target_arr).astype(np.intp)
+    if weight is not None:
+        w = weight.arr if isinstance(weight, Tensor) else np.asarray(weight)
+        if w.shape != (num_classes,):
+            raise RuntimeError(f"weight tensor should be defined either for all {num_classes} classes or no classes but got weight tensor of shape: {w.shape}")
+        sample_weight = w[safe].astype(scores.dtype)
+    else:
+        sample_weight = np.ones(safe.shape, dtype=scores.dtype)
+    sample_weight[ignored] = 0
+    return scores, safe, sample_weight, single
+
+
+def _reduce(losses, sample_weight, reduction, single):
+    if reduction == "none":
+        return losses[0] if single else losses
+    total = losses.sum(dtype=losses.dtype)
+    if reduction == "sum":
+        return total
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return total / sample_weight.sum(dtype=losses.dtype)
+
+
+def _per_sample_factor(grad_output, sample_weight, reduction):
+    """d loss / d loss_i for each sample, times its weight."""
+    if reduction == "none":
+        return sample_weight * grad_output.reshape(-1)
+    if reduction == "sum":
+        return sample_weight * grad_output
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return sample_weight * (grad_output / sample_weight.sum(dtype=sample_weight.dtype))
+
+
+class CrossEntropyGradFn(GradFn):
+    """d/dx of -w_i log softmax(x_i)[t_i] is w_i (softmax(x_i) - onehot(t_i))."""
+
+    def __init__(self, input, log_probs, safe_target, sample_weight, reduction):
+        super().__init__(input)
+        self.in_shape = input.arr.shape
+        self.log_probs = log_probs
+        self.target = safe_target
+        self.sample_weight = sample_weight
+        self.reduction = reduction
+
+    def backward(self, grad_output):
+        grad = np.exp(self.log_probs)
+        grad[np.arange(grad.shape[0]), self.target] -= 1
+        grad *= _per_sample_factor(grad_output, self.sample_weight, self.reduction)[:, None]
+        return (grad.reshape(self.in_shape),)
+
+
+def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean"):
+    """input (N, C) logits or (C,), target (N,) int class indices or () -> loss.
+
+    Stable for any logits (log-softmax is shifted by the row max).
+    """
+    input = as_tensor(input)
+    _check_reduction(reduction)
+    scores, safe, sample_weight, single = _class_targets(input, target, weight, ignore_index)
+    if scores.dtype.kind != "f":
+        raise RuntimeError(f"cross_entropy expects float logits, got dtype {scores.dtype}")
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    losses = -log_probs[np.arange(scores.shape[0]), safe] * sample_weight
+    out = np.asarray(_reduce(losses, sample_weight, reduction, single))
+    fn = None
+    if needs_grad(input):
+        fn = CrossEntropyGradFn(input, log_probs, safe, sample_weight, reduction)
+    return Tensor._wrap(out, fn)
+
+
+class NLLGradFn(GradFn):
+    def __init__(self, input, safe_target, sample_weight, reduction):
+        super().__init__(input)
+        self.in_shape = input.arr.shape
+        self.target = safe_target
+        self.sample_weight = sample_weight
+        self.reduction = reduction
+
+    def backward(self, grad_output):
+        rows = self.target.shape[0]
+        grad = np.zeros((rows, self.in_shape[-1]), dtype=grad_output.dtype)
+        grad[np.arange(rows), self.target] = -_per_sample_factor(grad_output, self.sample_weight, self.reduction)
+        return (grad.reshape(self.in_shape),)
+
+
+def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+    """input (N, C) log-probabilities, target (N,) class indices -> -input[i, t_i] reduced."""
+    input = as_tensor(input)
+    _check_reduction(reduction)
+    scores, safe, sample_weight, single = _class_targets(input, target, weight, ignore_index)
+    losses = -scores[np.arange(scores.shape[0]), safe] * sample_weight
+    out = np.asarray(_reduce(losses, sample_weight, reduction, single))
+    fn = NLLGradFn(input, safe, sample_weight, reduction) if needs_grad(input) else None
+    return Tensor._wrap(out, fn)
+
+
+def mse_loss(input, target, reduction="mean"):
+    """Mean (or sum, or none) of the squared differences; shapes broadcast."""
+    from fastgrad.ops.reduction import mean, sum
+
+    _check_reduction(reduction)
+    input = as_tensor(input)
+    diff = input - target
+    squared = diff * diff
+    if reduction == "none":
+        return squared
+    return mean(squared) if reduction == "mean" else sum(squared)
