@@ -1,21 +1,22 @@
 """Activation modules: ReLU, Sigmoid, Tanh, Softmax, LogSoftmax."""
 from fastgrad.nn.module import Module
-from fastgrad.ops import elementwise, softmax as softmax_ops
+from fastgrad.ops.elementwise import relu, sigmoid, tanh
+from fastgrad.ops.softmax import log_softmax, softmax
 
 
 class ReLU(Module):
     def forward(self, x):
-        return elementwise.relu(x)
+        return relu(x)
 
 
 class Sigmoid(Module):
     def forward(self, x):
-        return elementwise.sigmoid(x)
+        return sigmoid(x)
 
 
 class Tanh(Module):
     def forward(self, x):
-        return elementwise.tanh(x)
+        return tanh(x)
 
 
 class Softmax(Module):
@@ -24,7 +25,7 @@ class Softmax(Module):
         self.dim = dim
 
     def forward(self, x):
-        return softmax_ops.softmax(x, _implicit_dim(x, self.dim))
+        return softmax(x, _implicit_dim(x, self.dim))
 
     def extra_repr(self):
         return f"dim={self.dim}"
@@ -36,7 +37,7 @@ class LogSoftmax(Module):
         self.dim = dim
 
     def forward(self, x):
-        return softmax_ops.log_softmax(x, _implicit_dim(x, self.dim))
+        return log_softmax(x, _implicit_dim(x, self.dim))
 
     def extra_repr(self):
         return f"dim={self.dim}"

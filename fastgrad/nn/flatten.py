@@ -1,6 +1,6 @@
 """``Flatten`` (dims start_dim..end_dim into one, keeping the batch dim by default) and ``Unflatten``."""
 from fastgrad.nn.module import Module
-from fastgrad.ops import shape
+from fastgrad.ops.shape import flatten, unflatten
 
 
 class Flatten(Module):
@@ -10,7 +10,7 @@ class Flatten(Module):
         self.end_dim = end_dim
 
     def forward(self, x):
-        return shape.flatten(x, self.start_dim, self.end_dim)
+        return flatten(x, self.start_dim, self.end_dim)
 
     def extra_repr(self):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
@@ -23,7 +23,7 @@ class Unflatten(Module):
         self.unflattened_size = tuple(unflattened_size)
 
     def forward(self, x):
-        return shape.unflatten(x, self.dim, self.unflattened_size)
+        return unflatten(x, self.dim, self.unflattened_size)
 
     def extra_repr(self):
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

@@ -81,7 +81,7 @@ class Module:
         if not isinstance(name, str):
             raise TypeError(f"{kind} name should be a string, got {type(name).__name__}")
         if "." in name or name == "":
-            raise KeyError(f"{kind} name can't contain \".\" or be empty, got {name!r}")
+            raise KeyError(f"{kind} name cannot contain \".\" or be empty, got {name!r}")
         if hasattr(self, name) and not any(
             name in r for r in (self._parameters, self._buffers, self._modules)
         ):
