@@ -23,7 +23,16 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["IDX_DTYPES", "read_idx", "read_idx_bytes", "parse_idx", "write_idx", "encode_idx"]
+__all__ = [
+    "IDX_DTYPES",
+    "read_idx",
+    "read_idx_bytes",
+    "decompress_idx",
+    "parse_idx",
+    "idx_header",
+    "encode_idx",
+    "write_idx",
+]
 
 #: IDX dtype code -> big-endian numpy dtype of the stored items.
 IDX_DTYPES = {
@@ -42,12 +51,18 @@ _MAX_DIM = 2**31 - 1  # dimension sizes are stored as signed int32
 def read_idx_bytes(path) -> bytes:
     """Return the uncompressed IDX bytes of the file at ``path``.
 
-    The file is gunzipped when it starts with the gzip magic bytes 1f 8b.
     Raises FileNotFoundError when the file is missing and ValueError naming
-    the file when the gzip stream is truncated or corrupt.
+    the file when its gzip stream is truncated or corrupt.
     """
-    path = Path(path)
-    data = path.read_bytes()
+    return decompress_idx(Path(path).read_bytes(), name=str(path))
+
+
+def decompress_idx(data: bytes, name="<bytes>") -> bytes:
+    """Gunzip ``data`` if it starts with the gzip magic bytes 1f 8b, else return it.
+
+    ``name`` (a path or URL) is used in the ValueError raised for a truncated
+    or corrupt gzip stream.
+    """
     if data[:2] != _GZIP_MAGIC:
         return data
     try:
@@ -55,7 +70,7 @@ def read_idx_bytes(path) -> bytes:
     # EOFError: stream cut short; BadGzipFile (an OSError): bad header or CRC;
     # zlib.error: damaged deflate data.
     except (EOFError, OSError, zlib.error) as exc:
-        raise ValueError(f"{path}: corrupt or truncated gzip stream ({exc})") from exc
+        raise ValueError(f"{name}: corrupt or truncated gzip stream ({exc})") from exc
 
 
 def parse_idx(data: bytes, name="<bytes>") -> np.ndarray:
@@ -122,6 +137,30 @@ def read_idx(path) -> np.ndarray:
     return parse_idx(read_idx_bytes(path), name=str(path))
 
 
+def idx_header(dtype, shape) -> bytes:
+    """Return the IDX header (magic and dimension sizes) for an array of this dtype and shape.
+
+    ``dtype`` must be one of uint8, int8, int16, int32, float32, float64 in
+    any byte order (else TypeError); ``shape`` needs 1 to 255 dimensions,
+    each < 2**31 (else ValueError).
+    """
+    native = np.dtype(dtype).newbyteorder("=")
+    for code, stored in IDX_DTYPES.items():
+        if stored.newbyteorder("=") == native:
+            break
+    else:
+        raise TypeError(
+            f"IDX cannot store dtype {np.dtype(dtype)}; use one of "
+            "uint8, int8, int16, int32, float32, float64"
+        )
+    shape = tuple(int(d) for d in shape)
+    if len(shape) < 1 or len(shape) > 255:
+        raise ValueError(f"IDX needs 1 to 255 dimensions, array has shape {shape}")
+    if any(d > _MAX_DIM for d in shape):
+        raise ValueError(f"IDX dimension sizes must fit in int32, array has shape {shape}")
+    return bytes([0, 0, code, len(shape)]) + struct.pack(f">{len(shape)}i", *shape)
+
+
 def encode_idx(array) -> bytes:
     """Return the uncompressed IDX bytes (header and data) for ``array``.
 
@@ -130,20 +169,8 @@ def encode_idx(array) -> bytes:
     TypeError / ValueError.
     """
     array = np.asarray(array)
-    native = array.dtype.newbyteorder("=")
-    for code, stored in IDX_DTYPES.items():
-        if stored.newbyteorder("=") == native:
-            break
-    else:
-        raise TypeError(
-            f"IDX cannot store dtype {array.dtype}; use one of "
-            "uint8, int8, int16, int32, float32, float64"
-        )
-    if array.ndim < 1 or array.ndim > 255:
-        raise ValueError(f"IDX needs 1 to 255 dimensions, array has shape {array.shape}")
-    if any(d > _MAX_DIM for d in array.shape):
-        raise ValueError(f"IDX dimension sizes must fit in int32, array has shape {array.shape}")
-    header = bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}i", *array.shape)
+    header = idx_header(array.dtype, array.shape)
+    stored = IDX_DTYPES[header[2]]
     return header + np.ascontiguousarray(array, dtype=stored).tobytes()
 
 
