@@ -1,0 +1,100 @@
+"""The naive reference conv2d and max_pool2d: loops over output positions (the original
+fastgrad algorithm, ``out[:, :, i, j] = tensordot(region, W)``), now differentiable with
+backwards that are loops over output positions too.
+
+They share nothing with the im2col / numba versions except argument validation, which
+makes them the tests' oracle and the benchmarks' baseline.
+"""
+import numpy as np
+
+from fastgrad.autograd.function import GradFn, needs_grad
+from fastgrad.autograd.tensor import Tensor
+from fastgrad.ops._operands import as_tensor
+from fastgrad.ops.conv_geometry import batched, conv2d_geometry, pool2d_geometry
+
+
+def _window(g, i, j):
+    """Slices of the padded input that output position (i, j) reads."""
+    rows = slice(i * g.sh, i * g.sh + g.dh * (g.kh - 1) + 1, g.dh)
+    cols = slice(j * g.sw, j * g.sw + g.dw * (g.kw - 1) + 1, g.dw)
+    return rows, cols
+
+
+class NaiveConv2dGradFn(GradFn):
+    def __init__(self, x, weight, bias, padded, geometry):
+        super().__init__(x, weight, bias)
+        self.padded = padded
+        self.weight = weight.arr
+        self.geometry = geometry
+        self.save_for_backward(x, weight)
+
+    def backward(self, grad_output):
+        g = self.geometry
+        need_x, need_w, need_b = self.needs_input_grad
+        d_padded = np.zeros_like(self.padded) if need_x else None
+        d_weight = np.zeros_like(self.weight) if need_w else None
+        for i in range(g.out_h):
+            for j in range(g.out_w):
+                rows, cols = _window(g, i, j)
+                go = grad_output[:, :, i, j]  # (N, O)
+                if need_w:
+                    d_weight += np.tensordot(go, self.padded[:, :, rows, cols], axes=([0], [0]))
+                if need_x:
+                    d_padded[:, :, rows, cols] += np.tensordot(go, self.weight, axes=([1], [0]))
+        d_x = d_padded[:, :, g.ph:g.ph + g.h, g.pw:g.pw + g.w] if need_x else None
+        d_bias = grad_output.sum(axis=(0, 2, 3)) if need_b else None
+        return d_x, d_weight, d_bias
+
+
+def conv2d_naive(input, weight, bias=None, stride=1, padding=0, dilation=1):
+    """Same contract as ``fastgrad.nn.functional.conv2d``: (N, C, H, W) -> (N, O, OH, OW)."""
+    x, weight = as_tensor(input), as_tensor(weight)
+    x, unbatched = batched(x, "conv2d")
+    g = conv2d_geometry(x, weight, bias, stride, padding, dilation)
+    padded = np.pad(x.arr, ((0, 0), (0, 0), (g.ph, g.ph), (g.pw, g.pw)))
+    out = np.empty((g.n, g.out_channels, g.out_h, g.out_w), dtype=x.dtype)
+    for i in range(g.out_h):
+        for j in range(g.out_w):
+            rows, cols = _window(g, i, j)
+            out[:, :, i, j] = np.tensordot(padded[:, :, rows, cols], weight.arr, axes=([1, 2, 3], [1, 2, 3]))
+    if bias is not None:
+        out += bias.arr[:, None, None]
+    fn = NaiveConv2dGradFn(x, weight, bias, padded, g) if needs_grad(x, weight, bias) else None
+    result = Tensor._wrap(out, fn)
+    return result.squeeze(0) if unbatched else result
+
+
+class NaiveMaxPool2dGradFn(GradFn):
+    def __init__(self, x, argmax, geometry):
+        super().__init__(x)
+        self.argmax = argmax  # (N, C, OH, OW) flat index into each window
+        self.geometry = geometry
+
+    def backward(self, grad_output):
+        g = self.geometry
+        d_padded = np.zeros((g.n, g.c, g.h + 2 * g.ph, g.w + 2 * g.pw), dtype=grad_output.dtype)
+        n_idx, c_idx = np.meshgrid(np.arange(g.n), np.arange(g.c), indexing="ij")
+        for i in range(g.out_h):
+            for j in range(g.out_w):
+                win_r, win_c = np.divmod(self.argmax[:, :, i, j], g.kw)
+                # Each (n, c) hits one element here, so this fancy-index add has no repeats.
+                d_padded[n_idx, c_idx, i * g.sh + win_r, j * g.sw + win_c] += grad_output[:, :, i, j]
+        return (d_padded[:, :, g.ph:g.ph + g.h, g.pw:g.pw + g.w],)
+
+
+def max_pool2d_naive(input, kernel_size, stride=None, padding=0):
+    """Same contract as ``fastgrad.nn.functional.max_pool2d``; ties go to the first maximum."""
+    x, unbatched = batched(as_tensor(input), "max_pool2d")
+    g = pool2d_geometry(x, kernel_size, stride, padding, "max_pool2d")
+    padded = np.pad(x.arr, ((0, 0), (0, 0), (g.ph, g.ph), (g.pw, g.pw)), constant_values=-np.inf)
+    out = np.empty((g.n, g.c, g.out_h, g.out_w), dtype=x.dtype)
+    argmax = np.empty((g.n, g.c, g.out_h, g.out_w), dtype=np.int64)
+    for i in range(g.out_h):
+        for j in range(g.out_w):
+            window = padded[:, :, i * g.sh:i * g.sh + g.kh, j * g.sw:j * g.sw + g.kw].reshape(g.n, g.c, -1)
+            # np.argmax returns the first maximum (and the first NaN), as PyTorch picks.
+            argmax[:, :, i, j] = np.argmax(window, axis=2)
+            out[:, :, i, j] = np.take_along_axis(window, argmax[:, :, i, j, None], axis=2)[..., 0]
+    fn = NaiveMaxPool2dGradFn(x, argmax, g) if needs_grad(x) else None
+    result = Tensor._wrap(out, fn)
+    return result.squeeze(0) if unbatched else result
