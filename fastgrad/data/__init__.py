@@ -1,6 +1,7 @@
 """Data sets and loading: IDX files, the bundled MNIST, a NumPy DataLoader."""
 
 from .idx import read_idx, write_idx
+from .loader import DataLoader, Subset, random_split, train_val_split
 from .mnist import MNIST, MNIST_MEAN, MNIST_STD, load_mnist, mnist_transform
 
 __all__ = [
@@ -11,4 +12,8 @@ __all__ = [
     "MNIST_STD",
     "load_mnist",
     "mnist_transform",
+    "DataLoader",
+    "Subset",
+    "random_split",
+    "train_val_split",
 ]
