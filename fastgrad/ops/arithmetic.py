@@ -63,7 +63,10 @@ class DivGradFn(BinaryGradFn):
         super().__init__(a, b, np.shape(a_val), np.shape(b_val))
         need_a, need_b = self.needs_input_grad
         with np.errstate(divide="ignore", invalid="ignore"):
-            self.f_d = (1 / b_val if need_a else None, -out / b_val if need_b else None)
+            # np.divide, not ``1 / b_val``: a Python 0 divisor must give inf (as the forward
+            # does), not raise ZeroDivisionError.
+            d_a = np.divide(1, b_val, dtype=out.dtype) if need_a else None
+            self.f_d = (d_a, -out / b_val if need_b else None)
 
 
 class PowGradFn(BinaryGradFn):
