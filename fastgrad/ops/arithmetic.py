@@ -74,7 +74,10 @@ class PowGradFn(BinaryGradFn):
         super().__init__(a, b, np.shape(a_val), np.shape(b_val))
         need_a, need_b = self.needs_input_grad
         with np.errstate(divide="ignore", invalid="ignore"):
-            d_a = b_val * a_val ** (b_val - 1) if need_a else None
+            d_a = None
+            if need_a:
+                # a ** 0 is constant: derivative 0 even at a = 0 (PyTorch), not 0 * 0 ** -1 = nan.
+                d_a = np.where(b_val == 0, 0, b_val * a_val ** (b_val - 1))
             d_b = None
             if need_b:
                 # 0 ** b with b >= 0 has derivative 0 in b (PyTorch's convention), not nan.
