@@ -90,8 +90,13 @@ def _binary(a, b, compute):
     b_val, b_t = operand(b)
     try:
         out = compute(a_val, b_val)
-    except ValueError:
-        raise broadcast_error(np.shape(a_val), np.shape(b_val)) from None
+    except ValueError as exc:
+        try:
+            np.broadcast_shapes(np.shape(a_val), np.shape(b_val))
+        except ValueError:
+            raise broadcast_error(np.shape(a_val), np.shape(b_val)) from None
+        # The shapes are fine: NumPy refused the values (e.g. an integer to a negative power).
+        raise RuntimeError(str(exc)) from None
     out = np.asarray(fix_result_dtype(np.asarray(out), a_val, b_val))
     return a_val, a_t, b_val, b_t, out
 
