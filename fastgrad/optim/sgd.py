@@ -1,0 +1,64 @@
+"""Stochastic gradient descent with optional momentum, Nesterov momentum and weight decay."""
+import numpy as np
+
+from fastgrad.optim.optimizer import Optimizer, _float_hyper
+
+
+class SGD(Optimizer):
+    r"""Stochastic gradient descent, with PyTorch's update rule.
+
+    For each parameter ``p`` with gradient ``grad``, at step ``t``::
+
+        g = -grad if maximize else grad
+        if weight_decay != 0:  g = g + weight_decay * p
+        if momentum != 0:
+            if t == 1:  buf = g                      (a copy: the buffer is not damped)
+            else:       buf = momentum * buf + (1 - dampening) * g
+            g = g + momentum * buf  if nesterov  else  buf
+        p = p - lr * g
+
+    As PyTorch's code (and unlike its docs' pseudo-code), ``maximize`` negates the gradient
+    before weight decay, so weight decay still shrinks ``p`` when maximising.
+
+    State per parameter: ``'momentum_buffer'`` (only when ``momentum != 0``).
+    """
+
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False,
+                 *, maximize=False):
+        if lr < 0.0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if momentum < 0.0:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if weight_decay < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
+                        weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
+        super().__init__(params, defaults)
+
+    def step(self, closure=None):
+        """One SGD update of every parameter that has a gradient; returns the closure's loss."""
+        loss = self._evaluate_closure(closure)
+        for group in self.param_groups:
+            lr = _float_hyper(group["lr"])
+            momentum = _float_hyper(group["momentum"])
+            dampening = _float_hyper(group["dampening"])
+            weight_decay = _float_hyper(group["weight_decay"])
+            nesterov = group["nesterov"]
+            for p in self._params_with_grad(group):
+                g = self._grad_array(p, group["maximize"])
+                if weight_decay != 0:
+                    g = g + weight_decay * p.arr
+                if momentum != 0:
+                    state = self.state[p]
+                    buf = state.get("momentum_buffer")
+                    if buf is None:
+                        buf = np.array(g, dtype=p.arr.dtype, copy=True)
+                        state["momentum_buffer"] = buf
+                    else:
+                        buf *= momentum
+                        buf += (1.0 - dampening) * g
+                    g = g + momentum * buf if nesterov else buf
+                self._apply_update(p, g, -lr)
+        return loss
