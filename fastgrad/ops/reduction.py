@@ -96,25 +96,45 @@ class VarGradFn(GradFn):
             return (g * self.centered * (2.0 / self.divisor),)
 
 
-def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
-    """Variance with Bessel's correction by default (``correction=1``), as PyTorch."""
+def _variance(x, dim, unbiased, keepdim, correction, axis, keepdims, op):
+    """(out, axes, divisor) of the variance, shared by var and std."""
     x = as_tensor(x)
-    _require_float(x, "var")
+    _require_float(x, op)
     axes, keep = _axes_and_keep(x, dim, keepdim, axis, keepdims)
     if correction is None:
         correction = 1 if unbiased is None or unbiased else 0
     elif unbiased is not None:
-        raise TypeError("var: pass either unbiased= or correction=, not both")
+        raise TypeError(f"{op}: pass either unbiased= or correction=, not both")
     divisor = _count(x.arr.shape, axes) - correction
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.asarray(np.var(x.arr, axis=axes, keepdims=keep, ddof=correction), dtype=x.arr.dtype)
+    return x, out, axes, divisor
+
+
+def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
+    """Variance with Bessel's correction by default (``correction=1``), as PyTorch."""
+    x, out, axes, divisor = _variance(x, dim, unbiased, keepdim, correction, axis, keepdims, "var")
     return Tensor._wrap(out, VarGradFn(x, axes, divisor) if needs_grad(x) else None)
 
 
-def std(x, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
-    from fastgrad.ops.elementwise import sqrt
+class StdGradFn(VarGradFn):
+    """std = sqrt(var): d std = d var / (2 std), and 0 where std is 0 (PyTorch), not nan."""
 
-    return sqrt(var(x, dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims))
+    def __init__(self, x, axes, divisor, out):
+        super().__init__(x, axes, divisor)
+        self.out_kept = out.reshape(_kept_shape(x.arr.shape, axes))
+
+    def backward(self, grad_output):
+        g = grad_output.reshape(self.out_kept.shape)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            g_var = np.where(self.out_kept == 0, 0, g / (2 * self.out_kept))
+        return super().backward(g_var)
+
+
+def std(x, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
+    x, out, axes, divisor = _variance(x, dim, unbiased, keepdim, correction, axis, keepdims, "std")
+    out = np.sqrt(out)
+    return Tensor._wrap(out, StdGradFn(x, axes, divisor, out) if needs_grad(x) else None)
 
 
 class ExtremumGradFn(GradFn):
