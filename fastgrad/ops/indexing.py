@@ -60,6 +60,10 @@ def getitem(x, idx):
         out = x.arr[idx]
     except IndexError as exc:
         raise _index_error(x, idx, exc) from None
+    if basic and not isinstance(out, np.ndarray):
+        # NumPy returns a copied scalar for an index that picks one element; PyTorch returns a
+        # 0-d view (``x[1].zero_()`` changes x). A trailing Ellipsis makes NumPy return the view.
+        out = x.arr[(idx if isinstance(idx, tuple) else (idx,)) + (Ellipsis,)]
     out = np.asarray(out) if not isinstance(out, np.ndarray) else out
     fn = GetItemGradFn(x, idx, basic) if needs_grad(x) else None
     return Tensor._wrap(out, fn, base=x if basic else None)
