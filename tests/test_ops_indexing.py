@@ -1,0 +1,239 @@
+"""x[idx] and x[idx] = value: basic views, advanced copies, accumulation, gradients of both sides."""
+import numpy as np
+import pytest
+from conftest import check_grad
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import fastgrad
+from fastgrad import Tensor
+
+BASIC = [
+    1,
+    -1,
+    slice(1, 3),
+    slice(None, None, -1),
+    slice(3, 0, -2),
+    (1, 2),
+    (slice(None), 0),
+    (Ellipsis, 1),
+    (None, 1),
+    (slice(None), None, slice(1, None)),
+    (0, Ellipsis, None),
+    (),
+    Ellipsis,
+]
+ADVANCED = [
+    [0, 2],
+    [3, 3, 0, 3],  # repeated rows: their gradients must add up
+    np.array([-1, 0]),
+    np.array([[0, 1], [1, 0]]),
+    (np.array([0, 3, 3]), np.array([1, 4, 4])),  # one element picked twice
+    (slice(None), [4, 0, 4]),
+    (1, [0, 0, 2]),
+    (Ellipsis, [1, 1]),
+    np.array([True, False, True, True]),
+    (slice(1, None), np.array([True, False, False, True, True])),
+]
+
+
+def _source(rng):
+    return rng.standard_normal((4, 5))
+
+
+@pytest.mark.parametrize("idx", BASIC + ADVANCED, ids=repr)
+def test_getitem_forward_and_gradient(idx, rng):
+    a = _source(rng)
+    out = Tensor(a, dtype=np.float64)[idx]
+    expected = a[idx]
+    assert out.shape == np.shape(expected)
+    np.testing.assert_array_equal(out.arr, expected)
+    check_grad(lambda t: t[idx], a)
+
+
+def test_repeated_indices_accumulate():
+    x = fastgrad.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    x[[0, 0, 2, 0]].sum().backward()
+    np.testing.assert_array_equal(x.grad.arr, [3.0, 0.0, 1.0])
+    m = fastgrad.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    (m[[1, 1], [0, 0]] * fastgrad.tensor([2.0, 5.0])).sum().backward()
+    np.testing.assert_array_equal(m.grad.arr, [[0.0, 0.0], [7.0, 0.0]])
+
+
+def test_tensor_indices_and_masks():
+    a = np.array([[1.0, -2.0], [-3.0, 4.0]])
+    x = fastgrad.tensor(a, requires_grad=True)
+    idx = fastgrad.tensor([1, 0, 1])
+    np.testing.assert_array_equal(x[idx].arr, a[[1, 0, 1]])
+    positive = x > 0
+    assert positive.dtype == np.bool_
+    picked = x[positive]
+    np.testing.assert_array_equal(picked.arr, [1.0, 4.0])
+    picked.sum().backward()
+    np.testing.assert_array_equal(x.grad.arr, [[1.0, 0.0], [0.0, 1.0]])
+    np.testing.assert_array_equal(x[fastgrad.tensor(1)].arr, a[1])
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=st.data())
+def test_random_basic_indices(data):
+    shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=4))
+    idx = data.draw(hnp.basic_indices(shape, allow_newaxis=True, allow_ellipsis=True))
+    a = np.random.default_rng(0).standard_normal(shape)
+    out = Tensor(a, dtype=np.float64)[idx]
+    np.testing.assert_array_equal(out.arr, a[idx])
+    check_grad(lambda t: t[idx], a)
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=st.data())
+def test_random_integer_array_indices(data):
+    shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=4))
+    idx = data.draw(hnp.integer_array_indices(shape, result_shape=hnp.array_shapes(max_dims=2,
+                                                                                  max_side=4)))
+    a = np.random.default_rng(1).standard_normal(shape)
+    out = Tensor(a, dtype=np.float64)[idx]
+    np.testing.assert_array_equal(out.arr, a[idx])
+    check_grad(lambda t: t[idx], a)
+    # Summed over a cotangent of ones, each element's gradient counts how often it was picked.
+    counts = np.zeros(shape)
+    np.add.at(counts, idx, 1.0)
+    fresh = Tensor(a, dtype=np.float64, requires_grad=True)
+    fresh[idx].sum().backward()
+    np.testing.assert_array_equal(fresh.grad.arr, counts)
+
+
+def test_basic_indexing_returns_a_view():
+    x = fastgrad.tensor([[1.0, 2.0], [3.0, 4.0]])
+    row = x[1]
+    row[0] = 30.0
+    assert x.arr[1, 0] == 30.0
+    assert x._version == row._version
+    col = x[:, ::-1]
+    col.fill_(0.0)
+    assert x.arr.tolist() == [[0.0, 0.0], [0.0, 0.0]]
+
+
+def test_a_single_element_is_a_view_too():
+    # x[1] of a 1-D tensor is a 0-d tensor viewing x, as in PyTorch (not a copied scalar).
+    x = fastgrad.tensor([1.0, 2.0, 3.0])
+    element = x[1]
+    assert element.shape == ()
+    element.fill_(20.0)
+    assert x.arr.tolist() == [1.0, 20.0, 3.0]
+    x[-1].zero_()
+    assert x.arr.tolist() == [1.0, 20.0, 0.0]
+    assert np.shares_memory(x[0, ...].arr, x.arr)
+
+
+def test_advanced_indexing_copies():
+    x = fastgrad.tensor([1.0, 2.0, 3.0])
+    picked = x[[0, 1]]
+    picked[0] = 100.0
+    assert x.arr[0] == 1.0
+
+
+# ------------------------------------------------------------------------------ __setitem__
+SET_CASES = [
+    (1, (5,)),
+    (1, ()),
+    (1, (1, 5)),  # NumPy and PyTorch accept extra leading size-1 dims in the value
+    ((slice(None), 2), (4,)),
+    ((slice(None), 2), (1,)),
+    ((slice(1, 3), slice(0, 4, 2)), (2, 2)),
+    ((slice(1, 3), slice(0, 4, 2)), (2, 1)),
+    (Ellipsis, (5,)),
+    ([0, 2], (2, 5)),
+    ([0, 2], (5,)),
+    ((np.array([0, 3]), np.array([4, 1])), (2,)),
+    (np.array([True, False, True, False]), (1,)),
+]
+
+
+@pytest.mark.parametrize("idx,value_shape", SET_CASES, ids=repr)
+def test_setitem_tensor_value_forward_and_gradient(idx, value_shape, rng):
+    a, v = _source(rng), rng.standard_normal(value_shape)
+
+    def fn(x, value):
+        y = x * 1  # a non-leaf: a leaf that requires grad cannot be written in place
+        y[idx] = value
+        return y
+
+    out = fn(Tensor(a, dtype=np.float64), Tensor(v, dtype=np.float64))
+    expected = a.copy()
+    expected[idx] = v
+    np.testing.assert_array_equal(out.arr, expected)
+    check_grad(fn, a, v)
+
+
+def test_setitem_gradients_hand_computed():
+    x = fastgrad.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    v = fastgrad.tensor(7.0, requires_grad=True)
+    y = x * 2
+    y[1:] = v  # one value broadcast to two elements: its gradient sums them
+    (y * fastgrad.tensor([1.0, 10.0, 100.0])).sum().backward()
+    np.testing.assert_array_equal(y.arr, [2.0, 7.0, 7.0])
+    np.testing.assert_array_equal(x.grad.arr, [2.0, 0.0, 0.0])
+    assert v.grad.item() == 110.0
+
+
+@pytest.mark.parametrize("value", [5.0, np.array([5.0, 6.0]), [5.0, 6.0]], ids=repr)
+def test_setitem_constant_value(value, rng):
+    a = rng.standard_normal(3)
+
+    def fn(x):
+        y = x.exp()
+        y[:2] = value
+        return y
+
+    out = fn(Tensor(a, dtype=np.float64))
+    expected = np.exp(a)
+    expected[:2] = value
+    np.testing.assert_array_equal(out.arr, expected)
+    (x,) = check_grad(fn, a)
+    x.grad = None
+    fn(x).sum().backward()
+    np.testing.assert_allclose(x.grad.arr, [0.0, 0.0, np.exp(a[2])])  # overwritten: no gradient
+
+
+def test_setitem_into_a_constant_tensor_makes_it_require_grad():
+    buf = fastgrad.zeros(2, 3)
+    w = fastgrad.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    buf[1] = w
+    assert buf.requires_grad and buf.grad_fn is not None and not buf.is_leaf
+    (buf * fastgrad.tensor([[1.0], [4.0]])).sum().backward()
+    np.testing.assert_array_equal(w.grad.arr, [4.0, 4.0, 4.0])
+
+
+def test_setitem_without_grad_builds_no_graph():
+    buf = fastgrad.zeros(3)
+    buf[0] = 1.0
+    buf[1:] = fastgrad.tensor([2.0, 3.0])
+    assert buf.grad_fn is None and not buf.requires_grad
+    assert buf.tolist() == [1.0, 2.0, 3.0]
+    with fastgrad.no_grad():
+        w = fastgrad.tensor(5.0, requires_grad=True)
+        buf[0] = w
+    assert buf.grad_fn is None and buf.arr[0] == 5.0
+
+
+def test_setitem_casts_to_the_target_dtype():
+    i = fastgrad.zeros(3, dtype=fastgrad.int64)
+    i[0] = 2.7
+    assert i.dtype == np.int64 and i.tolist() == [2, 0, 0]
+    x = fastgrad.zeros(2, requires_grad=False)
+    w = fastgrad.tensor([1.5, 2.5], dtype=fastgrad.float64, requires_grad=True)
+    x[:] = w
+    assert x.dtype == np.float32
+    x.sum().backward()
+    assert w.grad.dtype == np.float64
+
+
+def test_copy_(rng):
+    x = fastgrad.zeros(2, 3)
+    src = fastgrad.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    assert x.copy_(src) is x
+    np.testing.assert_array_equal(x.arr, [[1.0, 2.0, 3.0]] * 2)
+    x.sum().backward()
+    np.testing.assert_array_equal(src.grad.arr, [2.0, 2.0, 2.0])
