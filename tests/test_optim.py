@@ -488,6 +488,39 @@ def test_float32_params_stay_float32(cls, kwargs):
     assert_trajectory(out, expected, rtol=1e-4, atol=1e-5)
 
 
+def test_float32_update_is_computed_in_float32():
+    # Not only stored as float32: computed in float32 as PyTorch does, even with a float64
+    # hyper-parameter (a float64 intermediate would round differently in some elements).
+    rng = np.random.default_rng(4)
+    p0 = rng.standard_normal(1000).astype(np.float32)
+    g1, g2 = (rng.standard_normal(1000).astype(np.float32) for _ in range(2))
+    p = fastgrad.tensor(p0, requires_grad=True)
+    opt = optim.SGD([p], lr=0.1, momentum=0.9)
+    opt.param_groups[0]["lr"] = np.float64(0.1)
+    opt.param_groups[0]["momentum"] = np.float64(0.9)
+    lr, m = np.float32(0.1), np.float32(0.9)
+    p.grad = fastgrad.tensor(g1)
+    opt.step()
+    expected = p0 + -lr * g1
+    np.testing.assert_array_equal(p.arr, expected)
+    p.grad = fastgrad.tensor(g2)
+    opt.step()
+    buf = g1 * m + np.float32(1.0) * g2
+    expected = expected + -lr * buf
+    np.testing.assert_array_equal(p.arr, expected)
+
+    # Without momentum the gradient itself (plus weight decay) feeds the update.
+    q = fastgrad.tensor(p0, requires_grad=True)
+    opt = optim.SGD([q], lr=0.1, weight_decay=0.1)
+    opt.param_groups[0]["weight_decay"] = np.float64(0.1)
+    q.grad = fastgrad.tensor(g1)
+    opt.step()
+    np.testing.assert_array_equal(q.arr, p0 + -lr * (g1 + np.float32(0.1) * p0))
+    # The check is sharp: the same update in float64, rounded once at the end, differs.
+    in_float64 = (p0 - 0.1 * (g1.astype(np.float64) + 0.1 * p0)).astype(np.float32)
+    assert not np.array_equal(q.arr, in_float64)
+
+
 @pytest.mark.parametrize("cls, kwargs", ALL_FEATURES, ids=ALL_IDS)
 def test_step_builds_no_graph_and_updates_in_place(cls, kwargs):
     p = make_param(dtype=np.float32)
