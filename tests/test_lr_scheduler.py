@@ -1,0 +1,189 @@
+"""fastgrad.optim.lr_scheduler: lr sequences against closed forms, resuming, state_dict."""
+import math
+
+import numpy as np
+import pytest
+
+import fastgrad
+from fastgrad import optim
+from fastgrad.optim import lr_scheduler
+
+BASE_LRS = (0.1, 0.03)
+
+
+def make_optimizer(lrs=BASE_LRS):
+    groups = [{"params": [fastgrad.zeros(2, requires_grad=True)], "lr": lr} for lr in lrs]
+    return optim.SGD(groups, lr=1.0)
+
+
+def lr_sequence(scheduler, epochs):
+    """lrs of every group at epochs 0 .. epochs-1 (epoch 0: right after construction)."""
+    seq = []
+    for epoch in range(epochs):
+        if epoch:
+            scheduler.step()
+        assert scheduler.last_epoch == epoch
+        current = [g["lr"] for g in scheduler.optimizer.param_groups]
+        assert scheduler.get_last_lr() == current
+        seq.append(current)
+    return np.array(seq)
+
+
+def closed_form(formula, epochs, base_lrs=BASE_LRS):
+    return np.array([[formula(base, e) for base in base_lrs] for e in range(epochs)])
+
+
+def test_step_lr():
+    sched = lr_scheduler.StepLR(make_optimizer(), step_size=3, gamma=0.5)
+    expected = closed_form(lambda base, e: base * 0.5 ** (e // 3), 20)
+    np.testing.assert_allclose(lr_sequence(sched, 20), expected, rtol=1e-12, atol=0)
+    # Literal values for the first group: 0.1 for epochs 0-2, 0.05 for 3-5, 0.025 for 6-8.
+    np.testing.assert_allclose(expected[[0, 2, 3, 5, 6], 0], [0.1, 0.1, 0.05, 0.05, 0.025])
+
+
+def test_multi_step_lr_counts_repeated_milestones_and_ignores_order():
+    sched = lr_scheduler.MultiStepLR(make_optimizer(), milestones=[7, 3, 12, 7], gamma=0.1)
+
+    def formula(base, e):
+        passed = sum(1 for m in (3, 7, 7, 12) if m <= e)
+        return base * 0.1 ** passed
+
+    expected = closed_form(formula, 16)
+    np.testing.assert_allclose(lr_sequence(sched, 16), expected, rtol=1e-12, atol=0)
+    # Epoch 7 passes the repeated milestone twice: 0.1 -> 0.01 -> 0.0001.
+    np.testing.assert_allclose(expected[[2, 3, 6, 7, 12], 0], [0.1, 0.01, 0.01, 1e-4, 1e-5])
+
+
+def test_exponential_lr():
+    sched = lr_scheduler.ExponentialLR(make_optimizer(), gamma=0.9)
+    expected = closed_form(lambda base, e: base * 0.9 ** e, 30)
+    np.testing.assert_allclose(lr_sequence(sched, 30), expected, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("T_max, eta_min", [(1, 0.0), (5, 0.0), (10, 0.001), (7, 0.02)])
+def test_cosine_annealing_lr_matches_the_closed_form_past_T_max(T_max, eta_min):
+    sched = lr_scheduler.CosineAnnealingLR(make_optimizer(), T_max=T_max, eta_min=eta_min)
+    epochs = 3 * T_max + 2  # down, back up and down again: the 0/0 epochs are crossed twice
+
+    def formula(base, e):
+        return eta_min + (base - eta_min) * (1 + math.cos(math.pi * e / T_max)) / 2
+
+    seq = lr_sequence(sched, epochs)
+    np.testing.assert_allclose(seq, closed_form(formula, epochs), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(seq[T_max], [eta_min, eta_min], atol=1e-12)
+    np.testing.assert_allclose(seq[2 * T_max], BASE_LRS, atol=1e-12)  # no restart: back up
+
+
+def test_constructor_records_initial_lr_and_keeps_the_lr():
+    opt = make_optimizer()
+    sched = lr_scheduler.StepLR(opt, step_size=2)
+    assert sched.last_epoch == 0
+    assert [g["initial_lr"] for g in opt.param_groups] == list(BASE_LRS)
+    assert [g["lr"] for g in opt.param_groups] == list(BASE_LRS)
+    assert sched.base_lrs == list(BASE_LRS)
+    assert sched.get_last_lr() == list(BASE_LRS)
+
+
+def test_schedulers_chain_multiplicatively():
+    # The recursive form uses each group's current lr, so two schedulers compose.
+    opt = make_optimizer()
+    exp = lr_scheduler.ExponentialLR(opt, gamma=0.9)
+    step = lr_scheduler.StepLR(opt, step_size=4, gamma=0.5)
+    for e in range(1, 13):
+        exp.step()
+        step.step()
+        for base, group in zip(BASE_LRS, opt.param_groups):
+            assert group["lr"] == pytest.approx(base * 0.9 ** e * 0.5 ** (e // 4), rel=1e-12)
+
+
+def test_a_manual_lr_change_is_carried_forward():
+    opt = make_optimizer()
+    sched = lr_scheduler.ExponentialLR(opt, gamma=0.5)
+    sched.step()
+    opt.param_groups[0]["lr"] = 1.0
+    sched.step()
+    sched.step()
+    assert sched.get_last_lr() == pytest.approx([0.25, 0.03 / 8], rel=1e-12)
+
+
+def test_optimizer_uses_the_scheduled_lr():
+    p = fastgrad.tensor([0.0], dtype=np.float64, requires_grad=True)
+    opt = optim.SGD([p], lr=1.0)
+    sched = lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    for _ in range(3):
+        p.grad = fastgrad.tensor([1.0], dtype=np.float64)
+        opt.step()
+        sched.step()
+    np.testing.assert_allclose(p.arr, [-(1.0 + 0.5 + 0.25)], rtol=1e-14)
+
+
+@pytest.mark.parametrize("make", [
+    lambda opt: lr_scheduler.StepLR(opt, step_size=3, gamma=0.5),
+    lambda opt: lr_scheduler.MultiStepLR(opt, milestones=[2, 5], gamma=0.3),
+    lambda opt: lr_scheduler.ExponentialLR(opt, gamma=0.8),
+    lambda opt: lr_scheduler.CosineAnnealingLR(opt, T_max=4, eta_min=0.01),
+], ids=["step", "multistep", "exponential", "cosine"])
+def test_state_dict_round_trip(make):
+    opt1 = make_optimizer()
+    sched1 = make(opt1)
+    for _ in range(5):
+        sched1.step()
+    saved_sched = sched1.state_dict()
+    saved_opt = opt1.state_dict()
+    assert "optimizer" not in saved_sched and saved_sched["last_epoch"] == 5
+
+    opt2 = make_optimizer(lrs=(0.7, 0.7))
+    sched2 = make(opt2)
+    opt2.load_state_dict(saved_opt)  # the optimizer's state holds the current lrs
+    sched2.load_state_dict(saved_sched)
+    assert sched2.last_epoch == 5 and sched2.base_lrs == list(BASE_LRS)
+    for _ in range(8):
+        sched1.step()
+        sched2.step()
+        assert sched2.get_last_lr() == sched1.get_last_lr()
+    saved_sched["last_epoch"] = 100  # the loaded scheduler holds its own copy
+    assert sched2.last_epoch == 13
+
+
+def test_resume_with_last_epoch_needs_initial_lr():
+    with pytest.raises(KeyError, match=r"param 'initial_lr' is not specified in "
+                                       r"param_groups\[0\] when resuming an optimizer"):
+        lr_scheduler.StepLR(make_optimizer(), step_size=2, last_epoch=4)
+
+
+def test_resumed_cosine_starts_from_the_closed_form():
+    opt = make_optimizer()
+    for g in opt.param_groups:
+        g["initial_lr"] = g["lr"]
+    # Resuming at last_epoch=4: the constructor's step lands on epoch 5, computed in closed
+    # form from initial_lr, whatever the groups' current lrs are.
+    sched = lr_scheduler.CosineAnnealingLR(opt, T_max=8, eta_min=0.0, last_epoch=4)
+    assert sched.last_epoch == 5
+    expected = [base * (1 + math.cos(math.pi * 5 / 8)) / 2 for base in BASE_LRS]
+    assert sched.get_last_lr() == pytest.approx(expected, rel=1e-12)
+
+
+def test_step_with_an_epoch_warns_and_uses_the_closed_form():
+    sched = lr_scheduler.StepLR(make_optimizer(), step_size=2, gamma=0.5)
+    with pytest.warns(UserWarning, match="epoch parameter in `scheduler.step\\(\\)`"):
+        sched.step(7)
+    assert sched.last_epoch == 7
+    assert sched.get_last_lr() == pytest.approx([b * 0.5 ** 3 for b in BASE_LRS], rel=1e-12)
+
+
+def test_scheduler_needs_an_optimizer():
+    with pytest.raises(TypeError, match="^list is not an Optimizer$"):
+        lr_scheduler.StepLR([], step_size=1)
+
+
+def test_base_class_get_lr_is_abstract():
+    with pytest.raises(NotImplementedError):
+        lr_scheduler.LRScheduler(make_optimizer())
+
+
+def test_state_dict_is_a_snapshot():
+    sched = lr_scheduler.MultiStepLR(make_optimizer(), milestones=[2, 4], gamma=0.5)
+    saved = sched.state_dict()
+    saved["milestones"][1] += 1  # editing the saved dict must not reschedule the live one
+    saved["base_lrs"][0] = 5.0
+    assert sched.milestones == {2: 1, 4: 1} and sched.base_lrs == list(BASE_LRS)
