@@ -135,6 +135,10 @@ def ref_adadelta(p, grads, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, maximize
 
 
 # ------------------------------------------------------------------------------ trajectories
+def _ids(flags):
+    return "-".join(f"{k}={v}" for k, v in flags.items())
+
+
 SGD_CASES = [
     dict(momentum=m, dampening=d, nesterov=n, weight_decay=wd, maximize=mx)
     for m, d, n, wd, mx in itertools.product((0.0, 0.9), (0.0, 0.5), (False, True), (0.0, 0.1),
@@ -143,7 +147,7 @@ SGD_CASES = [
 ]
 
 
-@pytest.mark.parametrize("flags", SGD_CASES, ids=lambda f: "-".join(f"{k}={v}" for k, v in f.items()))
+@pytest.mark.parametrize("flags", SGD_CASES, ids=_ids)
 def test_sgd_trajectory(flags):
     grads = make_grads()
     expected = ref_sgd(make_param().arr.copy(), grads, lr=0.1, **flags)
@@ -198,10 +202,6 @@ ADAM_CASES = [
     dict(weight_decay=wd, amsgrad=a, maximize=mx)
     for wd, a, mx in itertools.product((0.0, 0.1), (False, True), (False, True))
 ]
-
-
-def _ids(flags):
-    return "-".join(f"{k}={v}" for k, v in flags.items())
 
 
 @pytest.mark.parametrize("flags", ADAM_CASES, ids=_ids)

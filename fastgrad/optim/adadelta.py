@@ -32,7 +32,7 @@ class Adadelta(Optimizer):
         super().__init__(params, defaults)
 
     def step(self, closure=None):
-        """One Adadelta update of every parameter that has a gradient; returns the closure's loss."""
+        """One Adadelta update of each parameter that has a gradient; returns the closure's loss."""
         loss = self._evaluate_closure(closure)
         for group in self.param_groups:
             lr = _float_hyper(group["lr"])

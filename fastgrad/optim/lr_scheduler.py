@@ -145,8 +145,9 @@ class ExponentialLR(LRScheduler):
 class CosineAnnealingLR(LRScheduler):
     r"""Cosine annealing from the initial lr down to ``eta_min`` over ``T_max`` epochs.
 
-    Closed form: ``lr(epoch) = eta_min + (initial_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2``,
-    which keeps oscillating with period ``2 * T_max`` past ``T_max`` (no restart).
+    Closed form, which keeps oscillating with period ``2 * T_max`` past ``T_max`` (no restart)::
+
+        lr(epoch) = eta_min + (initial_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2
 
     ``step()`` uses PyTorch's recursive form, which gives the same values from the current lr::
 
