@@ -2,9 +2,11 @@
 from fastgrad.nn import functional, init
 from fastgrad.nn.activation import LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from fastgrad.nn.container import ModuleList, Sequential
+from fastgrad.nn.conv import Conv2d
 from fastgrad.nn.dropout import Dropout
 from fastgrad.nn.flatten import Flatten, Unflatten
 from fastgrad.nn.linear import Identity, Linear
 from fastgrad.nn.loss import CrossEntropyLoss, MSELoss, NLLLoss
 from fastgrad.nn.module import Module
 from fastgrad.nn.parameter import Parameter
+from fastgrad.nn.pooling import AvgPool2d, MaxPool2d

@@ -1,9 +1,13 @@
 """``fastgrad.nn.functional``: the layers as functions (same ops the modules call)."""
+from fastgrad.ops.conv import conv2d
 from fastgrad.ops.dropout import dropout
 from fastgrad.ops.elementwise import relu, sigmoid, tanh
 from fastgrad.ops.linear import linear
 from fastgrad.ops.loss import cross_entropy, mse_loss, nll_loss
+from fastgrad.ops.naive import conv2d_naive, max_pool2d_naive
+from fastgrad.ops.pooling import avg_pool2d, max_pool2d
 from fastgrad.ops.softmax import log_softmax, softmax
 
 __all__ = ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "linear", "dropout",
-           "cross_entropy", "nll_loss", "mse_loss"]
+           "cross_entropy", "nll_loss", "mse_loss", "conv2d", "max_pool2d", "avg_pool2d",
+           "conv2d_naive", "max_pool2d_naive"]

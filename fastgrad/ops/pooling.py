@@ -1,0 +1,69 @@
+"""max_pool2d (forward records each window's argmax; backward scatters to it) and avg_pool2d,
+on numba kernels. PyTorch's semantics: floor output size, padding as -inf for max and as
+zeros counted in the mean for avg, ties to the first maximum, NaN propagates."""
+import numpy as np
+
+from fastgrad.autograd.function import GradFn, needs_grad
+from fastgrad.autograd.tensor import Tensor
+from fastgrad.kernels import (avgpool2d_backward, avgpool2d_forward, maxpool2d_backward,
+                              maxpool2d_forward)
+from fastgrad.ops._operands import as_tensor
+from fastgrad.ops.conv_geometry import batched, pool2d_geometry
+
+
+class MaxPool2dGradFn(GradFn):
+    def __init__(self, x, argmax):
+        super().__init__(x)
+        self.in_shape = x.arr.shape
+        self.argmax = argmax
+
+    def backward(self, grad_output):
+        d_x = np.empty(self.in_shape, dtype=grad_output.dtype)
+        maxpool2d_backward(np.ascontiguousarray(grad_output), self.argmax, d_x)
+        return (d_x,)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, return_indices=False):
+    """x (N, C, H, W) or (C, H, W) -> (N, C, OH, OW), OH = (H + 2*ph - KH) // sh + 1.
+
+    ``stride`` defaults to ``kernel_size``. With ``return_indices`` also returns the flat
+    index (h * W + w) of each chosen element in its input plane, as int64.
+    """
+    x, unbatched = batched(as_tensor(input), "max_pool2d")
+    g = pool2d_geometry(x, kernel_size, stride, padding, "max_pool2d")
+    out = np.empty((g.n, g.c, g.out_h, g.out_w), dtype=x.dtype)
+    # int32 halves the argmax traffic; an MNIST-sized plane index fits easily.
+    index_dtype = np.int32 if g.h * g.w < 2**31 else np.int64
+    argmax = np.empty((g.n, g.c, g.out_h, g.out_w), dtype=index_dtype)
+    maxpool2d_forward(np.ascontiguousarray(x.arr), g.kh, g.kw, g.sh, g.sw, g.ph, g.pw,
+                              g.out_h, g.out_w, out, argmax)
+    result = Tensor._wrap(out, MaxPool2dGradFn(x, argmax) if needs_grad(x) else None)
+    indices = Tensor._wrap(argmax.astype(np.int64)) if return_indices else None
+    if unbatched:
+        result = result.squeeze(0)
+        indices = indices.squeeze(0) if indices is not None else None
+    return (result, indices) if return_indices else result
+
+
+class AvgPool2dGradFn(GradFn):
+    def __init__(self, x, geometry):
+        super().__init__(x)
+        self.geometry = geometry
+
+    def backward(self, grad_output):
+        g = self.geometry
+        d_x = np.empty((g.n, g.c, g.h, g.w), dtype=grad_output.dtype)
+        avgpool2d_backward(np.ascontiguousarray(grad_output), g.kh, g.kw, g.sh, g.sw,
+                                   g.ph, g.pw, d_x)
+        return (d_x,)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0):
+    """Mean over windows, zero padding counted (PyTorch's count_include_pad=True)."""
+    x, unbatched = batched(as_tensor(input), "avg_pool2d")
+    g = pool2d_geometry(x, kernel_size, stride, padding, "avg_pool2d")
+    out = np.empty((g.n, g.c, g.out_h, g.out_w), dtype=x.dtype)
+    avgpool2d_forward(np.ascontiguousarray(x.arr), g.kh, g.kw, g.sh, g.sw, g.ph, g.pw,
+                              g.out_h, g.out_w, out)
+    result = Tensor._wrap(out, AvgPool2dGradFn(x, g) if needs_grad(x) else None)
+    return result.squeeze(0) if unbatched else result

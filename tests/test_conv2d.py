@@ -1,0 +1,192 @@
+"""conv2d: im2col against the naive loop reference and against gradcheck, over many shapes."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import fastgrad
+from fastgrad import nn
+from fastgrad.autograd import gradcheck
+from fastgrad.nn import functional as F
+
+
+def t64(arr, requires_grad=True):
+    return fastgrad.tensor(arr, dtype=fastgrad.float64, requires_grad=requires_grad)
+
+
+# (N, C, H, W), (O, KH, KW), stride, padding, dilation
+CASES = [
+    ((1, 1, 5, 5), (1, 3, 3), 1, 0, 1),
+    ((2, 3, 7, 6), (4, 3, 2), (2, 1), (1, 2), (1, 2)),
+    ((1, 2, 6, 9), (3, 1, 4), 3, 2, 1),
+    ((3, 1, 8, 5), (2, 2, 2), 2, 1, 2),
+    ((2, 4, 5, 5), (5, 5, 5), 1, 2, 1),
+    ((1, 2, 4, 4), (2, 1, 1), 1, 0, 1),
+]
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding, dilation", CASES)
+@pytest.mark.parametrize("bias", [True, False])
+def test_im2col_matches_naive_and_gradcheck(x_shape, w_shape, stride, padding, dilation, bias):
+    rng = np.random.default_rng(sum(x_shape) + sum(w_shape))
+    o, kh, kw = w_shape
+    x = t64(rng.standard_normal(x_shape))
+    w = t64(rng.standard_normal((o, x_shape[1], kh, kw)))
+    b = t64(rng.standard_normal(o)) if bias else None
+    args = dict(stride=stride, padding=padding, dilation=dilation)
+    fast = F.conv2d(x, w, b, **args)
+    naive = F.conv2d_naive(x, w, b, **args)
+    np.testing.assert_allclose(fast.arr, naive.arr, rtol=1e-10, atol=1e-12)
+    inputs = [x, w] + ([b] if bias else [])
+    assert gradcheck(lambda x, w, *b: F.conv2d(x, w, b[0] if b else None, **args), inputs)
+    assert gradcheck(lambda x, w, *b: F.conv2d_naive(x, w, b[0] if b else None, **args), inputs)
+
+
+def _grads(conv, x, w, b, cotangent, **args):
+    for t in (x, w, b):
+        t.grad = None
+    (conv(x, w, b, **args) * cotangent).sum().backward()
+    return x.grad.arr, w.grad.arr, b.grad.arr
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 3), c=st.integers(1, 3), h=st.integers(1, 9), w=st.integers(1, 9),
+       o=st.integers(1, 4), kh=st.integers(1, 4), kw=st.integers(1, 4), sh=st.integers(1, 3),
+       sw=st.integers(1, 3), ph=st.integers(0, 2), pw=st.integers(0, 2), dh=st.integers(1, 2),
+       dw=st.integers(1, 2), seed=st.integers(0, 2**16))
+def test_im2col_and_naive_agree_on_random_geometry(n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw, seed):
+    if dh * (kh - 1) + 1 > h + 2 * ph or dw * (kw - 1) + 1 > w + 2 * pw:
+        return  # an invalid geometry: covered by the error tests
+    rng = np.random.default_rng(seed)
+    x = t64(rng.standard_normal((n, c, h, w)))
+    weight = t64(rng.standard_normal((o, c, kh, kw)))
+    bias = t64(rng.standard_normal(o))
+    args = dict(stride=(sh, sw), padding=(ph, pw), dilation=(dh, dw))
+    fast = F.conv2d(x, weight, bias, **args)
+    naive = F.conv2d_naive(x, weight, bias, **args)
+    assert fast.shape == naive.shape
+    np.testing.assert_allclose(fast.arr, naive.arr, rtol=1e-10, atol=1e-12)
+    cotangent = rng.standard_normal(fast.shape)
+    for g_fast, g_naive in zip(_grads(F.conv2d, x, weight, bias, cotangent, **args),
+                               _grads(F.conv2d_naive, x, weight, bias, cotangent, **args)):
+        np.testing.assert_allclose(g_fast, g_naive, rtol=1e-9, atol=1e-11)
+
+
+def test_output_size_matches_pytorch_formula():
+    x = fastgrad.randn(2, 3, 11, 8)
+    w = fastgrad.randn(5, 3, 3, 2)
+    out = F.conv2d(x, w, stride=(2, 3), padding=(1, 0), dilation=(2, 1))
+    assert out.shape == (2, 5, (11 + 2 - 2 * 2 - 1) // 2 + 1, (8 - 1 - 1) // 3 + 1)
+
+
+def test_float32_stays_float32_and_float64_stays_float64():
+    x32, w32, b32 = fastgrad.randn(2, 1, 6, 6), fastgrad.randn(3, 1, 3, 3), fastgrad.randn(3)
+    for p in (x32, w32, b32):
+        p.requires_grad = True
+    out = F.conv2d(x32, w32, b32)
+    assert out.dtype == np.float32
+    out.sum().backward()
+    assert x32.grad.dtype == w32.grad.dtype == b32.grad.dtype == np.float32
+    assert F.conv2d(x32.double().detach(), w32.double().detach()).dtype == np.float64
+    np.testing.assert_allclose(out.arr, F.conv2d_naive(x32, w32, b32).arr, rtol=1e-5, atol=1e-5)
+
+
+def test_unbatched_input():
+    x = fastgrad.randn(2, 5, 5, dtype=fastgrad.float64, requires_grad=True)
+    w = fastgrad.randn(3, 2, 3, 3, dtype=fastgrad.float64, requires_grad=True)
+    out = F.conv2d(x, w, padding=1)
+    assert out.shape == (3, 5, 5)
+    np.testing.assert_allclose(out.arr, F.conv2d(x.unsqueeze(0), w, padding=1).arr[0])
+    assert gradcheck(lambda x, w: F.conv2d(x, w, padding=1), [x, w])
+
+
+def test_non_contiguous_input_is_handled():
+    base = fastgrad.randn(2, 6, 6, 3, dtype=fastgrad.float64)
+    x = base.permute(0, 3, 1, 2)  # a non-contiguous view
+    assert not x.arr.flags.c_contiguous
+    w = fastgrad.randn(4, 3, 3, 3, dtype=fastgrad.float64)
+    np.testing.assert_allclose(F.conv2d(x, w).arr, F.conv2d_naive(x.contiguous(), w).arr, rtol=1e-10)
+
+
+@pytest.mark.parametrize("conv", [F.conv2d, F.conv2d_naive])
+def test_bad_arguments_raise_clear_errors(conv):
+    x = fastgrad.randn(2, 3, 5, 5)
+    w = fastgrad.randn(4, 3, 3, 3)
+    with pytest.raises(RuntimeError, match=r"expected input\[2, 2, 5, 5\] to have 3 channels, but got 2"):
+        conv(fastgrad.randn(2, 2, 5, 5), w)
+    with pytest.raises(RuntimeError, match=r"Expected 3D \(unbatched\) or 4D \(batched\) input.*\(5, 5\)"):
+        conv(fastgrad.randn(5, 5), w)
+    with pytest.raises(RuntimeError, match=r"weight must be 4-D.*\(4, 3, 3\)"):
+        conv(x, fastgrad.randn(4, 3, 3))
+    with pytest.raises(RuntimeError, match=r"padded input size per channel: \(5 x 5\). Kernel size: \(7 x 7\)"):
+        conv(x, fastgrad.randn(4, 3, 7, 7))
+    with pytest.raises(RuntimeError, match=r"Kernel size: \(7 x 7\)"):
+        conv(x, w, dilation=3)  # a dilated 3x3 kernel spans 7 pixels
+    with pytest.raises(ValueError, match=r"stride should be at least 1, got stride=\(0, 1\)"):
+        conv(x, w, stride=(0, 1))
+    with pytest.raises(ValueError, match=r"negative padding is not supported, got padding=\(-1, -1\)"):
+        conv(x, w, padding=-1)
+    with pytest.raises(ValueError, match="dilation should be at least 1"):
+        conv(x, w, dilation=0)
+    with pytest.raises(TypeError, match=r"stride must be an int or a pair of ints, got \(1, 2, 3\)"):
+        conv(x, w, stride=(1, 2, 3))
+    with pytest.raises(TypeError, match="must be a float tensor.*int64"):
+        conv(fastgrad.zeros(2, 3, 5, 5, dtype=fastgrad.int64), w)
+    with pytest.raises(RuntimeError, match=r"bias must have shape \(4,\), got \(3,\)"):
+        conv(x, w, fastgrad.randn(3))
+    with pytest.raises(TypeError, match="input dtype float64 and weight dtype float32 differ"):
+        conv(x.double(), w)
+
+
+def test_dilated_kernel_that_fits_exactly_is_accepted():
+    x, w = fastgrad.randn(1, 1, 5, 5), fastgrad.randn(1, 1, 3, 3)
+    assert F.conv2d(x, w, dilation=2).shape == (1, 1, 1, 1)
+
+
+def test_conv2d_module_defaults_and_impls_agree():
+    fastgrad.manual_seed(0)
+    conv = nn.Conv2d(3, 8, 3, padding=1)
+    bound = 1 / np.sqrt(27)
+    assert conv.weight.shape == (8, 3, 3, 3) and conv.bias.shape == (8,)
+    assert np.abs(conv.weight.arr).max() <= bound and np.abs(conv.bias.arr).max() <= bound
+    naive = nn.Conv2d(3, 8, 3, padding=1, impl="naive")
+    naive.load_state_dict(conv.state_dict())
+    x = fastgrad.randn(2, 3, 6, 6)
+    np.testing.assert_allclose(conv(x).arr, naive(x).arr, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="impl must be one of"):
+        nn.Conv2d(1, 1, 3, impl="fft")
+    assert repr(conv) == "Conv2d(3, 8, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))"
+
+
+def test_workspace_buffers_are_reused_and_never_shared_by_pending_graphs():
+    fastgrad.manual_seed(1)
+    conv = nn.Conv2d(2, 3, 3).double()
+    x1 = fastgrad.randn(2, 2, 6, 6, dtype=fastgrad.float64, requires_grad=True)
+    x2 = fastgrad.randn(2, 2, 6, 6, dtype=fastgrad.float64, requires_grad=True)
+    # Two graphs alive at once: the second forward must not overwrite the first's columns.
+    y1, y2 = conv(x1), conv(x2)
+    c1, c2 = np.random.default_rng(0).standard_normal((2,) + y1.shape)
+    (y1 * fastgrad.tensor(c1)).sum().backward()
+    grad_w_1 = conv.weight.grad.arr.copy()
+    conv.zero_grad()
+    y1_ref = F.conv2d_naive(x1, conv.weight, conv.bias)
+    (y1_ref * fastgrad.tensor(c1)).sum().backward()
+    np.testing.assert_allclose(grad_w_1, conv.weight.grad.arr, rtol=1e-10)
+    conv.zero_grad()
+    (y2 * fastgrad.tensor(c2)).sum().backward()
+    grad_w_2 = conv.weight.grad.arr.copy()
+    conv.zero_grad()
+    (F.conv2d_naive(x2, conv.weight, conv.bias) * fastgrad.tensor(c2)).sum().backward()
+    np.testing.assert_allclose(grad_w_2, conv.weight.grad.arr, rtol=1e-10)
+    # After the backward the column buffer went back to the layer's pool and is reused.
+    free_before = sum(len(v) for v in conv.workspace._free.values())
+    assert free_before >= 1
+    def free():
+        return sum(len(v) for v in conv.workspace._free.values())
+
+    with fastgrad.no_grad():
+        conv(x1)
+    assert free() == free_before  # taken and given back: nothing new allocated
+    pending = conv(x1)
+    assert free() == free_before - 1  # the columns are held by the pending node
+    pending.sum().backward()
+    assert free() == free_before
