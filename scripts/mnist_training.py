@@ -1,0 +1,152 @@
+"""The training loop shared by the MNIST scripts: flags, data, loop, validation, report.
+
+The loop is the original design's ``main.py``: zero_grad; logits = model(x);
+loss = criterion(logits, y); loss.backward(); optimizer.step(); and each epoch
+``macro, micro = val(model, x_val, y_val)``.
+"""
+import argparse
+import functools
+import json
+import time
+
+import numpy as np
+from tqdm import tqdm
+
+import fastgrad
+from fastgrad import nn, optim
+from fastgrad.data import DataLoader, load_mnist, mnist_transform, train_val_split
+from fastgrad.metrics import accuracy, f1_score
+
+
+def build_parser(description, defaults):
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--epochs", type=int, default=defaults["epochs"])
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=defaults["lr"])
+    parser.add_argument("--momentum", type=float, default=0.9)
+    parser.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--val-size", type=int, default=5000,
+                        help="training images held out for per-epoch validation")
+    parser.add_argument("--limit-train", type=int, default=None,
+                        help="train on only this many images (quick runs)")
+    parser.add_argument("--limit-test", type=int, default=None)
+    parser.add_argument("--save", metavar="PATH", help="write the trained weights (.npz)")
+    parser.add_argument("--plot", metavar="PNG", help="write training curves (needs matplotlib)")
+    parser.add_argument("--json", metavar="PATH", help="write the final metrics as JSON")
+    parser.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
+    return parser
+
+
+def val(model, images, labels, batch_size=1000):
+    """(accuracy, macro-F1, micro-F1) of ``model`` on float32 ``images`` and int ``labels``."""
+    model.eval()
+    predictions = []
+    with fastgrad.no_grad():
+        for start in range(0, len(images), batch_size):
+            logits = model(fastgrad.Tensor(images[start:start + batch_size]))
+            predictions.append(logits.argmax(dim=1).numpy())
+    model.train()
+    predicted = np.concatenate(predictions)
+    return (accuracy(labels, predicted), f1_score(labels, predicted, average="macro"),
+            f1_score(labels, predicted, average="micro"))
+
+
+def make_optimizer(args, parameters):
+    if args.optimizer == "adam":
+        return optim.Adam(parameters, lr=args.lr)
+    return optim.SGD(parameters, lr=args.lr, momentum=args.momentum)
+
+
+def load_data(args, add_channel):
+    """Normalised float32 arrays: ((x_train, y_train), (x_val, y_val), (x_test, y_test))."""
+    transform = functools.partial(mnist_transform, add_channel=add_channel)
+    train_images, train_labels = load_mnist(train=True)
+    test_images, test_labels = load_mnist(train=False)
+    (x_train, y_train), (x_val, y_val) = train_val_split(
+        train_images, train_labels, val_fraction=args.val_size / len(train_images), seed=args.seed)
+    if args.limit_train is not None:
+        x_train, y_train = x_train[:args.limit_train], y_train[:args.limit_train]
+    if args.limit_test is not None:
+        test_images, test_labels = test_images[:args.limit_test], test_labels[:args.limit_test]
+    return ((transform(x_train), y_train), (transform(x_val), y_val),
+            (transform(test_images), test_labels))
+
+
+def train(model, args, add_channel, log=print):
+    """Train ``model`` as the flags say; returns a dict of the results."""
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = load_data(args, add_channel)
+    loader = DataLoader((x_train, y_train), batch_size=args.batch_size, shuffle=True, seed=args.seed)
+    criterion = nn.CrossEntropyLoss()
+    optimizer = make_optimizer(args, model.parameters())
+    history = {"step_loss": [], "epochs": []}
+    log(f"training {type(model).__name__} on {len(x_train)} images, validating on {len(x_val)}, "
+        f"{sum(p.numel() for p in model.parameters())} parameters")
+    for epoch in range(1, args.epochs + 1):
+        start = time.perf_counter()
+        running = None
+        bar = tqdm(loader, desc=f"epoch {epoch}/{args.epochs}", disable=args.no_progress,
+                   leave=False, unit="batch")
+        for step, (x, y) in enumerate(bar):
+            optimizer.zero_grad()
+            logits = model(x)
+            loss = criterion(logits, y)
+            loss.backward()
+            optimizer.step()
+            value = loss.item()
+            history["step_loss"].append(value)
+            running = value if running is None else 0.98 * running + 0.02 * value
+            if step % 20 == 0:
+                seen = (step + 1) * args.batch_size
+                bar.set_postfix(loss=f"{running:.4f}",
+                                img_s=f"{seen / (time.perf_counter() - start):,.0f}")
+        seconds = time.perf_counter() - start
+        acc, macro, micro = val(model, x_val, y_val)
+        images_per_s = len(x_train) / seconds
+        history["epochs"].append({"epoch": epoch, "loss": running, "val_accuracy": acc,
+                                  "val_macro_f1": macro, "val_micro_f1": micro,
+                                  "seconds": seconds, "images_per_s": images_per_s})
+        log(f"epoch {epoch}/{args.epochs}  loss {running:.4f}  val acc {acc:.2%}  "
+            f"macro-F1 {macro:.4f}  micro-F1 {micro:.4f}  {seconds:.1f} s  {images_per_s:,.0f} img/s")
+    acc, macro, micro = val(model, x_test, y_test)
+    log(f"test  accuracy {acc:.2%}  macro-F1 {macro:.4f}  micro-F1 {micro:.4f}")
+    results = {"test_accuracy": acc, "test_macro_f1": macro, "test_micro_f1": micro,
+               "epochs": history["epochs"]}
+    if args.save:
+        fastgrad.save(model.state_dict(), args.save)
+        log(f"weights saved to {args.save}")
+    if args.plot:
+        plot_history(history, args.plot)
+        log(f"training curves saved to {args.plot}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+    return results
+
+
+def plot_history(history, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(10, 4))
+    losses = np.asarray(history["step_loss"])
+    window = max(1, len(losses) // 100)
+    smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
+    ax_loss.plot(losses, alpha=0.3, label="batch loss")
+    ax_loss.plot(np.arange(len(smooth)) + window - 1, smooth, label=f"mean of {window}")
+    ax_loss.set_xlabel("step")
+    ax_loss.set_ylabel("cross-entropy")
+    ax_loss.set_yscale("log")
+    ax_loss.legend()
+    epochs = [e["epoch"] for e in history["epochs"]]
+    for key, label in (("val_accuracy", "accuracy"), ("val_macro_f1", "macro-F1"),
+                       ("val_micro_f1", "micro-F1")):
+        ax_val.plot(epochs, [e[key] for e in history["epochs"]], marker="o", label=label)
+    ax_val.set_xlabel("epoch")
+    ax_val.set_title("validation")
+    ax_val.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
