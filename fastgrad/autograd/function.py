@@ -81,17 +81,20 @@ class GradFn:
         If one of them is modified in place before the backward runs, the engine raises
         instead of computing a wrong gradient (PyTorch's version counter check).
         """
+        # Keep the counter (the list a tensor shares with its views), not the tensor: a node
+        # that saves its own output would otherwise form a node <-> tensor reference cycle.
         self.saved_versions = self.saved_versions + tuple(
-            (t, t._version_counter[0]) for t in tensors if t is not None
+            (t._version_counter, t._version_counter[0], tuple(t.shape))
+            for t in tensors if t is not None
         )
 
     def check_saved_versions(self):
-        for t, version in self.saved_versions:
-            if t._version_counter[0] != version:
+        for counter, version, shape in self.saved_versions:
+            if counter[0] != version:
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been modified by an "
-                    f"inplace operation: a tensor of shape {tuple(t.shape)} saved by "
-                    f"{type(self).__name__} is at version {t._version_counter[0]}; expected version "
+                    f"inplace operation: a tensor of shape {shape} saved by "
+                    f"{type(self).__name__} is at version {counter[0]}; expected version "
                     f"{version} instead."
                 )
 

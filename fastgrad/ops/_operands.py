@@ -12,6 +12,18 @@ def as_tensor(x):
     return x if isinstance(x, Tensor) else Tensor(x)
 
 
+def wrap_saving_output(out, fn):
+    """``Tensor._wrap(out, fn)`` for a node whose backward reads ``out`` itself.
+
+    The result's version is saved, so an in-place change of it (``y = x.exp(); y += 1``) makes
+    the backward raise instead of silently using the changed values.
+    """
+    result = Tensor._wrap(out, fn)
+    if fn is not None:
+        fn.save_for_backward(result)
+    return result
+
+
 def operand(x):
     """(value, tensor) for a binary op's argument; tensor is None for a constant.
 

@@ -8,7 +8,7 @@ import numpy as np
 from fastgrad import dtypes
 from fastgrad.autograd.function import GradFn, needs_grad
 from fastgrad.autograd.tensor import Tensor
-from fastgrad.ops._operands import as_tensor
+from fastgrad.ops._operands import as_tensor, wrap_saving_output
 
 
 def _float_input(x):
@@ -32,7 +32,7 @@ def exp(x):
     x = as_tensor(x)
     with np.errstate(over="ignore"):
         out = np.exp(_float_input(x))
-    return Tensor._wrap(out, ExpGradFn(x, out) if needs_grad(x) else None)
+    return wrap_saving_output(out, ExpGradFn(x, out) if needs_grad(x) else None)
 
 
 class LogGradFn(GradFn):
@@ -67,7 +67,7 @@ def sqrt(x):
     x = as_tensor(x)
     with np.errstate(invalid="ignore"):
         out = np.sqrt(_float_input(x))
-    return Tensor._wrap(out, SqrtGradFn(x, out) if needs_grad(x) else None)
+    return wrap_saving_output(out, SqrtGradFn(x, out) if needs_grad(x) else None)
 
 
 class AbsGradFn(GradFn):
@@ -100,7 +100,7 @@ def sigmoid(x):
     arr = _float_input(x)
     e = np.exp(-np.abs(arr))
     out = np.where(arr >= 0, 1 / (1 + e), e / (1 + e)).astype(arr.dtype, copy=False)
-    return Tensor._wrap(out, SigmoidGradFn(x, out) if needs_grad(x) else None)
+    return wrap_saving_output(out, SigmoidGradFn(x, out) if needs_grad(x) else None)
 
 
 class TanhGradFn(GradFn):
@@ -115,7 +115,7 @@ class TanhGradFn(GradFn):
 def tanh(x):
     x = as_tensor(x)
     out = np.tanh(_float_input(x))
-    return Tensor._wrap(out, TanhGradFn(x, out) if needs_grad(x) else None)
+    return wrap_saving_output(out, TanhGradFn(x, out) if needs_grad(x) else None)
 
 
 class ReluGradFn(GradFn):

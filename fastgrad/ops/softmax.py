@@ -2,8 +2,7 @@
 import numpy as np
 
 from fastgrad.autograd.function import GradFn, needs_grad
-from fastgrad.autograd.tensor import Tensor
-from fastgrad.ops._operands import as_tensor, normalize_dim
+from fastgrad.ops._operands import as_tensor, normalize_dim, wrap_saving_output
 
 
 def _float_arr(x):
@@ -31,7 +30,7 @@ def softmax(x, dim):
         shifted = arr - np.max(arr, axis=axis, keepdims=True)
         e = np.exp(shifted)
         out = e / np.sum(e, axis=axis, keepdims=True)
-    return Tensor._wrap(out, SoftmaxGradFn(x, out, axis if arr.ndim else None) if needs_grad(x) else None)
+    return wrap_saving_output(out, SoftmaxGradFn(x, out, axis if arr.ndim else None) if needs_grad(x) else None)
 
 
 class LogSoftmaxGradFn(GradFn):
@@ -54,7 +53,7 @@ def log_softmax(x, dim):
     else:
         shifted = arr - np.max(arr, axis=axis, keepdims=True)
         out = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
-    return Tensor._wrap(out, LogSoftmaxGradFn(x, out, axis if arr.ndim else None) if needs_grad(x) else None)
+    return wrap_saving_output(out, LogSoftmaxGradFn(x, out, axis if arr.ndim else None) if needs_grad(x) else None)
 
 
 def logsumexp(x, dim, keepdim=False):
