@@ -1,0 +1,239 @@
+"""im2col / col2im kernels for Conv2d, and the layout moves around the GEMM.
+
+Layout ("CNHW columns")
+-----------------------
+``cols`` has shape ``(C*kh*kw, N*out_h*out_w)``: row ``k = (c*kh + i)*kw + j``
+is kernel tap ``(c, i, j)``, column ``q = (n*out_h + oy)*out_w + ox`` is output
+pixel ``(n, oy, ox)``.  With ``Wm = weight.reshape(O, C*kh*kw)`` the three
+GEMMs of a convolution are single large 2-D GEMMs on contiguous operands::
+
+    forward   y    = Wm @ cols          # (O, N*oh*ow)   "CNHW" output
+    backward  dW   = g  @ cols.T        # (O, C*kh*kw)
+              dcol = Wm.T @ g           # (C*kh*kw, N*oh*ow) -> col2im
+
+where ``g`` is grad_output in the same ``(O, N*oh*ow)`` layout.  Getting from
+and to NCHW costs one block copy of the (small) output: ``cnhw_to_nchw``
+(adds the bias on the way) and ``nchw_to_cnhw`` (sums the bias gradient on the
+way).  Those moves are of contiguous runs of ``oh*ow`` elements, unlike the
+per-element transpose the ``(N*oh*ow, C*kh*kw)`` row layout needs.
+``benchmarks/kernel_timings.py`` measures the alternatives; the numbers that
+chose this layout are in ``fastgrad/kernels/threads.py``'s docstring.
+
+All kernels here are ``parallel=True`` over an axis on which no two iterations
+write the same element.  None of them allocates its output or validates its
+arguments: the Python caller must guarantee the preconditions in each
+docstring.  Every array argument must be C-contiguous and all floating arrays
+of one call must share one dtype (float32 or float64).
+"""
+
+import numba
+
+# Array indices are cast to unsigned (``_u``) where they are known to be
+# >= 0: with a signed index numba emits a negative-index wraparound test per
+# access, which blocks vectorisation and made these copy loops ~5x slower
+# (im2col of conv2: 1.3 ms -> 0.24 ms, serial).  Under NUMBA_DISABLE_JIT
+# ``numba.uintp(i)`` is ``np.uint64(i)``, a valid numpy index.
+_u = numba.uintp
+
+__all__ = ["im2col", "col2im", "cnhw_to_nchw", "nchw_to_cnhw"]
+
+
+@numba.njit(cache=True)
+def _valid_ox_range(off, stride, width, out_w):
+    """Range [lo, hi) of output columns ox with 0 <= ox*stride + off < width.
+
+    Lets the copy loops run without a bounds test per element (so LLVM can
+    vectorise the stride-1 case); everything outside the range is padding.
+    """
+    lo = 0
+    if off < 0:
+        lo = (-off + stride - 1) // stride
+    last = width - 1 - off  # largest admissible ox*stride
+    if last < 0:
+        hi = 0
+    else:
+        hi = last // stride + 1
+    if hi > out_w:
+        hi = out_w
+    if lo > out_w:
+        lo = out_w
+    if hi < lo:
+        hi = lo
+    return lo, hi
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, cols):
+    """Unfold the padded, dilated windows of ``x`` into columns.
+
+    x:    (N, C, H, W) input, read only.
+    cols: (C*kh*kw, N*out_h*out_w) output, every element overwritten:
+          ``cols[(c*kh+i)*kw+j, (n*out_h+oy)*out_w+ox] =
+          x[n, c, oy*sh - ph + i*dh, ox*sw - pw + j*dw]``, or 0 where that
+          position falls in the (implicit, zero) padding.
+
+    Preconditions (the caller checks them): ``kh, kw, sh, sw, dh, dw >= 1``,
+    ``ph, pw >= 0``, ``out_h = (H + 2*ph - dh*(kh-1) - 1)//sh + 1 >= 1`` and
+    likewise ``out_w`` with the W quantities; ``x`` and ``cols`` C-contiguous
+    with the same dtype.
+    """
+    N, C, H, W = x.shape
+    P = out_h * out_w
+    KK = kh * kw
+    K = C * KK
+    xf = x.reshape(N * C, H * W)
+    # One iteration writes rows k of cols for one block of samples: a run
+    # cols[k, n0*P:n1*P] no other iteration touches.  Blocks of samples (not
+    # single samples) keep the index divisions per iteration off the copy
+    # loop's cost, and K*nb iterations still balance for conv1 (K = 9).
+    nb = min(N, 8)
+    for t in numba.prange(K * nb):
+        k = t // nb
+        blk = t - k * nb
+        c = k // KK
+        r = k - c * KK
+        i = r // kw
+        j = r - i * kw
+        off_w = j * dw - pw
+        lo, hi = _valid_ox_range(off_w, sw, W, out_w)
+        uk = _u(k)
+        for n in range(blk * N // nb, (blk + 1) * N // nb):
+            base = n * P
+            up = _u(n * C + c)
+            for oy in range(out_h):
+                y = oy * sh - ph + i * dh
+                q = base + oy * out_w
+                if y < 0 or y >= H:
+                    for ox in range(out_w):
+                        cols[uk, _u(q + ox)] = 0
+                else:
+                    for ox in range(lo):
+                        cols[uk, _u(q + ox)] = 0
+                    s = y * W + off_w
+                    if sw == 1:
+                        # unit stride written out: LLVM vectorises the copy
+                        # only when it can see the stride (2.5x on conv2).
+                        for ox in range(lo, hi):
+                            cols[uk, _u(q + ox)] = xf[up, _u(s + ox)]
+                    else:
+                        for ox in range(lo, hi):
+                            cols[uk, _u(q + ox)] = xf[up, _u(s + ox * sw)]
+                    for ox in range(hi, out_w):
+                        cols[uk, _u(q + ox)] = 0
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def col2im(cols, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, dx):
+    """Adjoint of ``im2col``: sum every column entry back onto its input pixel.
+
+    cols: (C*kh*kw, N*out_h*out_w), same layout as ``im2col`` writes; read only.
+    dx:   (N, C, H, W) output.  The kernel zero-fills it first (each thread its
+          own planes, while they are in cache), so the caller can pass a
+          reused buffer with stale contents; entries that fall in the padding
+          are dropped.
+
+    Preconditions: as for ``im2col`` with the same geometry arguments (N, C,
+    H, W are those of the convolution input); ``cols`` and ``dx``
+    C-contiguous with the same dtype.
+    """
+    P = out_h * out_w
+    KK = kh * kw
+    df = dx.reshape(N * C, H * W)
+    # Parallel over (n, c) planes: windows overlap inside a plane, never
+    # across planes, so no two iterations accumulate into the same element.
+    for t in numba.prange(N * C):
+        n = t // C
+        c = t - n * C
+        up = _u(t)
+        for i in range(H * W):
+            df[up, _u(i)] = 0
+        base = n * P
+        for i in range(kh):
+            for j in range(kw):
+                uk = _u(c * KK + i * kw + j)
+                off_w = j * dw - pw
+                lo, hi = _valid_ox_range(off_w, sw, W, out_w)
+                for oy in range(out_h):
+                    y = oy * sh - ph + i * dh
+                    if y < 0 or y >= H:
+                        continue
+                    q = base + oy * out_w
+                    s = y * W + off_w
+                    if sw == 1:
+                        for ox in range(lo, hi):
+                            df[up, _u(s + ox)] += cols[uk, _u(q + ox)]
+                    else:
+                        for ox in range(lo, hi):
+                            df[up, _u(s + ox * sw)] += cols[uk, _u(q + ox)]
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def cnhw_to_nchw(src, bias, out):
+    """Move the forward GEMM result to NCHW and add the bias.
+
+    src:  (O, N*P) with column (n*P + p), i.e. ``Wm @ cols``; read only.
+    bias: (O,) or None (no bias: that is a separate compiled specialisation).
+    out:  (N, O, P) output (a view of the (N, O, out_h, out_w) result with
+          P = out_h*out_w), every element overwritten:
+          ``out[n, o, p] = src[o, n*P + p] + bias[o]``.
+
+    Preconditions: ``src.shape[1] == N*P``; C-contiguous; one dtype.
+    """
+    N, O, P = out.shape
+    for t in numba.prange(N * O):
+        n = t // O
+        o = t - n * O
+        s = n * P
+        un, uo = _u(n), _u(o)
+        if bias is None:
+            for p in range(P):
+                out[un, uo, _u(p)] = src[uo, _u(s + p)]
+        else:
+            b = bias[uo]
+            for p in range(P):
+                out[un, uo, _u(p)] = src[uo, _u(s + p)] + b
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def nchw_to_cnhw(src, out, dbias):
+    """Move grad_output from NCHW to the GEMM layout, summing the bias grad.
+
+    src:   (N, O, P) grad_output (view of (N, O, out_h, out_w)); read only.
+    out:   (O, N*P) output, every element overwritten:
+           ``out[o, n*P + p] = src[n, o, p]``.
+    dbias: (O,) output overwritten with ``src.sum(axis=(0, 2))`` (accumulated
+           in float64, rounded once to dbias's dtype), or None to skip it.
+
+    Preconditions: ``out.shape == (O, N*P)``; C-contiguous; one dtype.
+    """
+    N, O, P = src.shape
+    # Parallel over o so each thread owns whole rows of out and whole dbias
+    # entries: no reduction across threads is needed.
+    for o in numba.prange(O):
+        uo = _u(o)
+        for n in range(N):
+            s = n * P
+            un = _u(n)
+            for p in range(P):
+                out[uo, _u(s + p)] = src[un, uo, _u(p)]
+        if dbias is not None:
+            # A separate pass over the row just written (in cache): keeping
+            # the float64 sum out of the copy loop lets that loop vectorise.
+            # Four interleaved float64 partial sums: one running sum is
+            # bound by the add latency (0.2 ms on conv2, 4x this).
+            NP = N * P
+            a0 = 0.0
+            a1 = 0.0
+            a2 = 0.0
+            a3 = 0.0
+            q = 0
+            while q + 4 <= NP:
+                a0 += float(out[uo, _u(q)])
+                a1 += float(out[uo, _u(q + 1)])
+                a2 += float(out[uo, _u(q + 2)])
+                a3 += float(out[uo, _u(q + 3)])
+                q += 4
+            while q < NP:
+                a0 += float(out[uo, _u(q)])
+                q += 1
+            dbias[uo] = (a0 + a1) + (a2 + a3)

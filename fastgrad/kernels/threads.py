@@ -1,0 +1,5 @@
+"""Threading policy (placeholder until measured)."""
+
+
+def describe():
+    return {}
