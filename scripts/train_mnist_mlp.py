@@ -7,7 +7,7 @@ from mnist_training import build_parser, train
 
 
 def main(argv=None):
-    parser = build_parser(__doc__, defaults={"epochs": 5, "lr": 0.05})
+    parser = build_parser(__doc__, defaults={"epochs": 5, "lr": 0.01})
     parser.add_argument("--hidden", type=int, nargs="+", default=[256],
                         help="hidden layer sizes, e.g. --hidden 128 64")
     args = parser.parse_args(argv)
