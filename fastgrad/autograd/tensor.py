@@ -311,10 +311,11 @@ class Tensor:
     def zero_(self):
         return self.fill_(0)
 
+    # fill_ / normal_ / uniform_ write through ``self[...] = ...``: on a tensor that requires
+    # grad, its old values are then cut from the gradient (as PyTorch's FillBackward) instead of
+    # keeping the grad_fn of values that are gone.
     def fill_(self, value):
-        self._check_inplace()
-        self.arr[...] = value.arr if isinstance(value, Tensor) else value
-        self._bump_version()
+        self[...] = value
         return self
 
     def copy_(self, src):
@@ -325,19 +326,15 @@ class Tensor:
     def normal_(self, mean=0.0, std=1.0, generator=None):
         from fastgrad.random import default_generator
 
-        self._check_inplace()
         gen = generator or default_generator()
-        self.arr[...] = gen.normal(mean, std, size=self.arr.shape)
-        self._bump_version()
+        self[...] = gen.normal(mean, std, size=self.arr.shape)
         return self
 
     def uniform_(self, a=0.0, b=1.0, generator=None):
         from fastgrad.random import default_generator
 
-        self._check_inplace()
         gen = generator or default_generator()
-        self.arr[...] = gen.uniform(a, b, size=self.arr.shape)
-        self._bump_version()
+        self[...] = gen.uniform(a, b, size=self.arr.shape)
         return self
 
 
