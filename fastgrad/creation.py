@@ -32,7 +32,8 @@ def _new(arr, requires_grad):
 def tensor(data, dtype=None, requires_grad=False):
     """A new tensor holding a copy of ``data`` (float data defaults to float32)."""
     if isinstance(data, Tensor):
-        data = data.arr
+        # A tensor keeps its dtype (as torch.tensor(t)): float64 -> float32 is for new data only.
+        data, dtype = data.arr, data.arr.dtype if dtype is None else dtype
     return _new(dtypes.to_array(data, dtype, copy=True), requires_grad)
 
 

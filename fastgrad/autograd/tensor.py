@@ -24,7 +24,8 @@ class Tensor:
 
     def __init__(self, data, dtype=None, requires_grad=False):
         if isinstance(data, Tensor):
-            data = data.arr
+            # A tensor keeps its dtype: the float64 -> float32 default is for new data only.
+            data, dtype = data.arr, data.arr.dtype if dtype is None else dtype
         self.arr = dtypes.to_array(data, dtype)
         self.grad = None
         self.grad_fn = None
