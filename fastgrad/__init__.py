@@ -11,13 +11,14 @@ from fastgrad.creation import (arange, empty, empty_like, eye, full, full_like, 
                                randperm, tensor, zeros, zeros_like)
 from fastgrad.dtypes import (bool, double, float, float16, float32, float64, half, int, int8,  # noqa: E402
                              int16, int32, int64, long, uint8)
-from fastgrad.ops import (abs, add, allclose, amax, amin, argmax, argmin, broadcast_to, cat,  # noqa: E402
-                          clamp, clip, clone, concatenate, div, divide, eq, equal, exp, expand,
-                          flatten, ge, gt, isnan, le, log, log_softmax, logical_not, logsumexp,
-                          lt, matmul, max, mean, min, mul, multiply, ne, neg, negative, permute,
-                          pow, relu, repeat, reshape, sigmoid, softmax, sqrt, squeeze, stack, std,
-                          sub, subtract, sum, swapaxes, t, tanh, transpose, true_divide, unflatten,
-                          unsqueeze, var, where)
+from fastgrad.ops import (abs, add, allclose, amax, amin, argmax, argmin, astype,  # noqa: E402
+                          broadcast_to, cat, clamp, clip, clone, concatenate, contiguous, div,
+                          divide, eq, equal, exp, expand, expand_as, flatten, ge, gt, isnan, le,
+                          log, log_softmax, logical_not, logsumexp, lt, matmul, max, mean, min,
+                          mul, multiply, ne, neg, negative, permute, pow, relu, repeat, reshape,
+                          sigmoid, softmax, sqrt, squeeze, stack, std, sub, subtract, sum,
+                          swapaxes, t, tanh, to, transpose, true_divide, unflatten, unsqueeze,
+                          var, view, view_as, where)
 from fastgrad.random import default_generator, initial_seed, manual_seed  # noqa: E402
 from fastgrad.serialization import load, save  # noqa: E402
 from fastgrad import data, metrics, nn, optim  # noqa: E402,F401
