@@ -100,7 +100,8 @@ class Tensor:
         """
         if self.grad_fn is None and not self.requires_grad:
             raise RuntimeError(
-                "element 0 of tensors does not require grad and does not have a grad_fn"
+                "element 0 of tensors does not require grad and does not have a grad_fn (a "
+                f"tensor of shape {self.shape}, made outside the graph or under no_grad)"
             )
         if gradient is None:
             if self.arr.size != 1:
@@ -139,14 +140,16 @@ class Tensor:
             return
         if self.is_leaf and self.requires_grad:
             raise RuntimeError(
-                "a leaf Variable that requires grad is being used in an in-place operation."
+                f"a leaf Variable that requires grad (shape {self.shape}) is being used in an "
+                "in-place operation; wrap the update in fastgrad.no_grad() if it is not meant to "
+                "be differentiated"
             )
         base = self._base
         if base is not None and base.requires_grad:
             if base.is_leaf:
                 raise RuntimeError(
-                    "a view of a leaf Variable that requires grad is being used in an in-place "
-                    "operation."
+                    f"a view (shape {self.shape}) of a leaf Variable that requires grad (shape "
+                    f"{base.shape}) is being used in an in-place operation"
                 )
             raise RuntimeError(
                 f"in-place modification of a view (shape {self.shape}) of a tensor that requires "
