@@ -30,7 +30,12 @@ def where(condition, x, y):
     try:
         out = np.where(cond, x_val, y_val)
     except ValueError:
-        raise broadcast_error(np.shape(x_val), np.shape(y_val)) from None
+        try:
+            values_shape = np.broadcast_shapes(np.shape(x_val), np.shape(y_val))
+        except ValueError:
+            raise broadcast_error(np.shape(x_val), np.shape(y_val)) from None
+        # x and y agree: it is the condition that does not broadcast with them.
+        raise broadcast_error(cond.shape, values_shape) from None
     out = fix_result_dtype(np.asarray(out), x_val, y_val)
     fn = None
     if needs_grad(x_t, y_t):
