@@ -23,6 +23,12 @@ def test_shapes_that_do_not_broadcast_with_an_ndarray():
         np.ones(2) * fastgrad.ones(3)
 
 
+def test_where_condition_that_does_not_broadcast_is_named():
+    with pytest.raises(RuntimeError, match=r"tensor a \(3\) must match the size of tensor b \(2\).*"
+                                           r"\(shapes \(3,\) and \(2,\)\)"):
+        fastgrad.where(fastgrad.ones(3) > 0, fastgrad.ones(2), 0.0)
+
+
 @pytest.mark.parametrize("a_shape,b_shape,names", [
     ((2, 3), (4, 5), r"\(2x3 and 4x5\)"),
     ((3,), (4,), r"\(3 and 4\)"),
