@@ -185,6 +185,21 @@ def test_matmul_forward_and_gradient(a_shape, b_shape, rng):
     check_grad(fastgrad.matmul, a, b)
 
 
+@settings(max_examples=30, deadline=None)
+@given(shapes=hnp.mutually_broadcastable_shapes(signature="(m?,n),(n,p?)->(m?,p?)", max_dims=4,
+                                                max_side=3),
+       seed=st.integers(0, 2**16))
+def test_matmul_random_shapes(shapes, seed):
+    # NumPy's matmul signature: 1-D operands on either side, broadcast batch dims.
+    rng = np.random.default_rng(seed)
+    a_shape, b_shape = shapes.input_shapes
+    a, b = rng.standard_normal(a_shape), rng.standard_normal(b_shape)
+    out = Tensor(a, dtype=np.float64) @ Tensor(b, dtype=np.float64)
+    assert out.shape == shapes.result_shape
+    np.testing.assert_allclose(out.arr, np.matmul(a, b), rtol=1e-12, atol=1e-14)
+    check_grad(operator.matmul, a, b)
+
+
 def test_matmul_with_an_ndarray_on_either_side(rng):
     m, v = rng.standard_normal((2, 3)), rng.standard_normal((3, 4))
     out = m @ Tensor(v, dtype=np.float64)

@@ -188,11 +188,12 @@ def test_to_and_astype():
                                      (np.float64, np.float16)])
 def test_float_casts_are_differentiable(src, dst):
     x = fastgrad.tensor([1.0, 2.0, 3.0], dtype=src, requires_grad=True)
-    y = x.to(dst)
-    assert y.requires_grad and y.grad_fn is not None
-    (y * fastgrad.tensor([1.0, 2.0, 4.0], dtype=dst)).sum().backward()
-    assert x.grad.dtype == src  # the gradient has its input's dtype
-    np.testing.assert_array_equal(x.grad.arr, [1.0, 2.0, 4.0])
+    for y in (x.to(dst), x.astype(dst), fastgrad.astype(x, dst)):
+        assert y.dtype == dst and y.requires_grad and y.grad_fn is not None
+        (y * fastgrad.tensor([1.0, 2.0, 4.0], dtype=dst)).sum().backward()
+        assert x.grad.dtype == src  # the gradient has its input's dtype
+        np.testing.assert_array_equal(x.grad.arr, [1.0, 2.0, 4.0])
+        x.grad = None
 
 
 def test_cast_gradcheck():
