@@ -206,6 +206,17 @@ def test_setitem_into_a_constant_tensor_makes_it_require_grad():
     np.testing.assert_array_equal(w.grad.arr, [4.0, 4.0, 4.0])
 
 
+def test_augmented_assignment_to_an_element_of_a_constant_buffer():
+    # x[0] += w is x.__setitem__(0, x[0].__iadd__(w)): the write-back records the graph.
+    x = fastgrad.zeros(3)
+    w = fastgrad.tensor(2.0, requires_grad=True)
+    x[0] += w
+    x[2] -= 1.0
+    assert x.tolist() == [2.0, 0.0, -1.0]
+    (x * fastgrad.tensor([5.0, 6.0, 7.0])).sum().backward()
+    assert w.grad.item() == 5.0
+
+
 def test_setitem_without_grad_builds_no_graph():
     buf = fastgrad.zeros(3)
     buf[0] = 1.0

@@ -97,7 +97,7 @@ class VarGradFn(GradFn):
 
 
 def _variance(x, dim, unbiased, keepdim, correction, axis, keepdims, op):
-    """(out, axes, divisor) of the variance, shared by var and std."""
+    """(x, out, axes, divisor) of the variance, shared by var and std."""
     x = as_tensor(x)
     _require_float(x, op)
     axes, keep = _axes_and_keep(x, dim, keepdim, axis, keepdims)
