@@ -40,13 +40,21 @@ class _GradModeContext:
         return wrapper
 
 
-class no_grad(_GradModeContext):
+class _NoArgGradModeContext(_GradModeContext):
+    """Also usable as a bare decorator (``@no_grad`` without parentheses), as in PyTorch 2."""
+
+    def __new__(cls, func=None):
+        self = super().__new__(cls)
+        return self if func is None else self(func)
+
+
+class no_grad(_NoArgGradModeContext):
     """Disable graph recording: ``with fastgrad.no_grad(): ...`` or ``@fastgrad.no_grad()``."""
 
     mode = False
 
 
-class enable_grad(_GradModeContext):
+class enable_grad(_NoArgGradModeContext):
     """Re-enable graph recording inside a ``no_grad`` block."""
 
     mode = True
