@@ -144,6 +144,23 @@ def test_no_grad_as_a_decorator_and_enable_grad_inside():
         assert tracked(x).requires_grad
 
 
+def test_bare_decorators_without_parentheses():
+    @fastgrad.no_grad
+    def untracked(t):
+        return t * 2
+
+    @fastgrad.enable_grad
+    def tracked(t):
+        return t * 2
+
+    x = fastgrad.tensor([1.0], requires_grad=True)
+    assert untracked.__name__ == "untracked"
+    assert untracked(x).grad_fn is None
+    with fastgrad.no_grad():
+        assert tracked(x).grad_fn is not None
+    assert fastgrad.is_grad_enabled()
+
+
 def test_grad_mode_is_restored_after_an_exception():
     with pytest.raises(ValueError):
         with fastgrad.no_grad():
