@@ -34,16 +34,31 @@ TENSOR_METHODS = (
     "eq", "ne", "lt", "le", "gt", "ge", "logical_not", "isnan", "equal", "allclose",
 )
 
+
+def _comparison_operator(compare):
+    """``compare`` as a dunder: NotImplemented for an operand that is no number or array, so
+    ``x == None`` is False (Python's fallback) as in PyTorch, instead of a TypeError."""
+
+    def dunder(self, other):
+        try:
+            return compare(self, other)
+        except TypeError:
+            return NotImplemented
+
+    dunder.__name__ = f"__{compare.__name__}__"
+    return dunder
+
+
 TENSOR_OPERATORS = dict(
     _ARITHMETIC_OPERATORS,
     __getitem__=getitem,
     __setitem__=setitem,
-    __eq__=eq,
-    __ne__=ne,
-    __lt__=lt,
-    __le__=le,
-    __gt__=gt,
-    __ge__=ge,
+    __eq__=_comparison_operator(eq),
+    __ne__=_comparison_operator(ne),
+    __lt__=_comparison_operator(lt),
+    __le__=_comparison_operator(le),
+    __gt__=_comparison_operator(gt),
+    __ge__=_comparison_operator(ge),
     __abs__=abs,
     __invert__=logical_not,
 )
