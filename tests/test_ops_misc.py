@@ -229,6 +229,16 @@ def test_comparisons(name, op, np_op):
         assert out.grad_fn is None and not out.requires_grad  # comparisons have no gradient
 
 
+def test_comparing_with_a_non_number_falls_back_like_pytorch():
+    x = fastgrad.tensor([1.0, 2.0])
+    assert (x == None) is False  # noqa: E711 (the operator itself is under test)
+    assert (x != "a") is True
+    with pytest.raises(TypeError, match="'<' not supported"):
+        x < None
+    with pytest.raises(TypeError, match="NoneType"):
+        fastgrad.eq(x, None)  # the function form has no fallback
+
+
 def test_comparison_broadcast_error_names_the_shapes():
     with pytest.raises(RuntimeError, match=r"\(2,\) and \(3,\)"):
         fastgrad.ones(2) == fastgrad.ones(3)
