@@ -17,6 +17,7 @@ def check_grad(fn, *arrays, **kwargs):
 
     Returns the input tensors (their ``.grad`` holds the analytic gradient of the check).
     """
-    inputs = [Tensor(np.array(a, dtype=np.float64), dtype=np.float64, requires_grad=True) for a in arrays]
+    inputs = [Tensor(np.array(a, dtype=np.float64), dtype=np.float64, requires_grad=True)
+              for a in arrays]
     assert gradcheck(fn, inputs, **kwargs)
     return inputs

@@ -10,9 +10,9 @@ import fastgrad
                                 lambda a, b: fastgrad.where(fastgrad.tensor(True), a, b)])
 def test_shapes_that_do_not_broadcast(op):
     a, b = fastgrad.ones(2, 3), fastgrad.ones(4, 1, 2)
-    with pytest.raises(RuntimeError, match=r"size of tensor a \(3\) must match the size of tensor "
-                                           r"b \(2\) at non-singleton dimension 2 \(shapes \(2, 3\) "
-                                           r"and \(4, 1, 2\)\)"):
+    message = (r"size of tensor a \(3\) must match the size of tensor b \(2\) at non-singleton "
+               r"dimension 2 \(shapes \(2, 3\) and \(4, 1, 2\)\)")
+    with pytest.raises(RuntimeError, match=message):
         op(a, b)
 
 
@@ -102,8 +102,8 @@ def test_augmented_assignment_of_a_saved_tensor():
 ])
 def test_in_place_on_a_leaf_that_requires_grad(write):
     x = fastgrad.ones(3, requires_grad=True)
-    with pytest.raises(RuntimeError, match=r"a leaf Variable that requires grad \(shape \(3,\)\) is "
-                                           r"being used in an in-place operation"):
+    message = r"a leaf Variable that requires grad \(shape \(3,\)\) is being used in an in-place"
+    with pytest.raises(RuntimeError, match=message):
         write(x)
     assert x.tolist() == [1.0, 1.0, 1.0] and x._version == 0
     with fastgrad.no_grad():
@@ -181,8 +181,9 @@ def test_expand_to_an_incompatible_shape():
     with pytest.raises(RuntimeError, match=r"expanded size of the tensor \(\(2, 4\)\) must match "
                                            r"the existing size \(\(2, 3\)\)"):
         fastgrad.ones(2, 3).expand(2, 4)
-    with pytest.raises(RuntimeError, match=r"number of sizes provided \(1\) must be greater or "
-                                           r"equal to the number of dimensions in the tensor \(2\)"):
+    message = (r"number of sizes provided \(1\) must be greater or equal to the number of "
+               r"dimensions in the tensor \(2\)")
+    with pytest.raises(RuntimeError, match=message):
         fastgrad.ones(2, 3).expand(3)
 
 

@@ -1,4 +1,5 @@
-"""x[idx] and x[idx] = value: basic views, advanced copies, accumulation, gradients of both sides."""
+"""x[idx] and x[idx] = value: basic views, advanced copies, accumulation, gradients of both
+sides."""
 import numpy as np
 import pytest
 from conftest import check_grad

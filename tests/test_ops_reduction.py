@@ -67,7 +67,8 @@ def test_sum_and_mean_hand_computed_gradients():
 @st.composite
 def _shape_and_dims(draw):
     shape = draw(hnp.array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=3))
-    dims = draw(st.lists(st.integers(0, len(shape) - 1), unique=True, min_size=1, max_size=len(shape)))
+    dims = draw(st.lists(st.integers(0, len(shape) - 1), unique=True, min_size=1,
+                         max_size=len(shape)))
     # Mix in negative spellings of the same dims.
     negative = draw(st.lists(st.booleans(), min_size=len(dims), max_size=len(dims)))
     dims = tuple(d - len(shape) if neg else d for d, neg in zip(dims, negative))
@@ -195,7 +196,8 @@ def test_amax_amin(name, np_fn, shape, dim, keepdim, rng):
     x = Tensor(a, dtype=np.float64)
     out = getattr(x, name)(dim, keepdim=keepdim)
     np.testing.assert_array_equal(out.arr, np_fn(a, axis=dim, keepdims=keepdim))
-    np.testing.assert_array_equal(getattr(fastgrad, name)(x, axis=dim, keepdims=keepdim).arr, out.arr)
+    by_axis = getattr(fastgrad, name)(x, axis=dim, keepdims=keepdim)
+    np.testing.assert_array_equal(by_axis.arr, out.arr)
     check_grad(lambda t: getattr(t, name)(dim, keepdim=keepdim), a)
 
 
