@@ -180,6 +180,13 @@ def test_set_grad_enabled():
         fastgrad.set_grad_enabled(True)
     assert fastgrad.is_grad_enabled()
 
+    @fastgrad.set_grad_enabled(False)
+    def untracked(t):
+        return t * 2
+
+    assert fastgrad.is_grad_enabled()  # making the decorator does not switch the mode
+    assert untracked(x).grad_fn is None and fastgrad.is_grad_enabled()
+
 
 def test_detach_shares_data_but_not_the_graph():
     x = fastgrad.tensor([1.0, 2.0], requires_grad=True)
