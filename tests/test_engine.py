@@ -397,3 +397,11 @@ def test_in_place_on_a_leaf_is_allowed_under_no_grad():
     assert x._version == 3
     (x * x).sum().backward()
     np.testing.assert_array_equal(x.grad.arr, [28.0, 6.0])
+
+
+def test_zero_dim_leaf_gradient_stays_an_array_when_accumulated():
+    w = fastgrad.tensor(2.0, requires_grad=True)
+    (w * w).backward()
+    (w * w).backward()
+    assert isinstance(w.grad.arr, np.ndarray) and w.grad.arr.shape == ()
+    assert w.grad.item() == 8.0

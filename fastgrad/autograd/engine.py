@@ -33,11 +33,15 @@ def accumulate_into_leaf(leaf, grad):
     if grad.dtype != leaf.arr.dtype:
         grad = grad.astype(leaf.arr.dtype)
     if grad.shape != leaf.arr.shape:
-        grad = np.broadcast_to(grad, leaf.arr.shape)
+        raise RuntimeError(
+            f"a backward produced a gradient of shape {grad.shape} for a leaf of shape "
+            f"{leaf.arr.shape}; this is a bug in the op that produced it"
+        )
     if leaf.grad is None:
         leaf.grad = Tensor._wrap(np.array(grad, copy=True))
     else:
-        leaf.grad.arr = leaf.grad.arr + grad
+        # np.asarray: NumPy returns a scalar, not a 0-d array, when adding 0-d arrays.
+        leaf.grad.arr = np.asarray(leaf.grad.arr + grad)
 
 
 def run_backward(root_fn, grad, retain_graph=False):

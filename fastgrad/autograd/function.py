@@ -8,7 +8,6 @@ The edges the engine follows are captured when the node is made (``next_edges``)
 producer of each input *at that moment*. An in-place operation that later gives an input a
 new ``grad_fn`` therefore cannot re-route gradients of nodes recorded before it.
 """
-import numpy as np
 
 from fastgrad.autograd.grad_mode import is_grad_enabled
 
