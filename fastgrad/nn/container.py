@@ -4,7 +4,38 @@ import collections
 from fastgrad.nn.module import Module
 
 
-class Sequential(Module):
+class _ModuleSequence(Module):
+    """Indexing, length, iteration and append over the registered sub-modules, in order."""
+
+    def _index(self, idx):
+        size = len(self._modules)
+        if not -size <= idx < size:
+            raise IndexError(f"index {idx} is out of range for {type(self).__name__} of length {size}")
+        return idx % size
+
+    def _key(self, idx):
+        return list(self._modules.keys())[self._index(idx)]
+
+    def __getitem__(self, idx):
+        if isinstance(idx, slice):
+            return self._slice(list(self._modules.items())[idx])
+        return self._modules[self._key(idx)]
+
+    def __setitem__(self, idx, module):
+        self.add_module(self._key(idx), module)
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, module):
+        self.add_module(str(len(self)), module)
+        return self
+
+
+class Sequential(_ModuleSequence):
     """``Sequential(m0, m1, ...)`` or ``Sequential(OrderedDict(name=module))``."""
 
     def __init__(self, *modules):
@@ -16,35 +47,14 @@ class Sequential(Module):
             for idx, module in enumerate(modules):
                 self.add_module(str(idx), module)
 
-    def _index(self, idx):
-        size = len(self._modules)
-        if not -size <= idx < size:
-            raise IndexError(f"index {idx} is out of range for Sequential of length {size}")
-        return idx % size
-
-    def __getitem__(self, idx):
-        if isinstance(idx, slice):
-            return Sequential(collections.OrderedDict(list(self._modules.items())[idx]))
-        return list(self._modules.values())[self._index(idx)]
-
-    def __setitem__(self, idx, module):
-        key = list(self._modules.keys())[self._index(idx)]
-        self.add_module(key, module)
+    @staticmethod
+    def _slice(items):
+        return Sequential(collections.OrderedDict(items))
 
     def __delitem__(self, idx):
         keys = list(self._modules.keys())
-        for key in (keys[idx] if isinstance(idx, slice) else [keys[self._index(idx)]]):
+        for key in (keys[idx] if isinstance(idx, slice) else [self._key(idx)]):
             del self._modules[key]
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
 
     def forward(self, x):
         for module in self._modules.values():
@@ -52,7 +62,7 @@ class Sequential(Module):
         return x
 
 
-class ModuleList(Module):
+class ModuleList(_ModuleSequence):
     """A list of modules whose parameters are registered (names "0", "1", ...)."""
 
     def __init__(self, modules=None):
@@ -60,29 +70,9 @@ class ModuleList(Module):
         if modules is not None:
             self.extend(modules)
 
-    def _index(self, idx):
-        size = len(self._modules)
-        if not -size <= idx < size:
-            raise IndexError(f"index {idx} is out of range for ModuleList of length {size}")
-        return idx % size
-
-    def __getitem__(self, idx):
-        if isinstance(idx, slice):
-            return ModuleList(list(self._modules.values())[idx])
-        return self._modules[str(self._index(idx))]
-
-    def __setitem__(self, idx, module):
-        self.add_module(str(self._index(idx)), module)
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
+    @staticmethod
+    def _slice(items):
+        return ModuleList([module for _, module in items])
 
     def extend(self, modules):
         for module in modules:
