@@ -526,6 +526,7 @@ TINY_SCRIPT = textwrap.dedent("""
     res["jit_disabled"] = bool(numba.config.DISABLE_JIT)
     res["prange_is_range"] = list(numba.prange(3)) == [0, 1, 2]
     res["policy"] = K.threads.describe()
+    res["split"] = K.threads.split_batch(5, lambda lo, hi: [lo, hi])
     print(json.dumps(res))
 """)
 
@@ -554,3 +555,96 @@ def test_disable_jit_gives_identical_results():
     assert plain.keys() == jitted.keys()
     for key in plain:
         assert plain[key] == jitted[key], key  # bit-identical, NaNs included
+
+
+# --------------------------------------------------------------------------
+# threading policy
+# --------------------------------------------------------------------------
+
+def test_policy_applied_at_import():
+    d = threads.describe()
+    assert d["applied"] is True
+    assert d["blas_threads"] == int(os.environ.get("FASTGRAD_BLAS_THREADS", "1"))
+    assert d["num_threads"] >= 1
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 64])
+def test_split_batch_covers_range_in_order(n):
+    out = np.full(n, -1)
+
+    def chunk(lo, hi):
+        out[lo:hi] = np.arange(lo, hi)
+        return lo, hi
+
+    res = threads.split_batch(n, chunk)
+    assert res[0][0] == 0 and res[-1][1] == n
+    assert all(a[1] == b[0] for a, b in zip(res, res[1:]))  # contiguous, in order
+    assert len(res) == min(n, threads.describe()["num_threads"])
+    np.testing.assert_array_equal(out, np.arange(n))
+
+
+def test_split_batch_reraises_after_every_chunk_finished():
+    done = []
+
+    def chunk(lo, hi):
+        if lo == 0:
+            raise KeyError("first chunk")
+        done.append(lo)
+
+    with pytest.raises(KeyError):
+        threads.split_batch(8, chunk)
+    if threads.describe()["num_threads"] > 1:
+        assert done  # the other chunks ran to the end before the raise
+    # and the helpers still work afterwards
+    assert threads.split_batch(4, lambda lo, hi: hi - lo) != []
+
+
+def test_split_batch_nested_call_runs_in_place():
+    res = threads.split_batch(6, lambda lo, hi: threads.split_batch(hi - lo, lambda a, b: (a, b)))
+    for inner in res:
+        assert len(inner) == 1  # nested: one chunk, the whole sub-range
+
+
+def test_split_batch_of_kernels_equals_whole_batch():
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((9, 3, 12, 12)).astype(np.float32)
+    whole_out, whole_am = run_maxpool(x, 2, 2, 2, 2, 0, 0)
+    out = np.empty_like(whole_out)
+    am = np.empty_like(whole_am)
+    cols = np.empty((3 * 9, 9 * 100), np.float32)
+
+    def chunk(lo, hi):
+        K.maxpool2d_forward(x[lo:hi], 2, 2, 2, 2, 0, 0, 6, 6, out[lo:hi], am[lo:hi])
+        c = np.empty((27, (hi - lo) * 100), np.float32)
+        K.im2col(x[lo:hi], 3, 3, 1, 1, 0, 0, 1, 1, 10, 10, c)
+        return c
+
+    parts = threads.split_batch(9, chunk)
+    np.testing.assert_array_equal(out, whole_out)
+    np.testing.assert_array_equal(am, whole_am)
+    K.im2col(x, 3, 3, 1, 1, 0, 0, 1, 1, 10, 10, cols)
+    np.testing.assert_array_equal(np.concatenate(parts, axis=1), cols)
+
+
+def test_blas_limit_sets_and_restores():
+    from threadpoolctl import threadpool_info
+
+    def blas_counts():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    before = blas_counts()
+    with threads.blas_limit(2):
+        assert set(blas_counts()) == {2}
+    assert blas_counts() == before
+
+
+def test_environment_overrides_and_bad_values():
+    code = "import fastgrad.kernels as K, json; print(json.dumps(K.threads.describe()))"
+    env = dict(os.environ, PYTHONPATH=ROOT, FASTGRAD_NUM_THREADS="1", FASTGRAD_BLAS_THREADS="2")
+    p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    d = json.loads(p.stdout.strip().splitlines()[-1])
+    assert d["num_threads"] == 1 and d["numba_threads"] == 1 and d["blas_threads"] == 2
+    env["FASTGRAD_NUM_THREADS"] = "zero"
+    p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert p.returncode != 0 and "FASTGRAD_NUM_THREADS" in p.stderr

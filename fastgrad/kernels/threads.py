@@ -1,5 +1,230 @@
-"""Threading policy (placeholder until measured)."""
+"""CPU threading policy: how numba's kernels, BLAS and the batch share the cores.
+
+Applied when ``fastgrad.kernels`` is imported: BLAS at 1 thread, numba's
+kernels at all usable cores with ``OMP_WAIT_POLICY=PASSIVE``, and
+``split_batch`` to run the two halves of a batch on two threads.  The
+measurements behind it come from ``benchmarks/kernel_timings.py``.
+"""
+
+import os
+import queue
+import threading
+
+import numba
+from numba.np.ufunc import parallel as _numba_parallel
+
+__all__ = ["configure", "blas_limit", "split_batch", "describe"]
+
+ENV_THREADS = "FASTGRAD_NUM_THREADS"
+ENV_BLAS = "FASTGRAD_BLAS_THREADS"
+ENV_OFF = "FASTGRAD_THREADING"  # "off": import applies nothing (benchmarks)
+
+_state = {
+    "num_threads": 1,
+    "blas_threads": None,
+    "omp_wait_policy": None,
+    "applied": False,
+    "concurrent_kernels": True,
+}
+_controller = None  # threadpoolctl.ThreadpoolController: ~0.9 ms to build, so once
+_blas = []  # its BLAS library controllers
+
+
+def _env_int(name):
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a positive integer, got {raw!r}") from None
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {raw!r}")
+    return value
+
+
+def _cores():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _blas_controllers(rescan=False):
+    global _controller, _blas
+    if _controller is None or rescan:
+        from threadpoolctl import ThreadpoolController
+
+        _controller = ThreadpoolController()
+        _blas = [lc for lc in _controller.lib_controllers if lc.user_api == "blas"]
+    return _blas
+
+
+def configure(num_threads=None, blas_threads=None):
+    """Apply the policy; called once when ``fastgrad.kernels`` is imported.
+
+    num_threads:  threads for the numba kernels and for ``split_batch``
+                  (default ``$FASTGRAD_NUM_THREADS``, else the usable cores).
+    blas_threads: threads of every loaded BLAS (default
+                  ``$FASTGRAD_BLAS_THREADS``, else 1; see the measurements).
+
+    Before numba starts its OpenMP threads this also sets
+    ``OMP_WAIT_POLICY=PASSIVE`` unless the user set it: idle OpenMP threads
+    then sleep at once instead of spinning on the cores BLAS and the other
+    kernels need.  Call again with other counts at any time (``blas_threads``
+    also picks up BLAS libraries loaded since).
+    """
+    n = num_threads if num_threads is not None else (_env_int(ENV_THREADS) or _cores())
+    b = blas_threads if blas_threads is not None else (_env_int(ENV_BLAS) or 1)
+    if n < 1 or b < 1:
+        raise ValueError("thread counts must be >= 1")
+    if not _numba_parallel._is_initialized:
+        # must precede libgomp's start, which numba defers to here
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    for lib in _blas_controllers(rescan=_state["applied"]):
+        lib.set_num_threads(b)
+    _state.update(num_threads=n, blas_threads=b, applied=True,
+                  omp_wait_policy=os.environ.get("OMP_WAIT_POLICY"),
+                  # numba's fallback layer aborts on concurrent launches
+                  concurrent_kernels=_threading_layer() != "workqueue")
+
+
+class blas_limit:
+    """Context manager: BLAS at ``n`` threads inside, previous counts after.
+
+    Talks to the BLAS libraries' controllers directly (about 1 us per switch,
+    against 8 us for threadpoolctl's ``limit()`` on a reused controller and
+    0.8 ms for ``threadpool_limits()``, which rescans the loaded libraries).
+    Not re-entrant across threads: BLAS thread counts are process-wide.
+    """
+
+    def __init__(self, n):
+        self.n = n
+        self._saved = []
+
+    def __enter__(self):
+        libs = _blas_controllers()
+        self._saved = [lib.get_num_threads() for lib in libs]
+        for lib in libs:
+            lib.set_num_threads(self.n)
+        return self
+
+    def __exit__(self, *exc):
+        for lib, k in zip(_blas, self._saved):
+            lib.set_num_threads(k)
+        return False
+
+
+class _Workers:
+    """Persistent helper threads for ``split_batch`` (created on first use)."""
+
+    def __init__(self, count):
+        self.pid = os.getpid()
+        self.tasks = [queue.SimpleQueue() for _ in range(count)]
+        self.done = queue.SimpleQueue()
+        for i in range(count):
+            threading.Thread(target=self._loop, args=(i,), daemon=True,
+                             name=f"fastgrad-split-{i + 1}").start()
+
+    def _loop(self, i):
+        _local.in_worker = True
+        # numba's thread count is per calling thread: one here, so that two
+        # chunks never start 2x2 OpenMP threads on two cores.
+        numba.set_num_threads(1)
+        tasks = self.tasks[i]
+        while True:
+            fn, lo, hi, slot = tasks.get()
+            try:
+                self.done.put((slot, fn(lo, hi), None))
+            except BaseException as exc:  # handed to the caller, re-raised there
+                self.done.put((slot, None, exc))
+
+
+_local = threading.local()
+_split_lock = threading.Lock()
+_workers = None
+
+
+def split_batch(n, fn):
+    """Run ``fn(lo, hi)`` on contiguous chunks of ``range(n)``, one per thread.
+
+    Returns the list of the chunks' return values, in chunk order.  The
+    calling thread runs the first chunk, persistent helper threads the
+    others; numba kernels run single-threaded inside a chunk, and BLAS is at
+    one thread during the call.  ``fn`` must write only its own chunk of any
+    shared output (e.g. ``out[lo:hi]``) and must release the GIL for its heavy
+    work (the kernels are ``nogil``; numpy's GEMM releases it), or the chunks
+    just take turns.  An exception in any chunk is re-raised here after all
+    chunks have finished.  Runs ``fn(0, n)`` alone when there is one thread or
+    one item, when called from inside a chunk (nesting), or while another
+    thread is inside ``split_batch``.
+    """
+    global _workers
+    parts = min(_state["num_threads"], n) if _state["concurrent_kernels"] else 1
+    if parts <= 1 or getattr(_local, "in_worker", False) \
+            or not _split_lock.acquire(blocking=False):
+        return [fn(0, n)]
+    try:
+        if _workers is None or _workers.pid != os.getpid() \
+                or len(_workers.tasks) < parts - 1:
+            # (a fork leaves the child without the parent's threads)
+            _workers = _Workers(parts - 1)
+        bounds = [i * n // parts for i in range(parts + 1)]
+        results = [None] * parts
+        errors = []
+        with blas_limit(1) if _state["blas_threads"] != 1 else _nullcontext():
+            for i in range(1, parts):
+                _workers.tasks[i - 1].put((fn, bounds[i], bounds[i + 1], i))
+            saved = numba.get_num_threads()
+            numba.set_num_threads(1)
+            _local.in_worker = True
+            try:
+                results[0] = fn(bounds[0], bounds[1])
+            except BaseException as exc:
+                errors.append(exc)
+            finally:
+                _local.in_worker = False
+                numba.set_num_threads(saved)
+                for _ in range(parts - 1):  # wait for all: they may write buffers
+                    slot, value, exc = _workers.done.get()
+                    results[slot] = value
+                    if exc is not None:
+                        errors.append(exc)
+        if errors:
+            raise errors[0]
+        return results
+    finally:
+        _split_lock.release()
+
+
+class _nullcontext:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
 
 
 def describe():
-    return {}
+    """The policy in force, as a dict (for logs and benchmark reports)."""
+    return {
+        "num_threads": _state["num_threads"],
+        "numba_threads": numba.get_num_threads(),
+        "blas_threads": _state["blas_threads"],
+        "blas_libraries": [lib.internal_api for lib in _blas],
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+        "threading_layer": _threading_layer(),
+        "applied": _state["applied"],
+    }
+
+
+def _threading_layer():
+    try:
+        return numba.threading_layer()
+    except ValueError:  # no parallel kernel has run yet
+        return None
+
+
+if os.environ.get(ENV_OFF, "").strip().lower() != "off":
+    configure()
