@@ -16,11 +16,35 @@ and to NCHW costs one block copy of the (small) output: ``cnhw_to_nchw``
 (adds the bias on the way) and ``nchw_to_cnhw`` (sums the bias gradient on the
 way).  Those moves are of contiguous runs of ``oh*ow`` elements, unlike the
 per-element transpose the ``(N*oh*ow, C*kh*kw)`` row layout needs.
-``benchmarks/kernel_timings.py`` measures the alternatives; the numbers that
-chose this layout are in ``fastgrad/kernels/threads.py``'s docstring.
+
+Why this layout (``benchmarks/kernel_timings.py layouts``, batch 64 float32,
+conv fwd+bwd in ms, kernels and GEMMs timed separately and summed; A this
+layout, B rows ``(N*P, K)`` with ``rows @ Wm.T``, C per-sample ``(N, K, P)``
+with batched ``np.matmul`` straight into NCHW)::
+
+                        BLAS 2 threads           BLAS 1 thread
+                        A      B      C          A      B      C
+    conv2 16->32 k3     2.52   3.22   3.18       4.13   4.31   3.51
+    conv1  1->16 k3     1.05   1.65   0.58       1.11   1.51   0.73
+
+A is the fastest at BLAS 2 threads; C's many small GEMMs do not thread.
+B pays for the per-element transposes and a scattered row2im (0.7-0.9 ms on
+conv2).  Two GEMM choices close most of the gap where C wins; they are made
+by the caller, who owns the GEMMs:
+
+* dW of conv2: ``(cols @ g.T).T`` (0.51 ms at BLAS 2, 1.02 at BLAS 1) beats
+  ``g @ cols.T`` (0.77 / 1.43): same product, better operand order for
+  OpenBLAS.
+* dW of conv1 (K = 9, N*P = 43264): N per-sample GEMMs on strided views of
+  the same buffers, ``np.matmul(g.reshape(O, N, P).transpose(1, 0, 2),
+  cols.reshape(K, N, P).transpose(1, 2, 0)).sum(0)`` (no copies), takes 0.15
+  ms against 0.50 for the one tall-skinny GEMM; conv1 in A then totals
+  0.70 / 0.77 ms against C's 0.58 / 0.73.
 
 All kernels here are ``parallel=True`` over an axis on which no two iterations
-write the same element.  None of them allocates its output or validates its
+write the same element (see ``threads.py`` for when that pays: on whole
+batches; inside ``split_batch`` chunks they run on one thread at no measured
+cost against serially compiled copies).  None of them allocates its output or validates its
 arguments: the Python caller must guarantee the preconditions in each
 docstring.  Every array argument must be C-contiguous and all floating arrays
 of one call must share one dtype (float32 or float64).

@@ -1,9 +1,73 @@
 """CPU threading policy: how numba's kernels, BLAS and the batch share the cores.
 
-Applied when ``fastgrad.kernels`` is imported: BLAS at 1 thread, numba's
-kernels at all usable cores with ``OMP_WAIT_POLICY=PASSIVE``, and
-``split_batch`` to run the two halves of a batch on two threads.  The
-measurements behind it come from ``benchmarks/kernel_timings.py``.
+The policy (applied when ``fastgrad.kernels`` is imported)
+----------------------------------------------------------
+* BLAS (OpenBLAS, pthreads) at **1 thread**, process-wide.  Its idle workers
+  spin for ~0.1 s after every multi-threaded GEMM (``OPENBLAS_THREAD_TIMEOUT``,
+  read only when numpy loads, so out of our reach); at one thread no worker
+  is ever woken, so nothing spins.
+* numba kernels at all usable cores, with ``OMP_WAIT_POLICY=PASSIVE`` (set if
+  the user did not, before numba starts its OpenMP threads): idle OpenMP
+  threads sleep at once instead of spinning on the core the other work needs.
+* ``split_batch(n, fn)``: the two cores come from running the two halves of
+  the batch at once, ``fn(lo, hi)`` on the calling thread and on one
+  persistent helper; numba kernels run single-threaded inside a chunk, each
+  chunk's GEMMs at 1 BLAS thread.  Ops use it for conv2d (im2col, GEMMs and
+  layout moves of a half batch per chunk, dW/db of the halves summed) and
+  may for pooling.
+* Overrides: ``FASTGRAD_NUM_THREADS`` (numba threads and chunks; 1 = all
+  serial), ``FASTGRAD_BLAS_THREADS``; ``configure()`` at run time.
+
+Measurements (``benchmarks/kernel_timings.py``, 2-core AMD EPYC VM, OpenBLAS
+0.3.31 pthreads, numba 0.68 OpenMP layer; the MNIST CNN at batch 64 float32:
+conv1 1->16 k3, maxpool 2, conv2 16->32 k3, maxpool 2, fc 800-128-10 as
+GEMMs; ms of fwd+bwd of each layer inside full training steps, median of 4
+runs x 160 steps).  One process per policy::
+
+    policy                                    conv1 pool1 conv2 pool2  fc   step  img/s
+    a  numba par 2 + BLAS 2                    7.86  0.53 16.13  3.75 4.23 36.09  1773
+       a + OMP_WAIT_POLICY=PASSIVE             1.76  0.57  3.60  0.25 0.37  6.65  9630
+       a + PASSIVE + OPENBLAS_THREAD_TIMEOUT=4 1.65  0.56  3.39  0.25 0.47  6.39 10015
+    b  numba serial + BLAS 2                   1.73  0.61  3.96  0.22 0.38  7.23  8847
+    c  numba par 2 + BLAS 1                    1.48  0.37  4.39  0.14 0.55  7.02  9115
+    d  this policy, every layer split_batch    1.48  0.52  2.79  0.27 0.55  5.69 11249
+       this policy, convs split, rest whole    1.61  0.57  3.07  0.30 0.56  6.25 10246
+       all serial (numba serial + BLAS 1)      1.75  0.51  4.78  0.20 0.55  7.84  8161
+    PyTorch CPU on this machine (reference): conv2 1.8, pool1 2.6, ~9400 img/s
+
+(a) is the collapse the prototype saw: numba's OpenMP threads spin after a
+kernel while OpenBLAS's worker spins after a GEMM, each stalling the other's
+barrier for a scheduler tick; PASSIVE alone removes most of it.  Host noise
+moves whole processes by up to 40% here, so the same configurations were
+also compared inside one process, switching thread counts every 40 steps
+(first 20 of each block dropped; medians of 4 runs x 8 blocks)::
+
+    OMP_WAIT_POLICY             default            PASSIVE
+    numba 2, BLAS 2           36.81 ms (1.00)     7.84 ms (1.00)
+    numba 1, BLAS 2            7.22    (0.20)     8.12    (1.04)
+    numba 2, BLAS 1            7.43    (0.20)     9.73    (1.24)
+    numba 1, BLAS 1            8.05    (0.22)     9.53    (1.21)
+    split_batch halves         6.16    (0.17)     7.14    (0.91)
+    convs split, pools numba 2 8.25    (0.22)     6.99    (0.89)
+
+Splitting the batch wins because conv2's GEMMs (3/4 of its time) run as two
+independent single-threaded GEMMs with no spinning at all, and it is the
+policy that survives a busy machine: with another tenant's process taking
+one core, steps took 8 ms split and 20-400 ms with 2-thread BLAS or OpenMP
+(their barriers wait a whole scheduler tick for the descheduled thread).
+Without PASSIVE, OpenMP threads spinning after a whole-batch kernel starve
+the split helper (8.25 ms above), hence both together.
+
+Per-call costs: changing the BLAS thread count through the library
+controllers 1-2 us (``blas_limit``), threadpoolctl's ``limit()`` on a reused
+controller 8 us, ``threadpool_limits()`` 650-800 us (it rebuilds the
+controller each time, so never per GEMM); ``split_batch`` round trip 50 us.
+Within a chunk, the ``parallel=True`` kernels at one thread cost the same as
+serially compiled copies (step 4.40 vs 4.39 ms); on whole batches, under
+PASSIVE, 2 numba threads make pool1 fwd+bwd 0.44-0.67 ms against 0.55-0.74
+at 1 thread (three runs), the whole step -2% to +8%, so the kernels stay
+parallel (their cost: ~6x the compile time, once, cached).  Kernels never call ``numba.get_num_threads()`` (that would stop
+their caching); the count is set per calling thread here.
 """
 
 import os
