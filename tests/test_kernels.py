@@ -599,10 +599,12 @@ def test_split_batch_reraises_after_every_chunk_finished():
     assert threads.split_batch(4, lambda lo, hi: hi - lo) != []
 
 
-def test_split_batch_nested_call_runs_in_place():
+def test_split_batch_nested_call_runs_its_chunks_in_place():
+    outer = threads.batch_chunks(6)
     res = threads.split_batch(6, lambda lo, hi: threads.split_batch(hi - lo, lambda a, b: (a, b)))
-    for inner in res:
-        assert len(inner) == 1  # nested: one chunk, the whole sub-range
+    for (lo, hi), inner in zip(outer, res):
+        # nested: the same chunks as at top level, run one after the other
+        assert inner == [tuple(c) for c in threads.batch_chunks(hi - lo)]
 
 
 def test_split_batch_of_kernels_equals_whole_batch():

@@ -77,7 +77,7 @@ import threading
 import numba
 from numba.np.ufunc import parallel as _numba_parallel
 
-__all__ = ["configure", "blas_limit", "split_batch", "describe"]
+__all__ = ["configure", "blas_limit", "batch_chunks", "run_chunks", "split_batch", "describe"]
 
 ENV_THREADS = "FASTGRAD_NUM_THREADS"
 ENV_BLAS = "FASTGRAD_BLAS_THREADS"
@@ -198,9 +198,9 @@ class _Workers:
         numba.set_num_threads(1)
         tasks = self.tasks[i]
         while True:
-            fn, lo, hi, slot = tasks.get()
+            fn, slot, lo, hi = tasks.get()
             try:
-                self.done.put((slot, fn(lo, hi), None))
+                self.done.put((slot, fn(slot, lo, hi), None))
             except BaseException as exc:  # handed to the caller, re-raised there
                 self.done.put((slot, None, exc))
 
@@ -210,41 +210,49 @@ _split_lock = threading.Lock()
 _workers = None
 
 
-def split_batch(n, fn):
-    """Run ``fn(lo, hi)`` on contiguous chunks of ``range(n)``, one per thread.
+def batch_chunks(n):
+    """The contiguous ``(lo, hi)`` chunks of ``range(n)`` that ``run_chunks`` runs in parallel.
 
-    Returns the list of the chunks' return values, in chunk order.  The
-    calling thread runs the first chunk, persistent helper threads the
-    others; numba kernels run single-threaded inside a chunk, and BLAS is at
-    one thread during the call.  ``fn`` must write only its own chunk of any
-    shared output (e.g. ``out[lo:hi]``) and must release the GIL for its heavy
-    work (the kernels are ``nogil``; numpy's GEMM releases it), or the chunks
-    just take turns.  An exception in any chunk is re-raised here after all
-    chunks have finished.  Runs ``fn(0, n)`` alone when there is one thread or
-    one item, when called from inside a chunk (nesting), or while another
-    thread is inside ``split_batch``.
+    One chunk per thread of the policy (fewer when ``n`` is smaller). Callers allocate one
+    buffer per chunk in their own thread before ``run_chunks``, so no chunk allocates.
+    """
+    parts = min(_state["num_threads"], n) if _state["concurrent_kernels"] else 1
+    parts = max(parts, 1)
+    return [(i * n // parts, (i + 1) * n // parts) for i in range(parts)]
+
+
+def run_chunks(fn, chunks):
+    """Run ``fn(i, lo, hi)`` for every chunk ``(lo, hi)``, on one thread each.
+
+    Returns the list of the return values, in chunk order. The calling thread runs the first
+    chunk, persistent helper threads the others; numba kernels run single-threaded inside a
+    chunk, and BLAS is at one thread during the call. ``fn`` must write only its own chunk
+    of any shared output (e.g. ``out[lo:hi]``) and must release the GIL for its heavy work
+    (the kernels are ``nogil``; numpy's GEMM releases it), or the chunks just take turns.
+    An exception in any chunk is re-raised here after all chunks have finished. The chunks
+    run one after the other in the calling thread when called from inside a chunk
+    (nesting) or while another thread is inside ``run_chunks``.
     """
     global _workers
-    parts = min(_state["num_threads"], n) if _state["concurrent_kernels"] else 1
+    parts = len(chunks)
     if parts <= 1 or getattr(_local, "in_worker", False) \
             or not _split_lock.acquire(blocking=False):
-        return [fn(0, n)]
+        return [fn(i, lo, hi) for i, (lo, hi) in enumerate(chunks)]
     try:
         if _workers is None or _workers.pid != os.getpid() \
                 or len(_workers.tasks) < parts - 1:
             # (a fork leaves the child without the parent's threads)
             _workers = _Workers(parts - 1)
-        bounds = [i * n // parts for i in range(parts + 1)]
         results = [None] * parts
         errors = []
         with blas_limit(1) if _state["blas_threads"] != 1 else _nullcontext():
             for i in range(1, parts):
-                _workers.tasks[i - 1].put((fn, bounds[i], bounds[i + 1], i))
+                _workers.tasks[i - 1].put((fn, i, chunks[i][0], chunks[i][1]))
             saved = numba.get_num_threads()
             numba.set_num_threads(1)
             _local.in_worker = True
             try:
-                results[0] = fn(bounds[0], bounds[1])
+                results[0] = fn(0, chunks[0][0], chunks[0][1])
             except BaseException as exc:
                 errors.append(exc)
             finally:
@@ -260,6 +268,11 @@ def split_batch(n, fn):
         return results
     finally:
         _split_lock.release()
+
+
+def split_batch(n, fn):
+    """Run ``fn(lo, hi)`` on the chunks ``batch_chunks(n)``; see ``run_chunks``."""
+    return run_chunks(lambda i, lo, hi: fn(lo, hi), batch_chunks(n))
 
 
 class _nullcontext:
