@@ -127,37 +127,34 @@ def _torch_mlp():
     return tnn.Sequential(tnn.Flatten(), tnn.Linear(784, 256), tnn.ReLU(), tnn.Linear(256, 10)), torch
 
 
-def train_step_case(model_name, impl):
-    """One SGD step (lr 0.01, momentum 0.9) of the reference CNN or the 784-256-10 MLP."""
+def train_step_case(model_name, impl, with_batch=False):
+    """One SGD step (lr 0.01, momentum 0.9) of the reference CNN or the 784-256-10 MLP.
+
+    Returns ``step()`` on a fixed real MNIST batch, or with ``with_batch`` a ``step(x, y)``
+    taking the implementation's own tensors.
+    """
     images, labels = mnist_batch()
     if impl == "torch":
         model, torch = _torch_cnn() if model_name == "cnn" else _torch_mlp()
         opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
         loss_fn = torch.nn.CrossEntropyLoss()
         x, y = torch.from_numpy(images.copy()), torch.from_numpy(labels.copy())
+    else:
+        fastgrad.manual_seed(0)
+        model = MNISTClassificationModel(impl=impl) if model_name == "cnn" else MLP([784, 256, 10])
+        opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        loss_fn = nn.CrossEntropyLoss()
+        x, y = fastgrad.Tensor(images), fastgrad.Tensor(labels)
 
-        def step():
-            opt.zero_grad()
-            loss = loss_fn(model(x), y)
-            loss.backward()
-            opt.step()
-            return loss
-
-        return step
-    fastgrad.manual_seed(0)
-    model = MNISTClassificationModel(impl=impl) if model_name == "cnn" else MLP([784, 256, 10])
-    opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    loss_fn = nn.CrossEntropyLoss()
-    x, y = fastgrad.Tensor(images), fastgrad.Tensor(labels)
-
-    def step():
+    # The same four lines for both libraries: their APIs agree.
+    def step_on(x, y):
         opt.zero_grad()
         loss = loss_fn(model(x), y)
         loss.backward()
         opt.step()
         return loss
 
-    return step
+    return step_on if with_batch else (lambda: step_on(x, y))
 
 
 def thread_info():

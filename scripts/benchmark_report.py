@@ -1,9 +1,14 @@
 """Run the whole speed comparison and write benchmarks/RESULTS.md and benchmarks/results.png.
 
 naive (loop over output positions) vs im2col (numba kernels) vs PyTorch CPU (when installed),
-per layer and per training step on real MNIST batches, plus one timed epoch, numba compile
-times (cold and warm cache) and the peak memory of an epoch. The machine is shared and noisy,
-so implementations are timed interleaved, round by round, and compared as ratios of medians.
+per layer and per training step on a real MNIST batch, plus one timed epoch, numba compile
+times (cold and warm cache) and the peak memory of an epoch.
+
+Each implementation is measured in a process of its own, because thread pools that share a
+process slow each other down (PyTorch's OpenMP threads spin after each op, fastgrad sets
+OMP_WAIT_POLICY=PASSIVE for numba's). The processes alternate, several repeats each, and
+the report compares medians as ratios: the machine is noisy, so only ratios measured in the
+same run mean anything.
 """
 import argparse
 import json
@@ -20,104 +25,103 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import cases  # noqa: E402
 
-
-def interleaved_medians(runs, rounds, warmup=2):
-    """{name: median seconds} timing each callable once per round, in turn."""
-    for run in runs.values():
-        for _ in range(warmup):
-            run()
-    times = {name: [] for name in runs}
+# ----------------------------------------------------------------------------- children
+def _median_seconds(run, rounds, warmup=3):
+    for _ in range(warmup):
+        run()
+    times = []
     for _ in range(rounds):
-        for name, run in runs.items():
-            start = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - start)
-    return {name: float(np.median(t)) for name, t in times.items()}
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
 
 
-def available_impls():
-    return [i for i in cases.IMPLS if i != "torch" or cases.torch_available()]
+def child_measure(impl, rounds):
+    """{"layers": {"conv1 fwd": s, ...}, "steps": {"cnn": s, "mlp": s}} for one implementation."""
+    import cases
 
-
-def layer_table(rounds):
-    rows = []
+    layer_rounds = max(3, rounds // 10) if impl == "naive" else rounds
+    result = {"layers": {}, "steps": {}, "threads": cases.thread_info()}
     for layer in cases.LAYERS:
         for backward in (False, True):
-            runs = {impl: cases.layer_case(layer, impl, backward) for impl in available_impls()}
-            # The naive version is ~100x slower: fewer rounds keep the run short.
-            med = interleaved_medians({k: v for k, v in runs.items() if k != "naive"}, rounds)
-            med["naive"] = interleaved_medians({"naive": runs["naive"]}, max(3, rounds // 10))["naive"]
-            rows.append((layer, "fwd+bwd" if backward else "fwd", med))
-    return rows
+            run = cases.layer_case(layer, impl, backward)
+            result["layers"][f"{layer} {'fwd+bwd' if backward else 'fwd'}"] = _median_seconds(run, layer_rounds)
+    result["steps"]["cnn"] = _median_seconds(cases.train_step_case("cnn", impl), layer_rounds)
+    if impl != "naive":
+        result["steps"]["mlp"] = _median_seconds(cases.train_step_case("mlp", impl), rounds * 3)
+    return result
 
 
-def step_table(rounds):
-    rows = []
-    runs = {impl: cases.train_step_case("cnn", impl) for impl in available_impls() if impl != "naive"}
-    med = interleaved_medians(runs, rounds)
-    med["naive"] = interleaved_medians({"naive": cases.train_step_case("cnn", "naive")}, 5)["naive"]
-    rows.append(("CNN", med))
-    mlp_runs = {"im2col": cases.train_step_case("mlp", "im2col")}
-    if cases.torch_available():
-        mlp_runs["torch"] = cases.train_step_case("mlp", "torch")
-    rows.append(("MLP 784-256-10", interleaved_medians(mlp_runs, rounds * 3)))
-    return rows
+def child_epoch(impl):
+    """Seconds for one epoch over the 60,000 training images (CNN, SGD, batch 64), and peak RSS."""
+    import resource
 
-
-def timed_epoch(impl):
-    """Seconds for one epoch over the 60,000 training images at batch 64 (CNN, SGD)."""
-    from fastgrad.data import DataLoader, load_mnist, mnist_transform
+    import cases
+    from fastgrad.data import load_mnist, mnist_transform
 
     images, labels = load_mnist(train=True)
     x = mnist_transform(images, add_channel=True)
     y = labels.astype(np.int64)
+    order = np.random.default_rng(0).permutation(len(x))
     steps = len(x) // cases.BATCH
+    step = cases.train_step_case("cnn", impl, with_batch=True)
     if impl == "torch":
         import torch
 
-        step = cases.train_step_case("cnn", "torch")
-        # Same loop shape as fastgrad's: shuffled batches from arrays.
-        order = np.random.default_rng(0).permutation(len(x))
-        model_step = step
-        start = time.perf_counter()
-        for i in range(steps):
-            idx = order[i * 64:(i + 1) * 64]
-            xb, yb = torch.from_numpy(x[idx]), torch.from_numpy(y[idx])
-            _torch_step(model_step, xb, yb)
-        return time.perf_counter() - start
-    import fastgrad
-    from fastgrad import nn, optim
-    from fastgrad.models import MNISTClassificationModel
+        as_input = torch.from_numpy
+    else:
+        import fastgrad
 
-    fastgrad.manual_seed(0)
-    model = MNISTClassificationModel()
-    opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    loss_fn = nn.CrossEntropyLoss()
-    loader = DataLoader((x, y), batch_size=cases.BATCH, shuffle=True, seed=0, drop_last=True)
+        as_input = fastgrad.Tensor
     start = time.perf_counter()
-    for xb, yb in loader:
-        opt.zero_grad()
-        loss_fn(model(xb), yb).backward()
-        opt.step()
-    return time.perf_counter() - start
+    for i in range(steps):
+        idx = order[i * cases.BATCH:(i + 1) * cases.BATCH]
+        step(as_input(x[idx]), as_input(y[idx]))
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "images": steps * cases.BATCH,
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-_TORCH_STATE = {}
+def _child_env(impl):
+    env = dict(os.environ)
+    if impl == "torch":
+        # fastgrad is imported only to read MNIST: keep its threading policy off PyTorch.
+        env["FASTGRAD_THREADING"] = "off"
+    return env
 
 
-def _torch_step(_, xb, yb):
-    import torch
+def run_child(args, impl):
+    out = subprocess.run([sys.executable, __file__, "--child", impl] + args, env=_child_env(impl),
+                         capture_output=True, text=True, cwd=ROOT)
+    if out.returncode != 0:
+        raise RuntimeError(f"benchmark child {impl} {args} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
-    if not _TORCH_STATE:
-        model, _t = cases._torch_cnn()
-        _TORCH_STATE.update(model=model, opt=torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9),
-                            loss=torch.nn.CrossEntropyLoss())
-    s = _TORCH_STATE
-    s["opt"].zero_grad()
-    s["loss"](s["model"](xb), yb).backward()
-    s["opt"].step()
+
+# ------------------------------------------------------------------------------- parent
+def available_impls():
+    import cases
+
+    return [i for i in cases.IMPLS if i != "torch" or cases.torch_available()]
+
+
+def measure_all(impls, repeats, rounds):
+    """Median over ``repeats`` alternating child processes of each implementation's medians."""
+    samples = {impl: [] for impl in impls}
+    for r in range(repeats):
+        for impl in impls[r % len(impls):] + impls[:r % len(impls)]:
+            if impl == "naive" and samples[impl]:
+                continue  # ~100x slower and only a baseline: one process is enough
+            samples[impl].append(run_child(["--rounds", str(rounds)], impl))
+    merged = {}
+    for impl, runs in samples.items():
+        merged[impl] = {"threads": runs[0]["threads"]}
+        for section in ("layers", "steps"):
+            merged[impl][section] = {key: float(np.median([run[section][key] for run in runs]))
+                                     for key in runs[0][section]}
+    return merged
 
 
 def compile_times():
@@ -135,19 +139,10 @@ def compile_times():
     return times[0], times[1]
 
 
-def peak_memory_mib():
-    """Peak resident memory (MiB) of a process that trains one CNN epoch at batch 64."""
-    code = ("import resource, sys; sys.path.insert(0, %r); sys.path.insert(0, %r); "
-            "import benchmark_report as r; r.timed_epoch('im2col'); "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)") % (
-        str(ROOT / "benchmarks"), str(ROOT / "scripts"))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
-    return float(out.stdout.strip().splitlines()[-1])
-
-
 def versions():
     import numba
 
+    import cases
     import fastgrad
 
     info = {"python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__,
@@ -169,53 +164,67 @@ def cpu_name():
     return platform.processor() or "unknown"
 
 
-def ratio(a, b):
-    return f"{a / b:.2f}x" if a and b else "n/a"
+def _ratio(slow, fast):
+    return f"{slow / fast:.2f}x" if slow and fast else "-"
 
 
-def write_report(layers, steps, epochs, compile_s, memory, path_md, path_png):
-    ms = lambda s: f"{s * 1e3:.2f}"  # noqa: E731
-    has_torch = cases.torch_available()
-    lines = ["# Benchmark results", "",
-             f"Written by `scripts/benchmark_report.py` on {time.strftime('%Y-%m-%d %H:%M')}; "
-             f"{cpu_name()}, {os.cpu_count()} cores; "
-             + ", ".join(f"{k} {v}" for k, v in versions().items()) + "; "
-             + ", ".join(f"{k}={v}" for k, v in cases.thread_info().items()) + ".", "",
-             "Times are medians of interleaved runs in one process (float32, batch 64, real MNIST "
-             "batch). A ratio above 1 means fastgrad (im2col) is faster.", "",
-             "## Training step", "",
-             "| model | naive ms | im2col ms | torch ms | im2col img/s | im2col vs naive | im2col vs torch |",
-             "|---|---|---|---|---|---|---|"]
-    for name, med in steps:
-        naive = med.get("naive")
-        torch_t = med.get("torch")
-        lines.append(f"| {name} | {ms(naive) if naive else '-'} | {ms(med['im2col'])} | "
-                     f"{ms(torch_t) if torch_t else '-'} | {64 / med['im2col']:,.0f} | "
-                     f"{ratio(naive, med['im2col']) if naive else '-'} | {ratio(torch_t, med['im2col'])} |")
-    lines += ["", "## Layers (reference shapes)", "",
-              "| layer | pass | naive ms | im2col ms | torch ms | im2col vs naive | im2col vs torch |",
+def _ms(seconds):
+    return f"{seconds * 1e3:.2f}" if seconds else "-"
+
+
+def write_report(results, epochs, compile_s, path_md, path_png):
+    fg = results["im2col"]
+    naive = results.get("naive", {})
+    torch_r = results.get("torch", {})
+    threads = ", ".join(f"{k}={v}" for k, v in fg["threads"].items() if k != "torch_threads")
+    lines = [
+        "# Benchmark results", "",
+        f"Written by `scripts/benchmark_report.py` on {time.strftime('%Y-%m-%d %H:%M')}: "
+        f"{cpu_name()}, {os.cpu_count()} cores; " + ", ".join(f"{k} {v}" for k, v in versions().items())
+        + f"; fastgrad threads: {threads}"
+        + (f"; PyTorch threads: {torch_r['threads'].get('torch_threads')}" if torch_r else "") + ".", "",
+        "float32, batch 64, a real MNIST batch. Each implementation ran in its own processes "
+        "(alternating); times are medians. A ratio above 1 means fastgrad's im2col version is faster.",
+        "", "## Training step (SGD, momentum 0.9)", "",
+        "| model | naive ms | im2col ms | PyTorch ms | im2col images/s | im2col vs naive | im2col vs PyTorch |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    names = {"cnn": "reference CNN", "mlp": "MLP 784-256-10"}
+    for key, label in names.items():
+        t_fg = fg["steps"][key]
+        t_naive = naive.get("steps", {}).get(key)
+        t_torch = torch_r.get("steps", {}).get(key)
+        lines.append(f"| {label} | {_ms(t_naive)} | {_ms(t_fg)} | {_ms(t_torch)} | {64 / t_fg:,.0f} | "
+                     f"{_ratio(t_naive, t_fg)} | {_ratio(t_torch, t_fg)} |")
+    lines += ["", "## Layers at the reference shapes", "",
+              "| layer | pass | naive ms | im2col ms | PyTorch ms | im2col vs naive | im2col vs PyTorch |",
               "|---|---|---|---|---|---|---|"]
-    for layer, mode, med in layers:
-        torch_t = med.get("torch")
-        lines.append(f"| {layer} | {mode} | {ms(med['naive'])} | {ms(med['im2col'])} | "
-                     f"{ms(torch_t) if torch_t else '-'} | {ratio(med['naive'], med['im2col'])} | "
-                     f"{ratio(torch_t, med['im2col'])} |")
-    lines += ["", "## One epoch (60,000 images, CNN, SGD)", ""]
-    for impl, seconds in epochs.items():
-        lines.append(f"- {impl}: {seconds:.1f} s ({60000 / seconds:,.0f} images/s)")
-    if "im2col" in epochs and "torch" in epochs:
-        lines.append(f"- im2col vs torch: {ratio(epochs['torch'], epochs['im2col'])}")
-    lines += ["", "## Compile time and memory", "",
-              f"- import + first CNN step, cold numba cache (compiles every kernel): {compile_s[0]:.1f} s",
-              f"- import + first CNN step, warm numba cache: {compile_s[1]:.2f} s",
-              f"- peak resident memory of a process training one epoch: {memory:.0f} MiB", ""]
-    if not has_torch:
+    for key, t_fg in fg["layers"].items():
+        layer, mode = key.split(" ")
+        t_naive = naive.get("layers", {}).get(key)
+        t_torch = torch_r.get("layers", {}).get(key)
+        lines.append(f"| {layer} | {mode} | {_ms(t_naive)} | {_ms(t_fg)} | {_ms(t_torch)} | "
+                     f"{_ratio(t_naive, t_fg)} | {_ratio(t_torch, t_fg)} |")
+    if epochs:
+        lines += ["", "## One epoch (CNN, 60,000 training images, batch 64)", "",
+                  "| implementation | seconds | images/s | peak memory (MiB) |", "|---|---|---|---|"]
+        for impl, e in epochs.items():
+            lines.append(f"| {impl} | {e['seconds']:.1f} | {e['images'] / e['seconds']:,.0f} | "
+                         f"{e['peak_rss_mib']:.0f} |")
+        if "im2col" in epochs and "torch" in epochs:
+            lines.append(f"\nEpoch ratio, im2col vs PyTorch: "
+                         f"{_ratio(epochs['torch']['seconds'], epochs['im2col']['seconds'])}.")
+    lines += ["", "## numba compile time", "",
+              f"- import fastgrad + first CNN training step, empty numba cache (compiles the kernels): "
+              f"{compile_s[0]:.1f} s",
+              f"- the same with the cache warm: {compile_s[1]:.2f} s", ""]
+    if not torch_r:
         lines.append("PyTorch was not installed, so its columns are empty (`pip install torch==2.13.0`).")
     Path(path_md).write_text("\n".join(lines) + "\n")
-    _chart(layers, steps, path_png)
+    _chart(results, path_png)
 
 
-def _chart(layers, steps, path_png):
+def _chart(results, path_png):
     try:
         import matplotlib
 
@@ -223,18 +232,23 @@ def _chart(layers, steps, path_png):
         import matplotlib.pyplot as plt
     except ImportError:
         return
-    labels = [f"{layer}\n{mode}" for layer, mode, _ in layers] + [name for name, _ in steps]
-    meds = [m for _, _, m in layers] + [m for _, m in steps]
-    fig, ax = plt.subplots(figsize=(12, 4.5))
+    fg = results["im2col"]
+    labels = list(fg["layers"]) + ["CNN step", "MLP step"]
+    fig, ax = plt.subplots(figsize=(13, 4.5))
     width = 0.27
     for i, impl in enumerate(("naive", "im2col", "torch")):
-        values = [m.get(impl, np.nan) * 1e3 for m in meds]
-        ax.bar(np.arange(len(labels)) + (i - 1) * width, values, width, label=impl)
+        if impl not in results:
+            continue
+        r = results[impl]
+        values = [r["layers"].get(k, np.nan) * 1e3 for k in fg["layers"]]
+        values += [r["steps"].get("cnn", np.nan) * 1e3, r["steps"].get("mlp", np.nan) * 1e3]
+        ax.bar(np.arange(len(labels)) + (i - 1) * width, values, width,
+               label={"torch": "PyTorch"}.get(impl, impl))
     ax.set_yscale("log")
-    ax.set_ylabel("ms (log scale, lower is better)")
-    ax.set_xticks(np.arange(len(labels)), labels, fontsize=8)
+    ax.set_ylabel("ms, log scale (lower is better)")
+    ax.set_xticks(np.arange(len(labels)), [l.replace(" ", "\n") for l in labels], fontsize=8)
     ax.legend()
-    ax.set_title("fastgrad: naive vs im2col vs PyTorch, batch 64 float32")
+    ax.set_title("fastgrad: naive vs im2col vs PyTorch (batch 64, float32)")
     fig.tight_layout()
     fig.savefig(path_png, dpi=100)
     plt.close(fig)
@@ -242,23 +256,27 @@ def _chart(layers, steps, path_png):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=40, help="timed calls per case in a process")
+    parser.add_argument("--repeats", type=int, default=3, help="processes per implementation")
     parser.add_argument("--no-epoch", action="store_true", help="skip the timed epochs")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "RESULTS.md"))
     parser.add_argument("--png", default=str(ROOT / "benchmarks" / "results.png"))
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--epoch", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    layers = layer_table(args.rounds)
-    steps = step_table(args.rounds)
+    if args.child:
+        result = child_epoch(args.child) if args.epoch else child_measure(args.child, args.rounds)
+        print(json.dumps(result))
+        return
+    impls = available_impls()
+    results = measure_all(impls, args.repeats, args.rounds)
     epochs = {}
     if not args.no_epoch:
-        epochs["im2col"] = timed_epoch("im2col")
-        if cases.torch_available():
-            epochs["torch"] = timed_epoch("torch")
+        for impl in [i for i in impls if i != "naive"]:
+            epochs[impl] = run_child(["--epoch"], impl)
     compile_s = compile_times()
-    memory = peak_memory_mib()
-    write_report(layers, steps, epochs, compile_s, memory, args.out, args.png)
+    write_report(results, epochs, compile_s, args.out, args.png)
     print(Path(args.out).read_text())
-    print(json.dumps({"steps": steps, "epochs": epochs}, default=str)[:2000])
 
 
 if __name__ == "__main__":
