@@ -1,7 +1,7 @@
 """The MNIST handwritten digits, bundled with fastgrad and verified on load.
 
 MNIST is by Yann LeCun, Corinna Cortes and Christopher J.C. Burges and is
-distributed under CC BY-SA 3.0 (see ``fastgrad/data/mnist/README.md``).
+distributed under CC BY-SA 3.0 (see ``fastgrad/data/mnist_files/README.md``).
 
 Every load checks the SHA-256 of the *uncompressed* IDX content, because the
 gzip bytes differ between copies (bundled, each mirror) while the content
@@ -33,7 +33,7 @@ __all__ = [
     "default_cache_dir",
 ]
 
-BUNDLED_ROOT = Path(__file__).parent / "mnist"
+BUNDLED_ROOT = Path(__file__).parent / "mnist_files"
 _DEFAULT_CACHE = Path(__file__).parent / "cache"
 CACHE_ENV_VAR = "FASTGRAD_CACHE_DIR"
 
@@ -221,7 +221,7 @@ class MNIST:
     root : path, optional
         Folder holding the four ``*-ubyte.gz`` files (uncompressed files
         without ``.gz`` are accepted too).  None: the copy bundled in
-        ``fastgrad/data/mnist``.
+        ``fastgrad/data/mnist_files``.
     train : bool
         The 60000-image training split, or the 10000-image test split.
     download : bool
