@@ -650,3 +650,42 @@ def test_environment_overrides_and_bad_values():
     env["FASTGRAD_NUM_THREADS"] = "zero"
     p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert p.returncode != 0 and "FASTGRAD_NUM_THREADS" in p.stderr
+
+
+# --------------------------------------------------------------------------
+# conv2d's use of the kernels: per-image GEMMs on strided views of the columns
+# --------------------------------------------------------------------------
+
+def test_im2col_leaves_rows_beyond_k_untouched():
+    # conv2d keeps a row of ones for the bias below the C*kh*kw rows im2col writes.
+    x = np.random.default_rng(3).standard_normal((2, 2, 5, 5)).astype(np.float32)
+    cols = np.full((2 * 9 + 1, 2 * 9), 7.0, np.float32)
+    K.im2col(x, 3, 3, 1, 1, 0, 0, 1, 1, 3, 3, cols)
+    np.testing.assert_array_equal(cols[:18], ref_im2col(x, 3, 3, 1, 1, 0, 0, 1, 1))
+    np.testing.assert_array_equal(cols[18], 7.0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("per_image_max_k", [0, 10**6])
+def test_conv2d_both_weight_gradient_paths_match_naive(dtype, bias, per_image_max_k, monkeypatch):
+    """The per-image dW (small K) and the one-long-GEMM dW (large K) give the same gradients."""
+    import fastgrad
+    from fastgrad.ops import conv as conv_op
+    from fastgrad.ops.naive import conv2d_naive
+
+    monkeypatch.setattr(conv_op, "_PER_SAMPLE_DW_MAX_K", per_image_max_k)
+    rng = np.random.default_rng(4)
+    arrays = [rng.standard_normal(s).astype(dtype) for s in ((5, 3, 8, 7), (4, 3, 3, 2), (4,))]
+    cot = rng.standard_normal((5, 4, 8, 4)).astype(dtype)
+    grads = []
+    for conv in (conv_op.conv2d, conv2d_naive):
+        x, w, b = (fastgrad.tensor(a, dtype=dtype, requires_grad=True) for a in arrays)
+        y = conv(x, w, b if bias else None, stride=(1, 2), padding=1, dilation=(1, 2))
+        assert y.dtype == dtype and y.shape == cot.shape
+        (y * fastgrad.tensor(cot, dtype=dtype)).sum().backward()
+        grads.append([y.arr, x.grad.arr, w.grad.arr] + ([b.grad.arr] if bias else []))
+    tol = 2e-4 if dtype == np.float32 else 1e-10
+    for got, want in zip(*grads):
+        assert got.dtype == dtype
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol)

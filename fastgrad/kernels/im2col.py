@@ -28,6 +28,23 @@ with batched ``np.matmul`` straight into NCHW)::
     conv1  1->16 k3     1.05   1.65   0.58       1.11   1.51   0.73
 
 A is the fastest at BLAS 2 threads; C's many small GEMMs do not thread.
+
+Since the batch is split into one chunk per core with BLAS at 1 thread,
+``ops/conv.py`` keeps layout A for the columns but runs the forward and the
+input-gradient GEMMs per image, on strided (K, P) views of ``cols`` (leading
+dimension N*P, which BLAS takes as it is), reading and writing NCHW directly:
+no ``cnhw_to_nchw`` at all, and ``nchw_to_cnhw`` only for a long dW GEMM.
+Measured interleaved (one chunk of 32 images, BLAS 1 thread, us)::
+
+                        per image   layout A GEMM (+ layout move)
+    conv1 forward          86          119  (+ cnhw_to_nchw)
+    conv1 dW               87          283  (+ nchw_to_cnhw)
+    conv2 forward         395          419  (+ cnhw_to_nchw)
+    conv2 dW              690          469  (+ nchw_to_cnhw)   <- stays A
+    conv2 dcols           386          391
+
+conv1 fwd+bwd 1.46 -> 0.55 ms, conv2 4.15 -> 4.12 (a loaded run, same
+process, interleaved); per-image dW on conv2 as well: 4.41.
 B pays for the per-element transposes and a scattered row2im (0.7-0.9 ms on
 conv2).  Two GEMM choices close most of the gap where C wins; they are made
 by the caller, who owns the GEMMs:
@@ -91,10 +108,12 @@ def im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, cols):
     """Unfold the padded, dilated windows of ``x`` into columns.
 
     x:    (N, C, H, W) input, read only.
-    cols: (C*kh*kw, N*out_h*out_w) output, every element overwritten:
+    cols: (R, N*out_h*out_w) output with R >= C*kh*kw; its first C*kh*kw
+          rows are overwritten:
           ``cols[(c*kh+i)*kw+j, (n*out_h+oy)*out_w+ox] =
           x[n, c, oy*sh - ph + i*dh, ox*sw - pw + j*dw]``, or 0 where that
-          position falls in the (implicit, zero) padding.
+          position falls in the (implicit, zero) padding; rows from C*kh*kw
+          on are left as they are (conv2d keeps its bias row of ones there).
 
     Preconditions (the caller checks them): ``kh, kw, sh, sw, dh, dw >= 1``,
     ``ph, pw >= 0``, ``out_h = (H + 2*ph - dh*(kh-1) - 1)//sh + 1 >= 1`` and

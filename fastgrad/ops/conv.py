@@ -1,22 +1,38 @@
-"""conv2d as im2col + one GEMM per pass, with numba kernels for the data movement.
+"""conv2d as im2col + GEMMs, with numba kernels for the data movement.
 
-Shapes for a chunk of n images (P = OH*OW, K = C*KH*KW):
-    forward   cols (K, n*P) = im2col(x);  y (O, n*P) = W.reshape(O, K) @ cols;  out = NCHW(y) + b
-    backward  g (O, n*P) = rows of grad_output (db summed on the way)
-              dW = (cols @ g.T).T;  dcols = W.reshape(O, K).T @ g;  dx = col2im(dcols)
+Shapes for a chunk of n images (P = OH*OW, K = C*KH*KW, K' = K + 1 with a bias, else K):
+    forward   cols (K', n*P) = im2col(x), row K all ones when there is a bias;
+              out[i] (O, P) = [W | b] (O, K') @ cols[:, i*P:(i+1)*P]   for each image i,
+              written straight into the NCHW output (one batched matmul, no layout move)
+    backward  g[i] = grad_output[i] (O, P), read in NCHW as it is
+              dcols[:, i*P:(i+1)*P] = W.T @ g[i];  dx = col2im(dcols)
+              [dW | db] = sum_i g[i] @ cols[:, i*P:(i+1)*P].T      (K' <= _PER_SAMPLE_DW_MAX_K)
+                       or (cols @ G.T).T with G (O, n*P) = nchw_to_cnhw(grad_output)  (else)
+The ones row folds the bias into the GEMMs: the forward needs no bias pass and the bias
+gradient comes out of the weight-gradient GEMM. The per-image GEMMs read and write strided
+views of the column buffers (leading dimension n*P), which BLAS takes as they are.
 The batch is cut into one chunk per core, each run on its own thread with single-threaded
 kernels and BLAS (see ``fastgrad/kernels/threads.py`` for the measurements behind that), and
-``fastgrad/kernels/im2col.py`` for why this column layout.
+``fastgrad/kernels/im2col.py`` for the column layout and the measurements behind these choices.
 """
 import numpy as np
 
 from fastgrad.autograd.function import GradFn, needs_grad
 from fastgrad.autograd.tensor import Tensor
-from fastgrad.kernels import cnhw_to_nchw, col2im, im2col, nchw_to_cnhw
+from fastgrad.kernels import col2im, im2col, nchw_to_cnhw
 from fastgrad.kernels.threads import batch_chunks, run_chunks
 from fastgrad.ops._operands import as_tensor
 from fastgrad.ops.conv_geometry import batched, conv2d_geometry
 from fastgrad.ops.workspace import NO_WORKSPACE
+
+# Up to this many rows of cols (K'), the weight gradient is summed from per-image GEMMs on
+# grad_output as it is; above, grad_output is moved to (O, n*P) for one long GEMM.
+_PER_SAMPLE_DW_MAX_K = 64
+
+
+def _per_image(cols, n, positions):
+    """(K', n*P) column buffer -> (n, K', P) strided view, one (K', P) matrix per image."""
+    return cols.reshape(cols.shape[0], n, positions).transpose(1, 0, 2)
 
 
 class Conv2dGradFn(GradFn):
@@ -34,37 +50,47 @@ class Conv2dGradFn(GradFn):
         need_x, need_w, need_b = self.needs_input_grad
         dtype = self.weight.dtype
         k = g.c * g.kh * g.kw
+        rows = self.cols[0].shape[0]  # K' (K + 1 with a bias)
         positions = g.out_h * g.out_w
-        weight_matrix = self.weight.reshape(g.out_channels, k)
+        out_ch = g.out_channels
+        weight_t = self.weight.reshape(out_ch, k).T
         grad_nchw = np.ascontiguousarray(grad_output, dtype=dtype)
         d_x = np.empty((g.n, g.c, g.h, g.w), dtype=dtype) if need_x else None
-        grad_rows = [self.workspace.take((g.out_channels, (hi - lo) * positions), dtype)
-                     for lo, hi in self.chunks]
+        long_dw = (need_w or need_b) and rows > _PER_SAMPLE_DW_MAX_K
+        grad_rows = [self.workspace.take((out_ch, (hi - lo) * positions), dtype) if long_dw
+                     else None for lo, hi in self.chunks]
         d_cols = [self.workspace.take((k, (hi - lo) * positions), dtype) if need_x else None
                   for lo, hi in self.chunks]
 
         def chunk(i, lo, hi):
-            rows = grad_rows[i]
-            d_bias = np.empty(g.out_channels, dtype=dtype) if need_b else None
-            nchw_to_cnhw(grad_nchw[lo:hi].reshape(hi - lo, g.out_channels, positions), rows, d_bias)
-            # (cols @ g.T) keeps the long n*P axis as the GEMM's inner dimension with both
-            # operands in their stored order: measured faster than g @ cols.T.
-            d_weight_t = self.cols[i] @ rows.T if need_w else None
+            n = hi - lo
+            grad_i = grad_nchw[lo:hi].reshape(n, out_ch, positions)
+            d_wb = None
+            if long_dw:
+                nchw_to_cnhw(grad_i, grad_rows[i], None)
+                # (cols @ G.T) keeps the long n*P axis as the GEMM's inner dimension with
+                # both operands in their stored order: measured faster than G @ cols.T.
+                d_wb = self.cols[i] @ grad_rows[i].T  # (K', O)
+            elif need_w or need_b:
+                d_wb = np.matmul(grad_i, _per_image(self.cols[i], n, positions)
+                                 .transpose(0, 2, 1)).sum(axis=0).T  # (K', O)
             if need_x:
-                np.matmul(weight_matrix.T, rows, out=d_cols[i])
-                col2im(d_cols[i], hi - lo, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw,
+                np.matmul(weight_t, grad_i, out=_per_image(d_cols[i], n, positions))
+                col2im(d_cols[i], n, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw,
                        g.dh, g.dw, g.out_h, g.out_w, d_x[lo:hi])
-            return d_weight_t, d_bias
+            return d_wb
 
         parts = run_chunks(chunk, self.chunks)
         for buffer in grad_rows + d_cols:
             if buffer is not None:
                 self.workspace.give_back(buffer)
         d_weight = d_bias = None
-        if need_w:
-            d_weight = np.ascontiguousarray(sum(p[0] for p in parts).T).reshape(self.weight.shape)
-        if need_b:
-            d_bias = sum(p[1] for p in parts)
+        if need_w or need_b:
+            d_wb = parts[0] if len(parts) == 1 else sum(parts)
+            if need_w:
+                d_weight = np.ascontiguousarray(d_wb[:k].T).reshape(self.weight.shape)
+            if need_b:
+                d_bias = np.ascontiguousarray(d_wb[k])
         return d_x, d_weight, d_bias
 
     def release(self):
@@ -90,21 +116,24 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, workspace=
     k = g.c * g.kh * g.kw
     positions = g.out_h * g.out_w
     x_arr = np.ascontiguousarray(x.arr)
-    weight_matrix = np.ascontiguousarray(weight.arr).reshape(g.out_channels, k)
-    bias_arr = None if bias is None else np.ascontiguousarray(bias.arr)
+    weight_matrix = weight.arr.reshape(g.out_channels, k)
+    if bias is not None:
+        weight_matrix = np.concatenate([weight_matrix, bias.arr.reshape(-1, 1)], axis=1)
+    rows = weight_matrix.shape[1]
     out = np.empty((g.n, g.out_channels, g.out_h, g.out_w), dtype=dtype)
     chunks = batch_chunks(g.n)
-    cols = [ws.take((k, (hi - lo) * positions), dtype) for lo, hi in chunks]
-    rows = [ws.take((g.out_channels, (hi - lo) * positions), dtype) for lo, hi in chunks]
+    cols = [ws.take((rows, (hi - lo) * positions), dtype) for lo, hi in chunks]
 
     def chunk(i, lo, hi):
-        im2col(x_arr[lo:hi], g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.out_h, g.out_w, cols[i])
-        np.matmul(weight_matrix, cols[i], out=rows[i])
-        cnhw_to_nchw(rows[i], bias_arr, out[lo:hi].reshape(hi - lo, g.out_channels, positions))
+        n = hi - lo
+        im2col(x_arr[lo:hi], g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.out_h, g.out_w,
+               cols[i])
+        if rows > k:
+            cols[i][k] = 1
+        np.matmul(weight_matrix, _per_image(cols[i], n, positions),
+                  out=out[lo:hi].reshape(n, g.out_channels, positions))
 
     run_chunks(chunk, chunks)
-    for buffer in rows:
-        ws.give_back(buffer)
     if needs_grad(x, weight, bias):
         fn = Conv2dGradFn(x, weight, bias, cols, chunks, g, ws)
     else:
