@@ -58,7 +58,8 @@ class SGD(Optimizer):
                         state["momentum_buffer"] = buf
                     else:
                         buf *= momentum
-                        buf += (1.0 - dampening) * g
+                        # (1 - 0) * g is g exactly: skip that multiply and its temporary
+                        buf += g if dampening == 0 else (1.0 - dampening) * g
                     g = g + momentum * buf if nesterov else buf
                 self._apply_update(p, g, -lr)
         return loss
