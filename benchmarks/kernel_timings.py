@@ -585,6 +585,9 @@ def child_layouts(policy, steps, warmup):
     C  cols (N, K, P)     batched np.matmul(Wm, cols) -> (N, O, P) = NCHW, no
                           transpose; bwd batched Wm.T @ g, dW by a batched
                           matmul + sum or one einsum (the faster is used)
+    A' what ops/conv.py ships: A's columns plus a bias row of ones, per-image
+                          GEMMs on strided (K+1, P) views of them straight to /
+                          from NCHW (fwd, dcols; dW+db too while K+1 is small)
     (K = C*kh*kw, P = oh*ow.)
     """
     numba, np, ctl, kern, mode = _child_setup(policy)
@@ -625,9 +628,18 @@ def child_layouts(policy, steps, warmup):
         colsv = cols.reshape(Kc, N, P).transpose(1, 2, 0)
         tmpA = np.empty((N, O, Kc), f)
         dWT = np.empty((Kc, O), f)
+        # What ops/conv.py ships: layout A's columns with a bias row of ones, per-image
+        # GEMMs on strided (K+1, P) views of them, reading and writing NCHW directly.
+        cols1 = np.ones((Kc + 1, N * P), f)
+        cols1v = cols1.reshape(Kc + 1, N, P).transpose(1, 0, 2)
+        Wb = np.concatenate([Wm, b[:, None]], axis=1)
+        dcolsv = dcols.reshape(Kc, N, P).transpose(1, 0, 2)
         variants = {
             "A dW alt: (cols @ g2.T).T": lambda: np.matmul(cols, g2.T, out=dWT),
             "A dW alt: per-sample bmm+sum": lambda: np.matmul(g2v, colsv, out=tmpA).sum(0, out=dW),
+            "A' per-image fwd+bias to NCHW": lambda: np.matmul(Wb, cols1v, out=out),
+            "A' per-image dW+db from NCHW": lambda: np.matmul(g3, cols1v.transpose(0, 2, 1)).sum(0),
+            "A' per-image dcols from NCHW": lambda: np.matmul(Wm.T, g3, out=dcolsv),
         }
         if need_dx:
             parts["A gemm dcols"] = lambda: np.matmul(Wm.T, g2, out=dcols)
@@ -669,6 +681,16 @@ def child_layouts(policy, steps, warmup):
             res[f"{name}|{pname}"] = _bench(fn, reps)
         for pname, fn in variants.items():
             res[f"{name}|{pname}"] = _bench(fn, reps)
+        # as ops/conv.py: per-image dW only up to its row threshold, else layout A's
+        # long dW GEMM on grad_output moved to (O, N*P)
+        from fastgrad.ops.conv import _PER_SAMPLE_DW_MAX_K
+        per_image_dw = Kc + 1 <= _PER_SAMPLE_DW_MAX_K
+        res[f"{name}|A' total"] = (
+            res[f"{name}|A im2col"] + res[f"{name}|A' per-image fwd+bias to NCHW"]
+            + (res[f"{name}|A' per-image dW+db from NCHW"] if per_image_dw else
+               res[f"{name}|A from nchw+dbias"] + res[f"{name}|A dW alt: (cols @ g2.T).T"])
+            + (res[f"{name}|A' per-image dcols from NCHW"] + res[f"{name}|A col2im"]
+               if need_dx else 0.0))
         for lay in "ABC":
             tot = sum(v for kk, v in res.items()
                       if kk.startswith(f"{name}|{lay} ") and "dW (" not in kk
@@ -909,6 +931,9 @@ def section_layouts(args):
                 t = med[f"{conv}|{lay} total"]
                 print(f"    {lay} total fwd+bwd {t:7.3f} ms (ratio to A {t / ta:4.2f}); "
                       f"of which GEMMs {med[f'{conv}|{lay} gemms']:7.3f}")
+            t = med[f"{conv}|A' total"]
+            print(f"    A' (shipped: A's columns, per-image GEMMs to/from NCHW) fwd+bwd {t:7.3f} ms "
+                  f"(ratio to A {t / ta:4.2f})")
 
 
 def section_overhead(args):
