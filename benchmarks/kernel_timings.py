@@ -683,8 +683,8 @@ def child_layouts(policy, steps, warmup):
             res[f"{name}|{pname}"] = _bench(fn, reps)
         # as ops/conv.py: per-image dW only up to its row threshold, else layout A's
         # long dW GEMM on grad_output moved to (O, N*P)
-        from fastgrad.ops.conv import _PER_SAMPLE_DW_MAX_K
-        per_image_dw = Kc + 1 <= _PER_SAMPLE_DW_MAX_K
+        from fastgrad.ops.conv import _PER_IMAGE_DW_MAX_ENTRIES
+        per_image_dw = (Kc + 1) * O <= _PER_IMAGE_DW_MAX_ENTRIES
         res[f"{name}|A' total"] = (
             res[f"{name}|A im2col"] + res[f"{name}|A' per-image fwd+bias to NCHW"]
             + (res[f"{name}|A' per-image dW+db from NCHW"] if per_image_dw else

@@ -667,14 +667,15 @@ def test_im2col_leaves_rows_beyond_k_untouched():
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("bias", [True, False])
-@pytest.mark.parametrize("per_image_max_k", [0, 10**6])
-def test_conv2d_both_weight_gradient_paths_match_naive(dtype, bias, per_image_max_k, monkeypatch):
+@pytest.mark.parametrize("per_image_max_entries", [0, 10**6])
+def test_conv2d_both_weight_gradient_paths_match_naive(dtype, bias, per_image_max_entries,
+                                                      monkeypatch):
     """The per-image dW (small K) and the one-long-GEMM dW (large K) give the same gradients."""
     import fastgrad
     from fastgrad.ops import conv as conv_op
     from fastgrad.ops.naive import conv2d_naive
 
-    monkeypatch.setattr(conv_op, "_PER_SAMPLE_DW_MAX_K", per_image_max_k)
+    monkeypatch.setattr(conv_op, "_PER_IMAGE_DW_MAX_ENTRIES", per_image_max_entries)
     rng = np.random.default_rng(4)
     arrays = [rng.standard_normal(s).astype(dtype) for s in ((5, 3, 8, 7), (4, 3, 3, 2), (4,))]
     cot = rng.standard_normal((5, 4, 8, 4)).astype(dtype)

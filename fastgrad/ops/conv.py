@@ -6,8 +6,8 @@ Shapes for a chunk of n images (P = OH*OW, K = C*KH*KW, K' = K + 1 with a bias, 
               written straight into the NCHW output (one batched matmul, no layout move)
     backward  g[i] = grad_output[i] (O, P), read in NCHW as it is
               dcols[:, i*P:(i+1)*P] = W.T @ g[i];  dx = col2im(dcols)
-              [dW | db] = sum_i g[i] @ cols[:, i*P:(i+1)*P].T      (K' <= _PER_SAMPLE_DW_MAX_K)
-                       or (cols @ G.T).T with G (O, n*P) = nchw_to_cnhw(grad_output)  (else)
+              [dW | db] = sum_i g[i] @ cols[:, i*P:(i+1)*P].T   while K'*O is small (below),
+                       else (cols @ G.T).T with G (O, n*P) = nchw_to_cnhw(grad_output)
 The ones row folds the bias into the GEMMs: the forward needs no bias pass and the bias
 gradient comes out of the weight-gradient GEMM. The per-image GEMMs read and write strided
 views of the column buffers (leading dimension n*P), which BLAS takes as they are.
@@ -25,9 +25,12 @@ from fastgrad.ops._operands import as_tensor
 from fastgrad.ops.conv_geometry import batched, conv2d_geometry
 from fastgrad.ops.workspace import NO_WORKSPACE
 
-# Up to this many rows of cols (K'), the weight gradient is summed from per-image GEMMs on
-# grad_output as it is; above, grad_output is moved to (O, n*P) for one long GEMM.
-_PER_SAMPLE_DW_MAX_K = 64
+# While [dW | db] has at most this many entries (K' * O), it is summed from per-image GEMMs on
+# grad_output as it is; above, grad_output is moved to (O, n*P) for one long GEMM, which BLAS
+# runs well only when both K' and O are not too small. Chunk of 32 images, 1 thread, per-image
+# time / long time (incl. the move): O=16 P=676: K'=10 0.24, 46 0.41, 73 0.63, 145 1.31;
+# O=32 P=121: K'=10 0.37, 28 0.60, 46 1.17, 145 1.48 (conv2): crossover at ~1100-1600 entries.
+_PER_IMAGE_DW_MAX_ENTRIES = 1200
 
 
 def _per_image(cols, n, positions):
@@ -56,7 +59,7 @@ class Conv2dGradFn(GradFn):
         weight_t = self.weight.reshape(out_ch, k).T
         grad_nchw = np.ascontiguousarray(grad_output, dtype=dtype)
         d_x = np.empty((g.n, g.c, g.h, g.w), dtype=dtype) if need_x else None
-        long_dw = (need_w or need_b) and rows > _PER_SAMPLE_DW_MAX_K
+        long_dw = (need_w or need_b) and rows * out_ch > _PER_IMAGE_DW_MAX_ENTRIES
         grad_rows = [self.workspace.take((out_ch, (hi - lo) * positions), dtype) if long_dw
                      else None for lo, hi in self.chunks]
         d_cols = [self.workspace.take((k, (hi - lo) * positions), dtype) if need_x else None
