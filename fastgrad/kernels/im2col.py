@@ -41,10 +41,13 @@ Measured interleaved (one chunk of 32 images, BLAS 1 thread, us)::
     conv1 dW               87          283  (+ nchw_to_cnhw)
     conv2 forward         395          419  (+ cnhw_to_nchw)
     conv2 dW              690          469  (+ nchw_to_cnhw)   <- stays A
-    conv2 dcols           386          391
+    conv2 dcols           386          391   <- stays A (G is there for dW)
 
 conv1 fwd+bwd 1.46 -> 0.55 ms, conv2 4.15 -> 4.12 (a loaded run, same
-process, interleaved); per-image dW on conv2 as well: 4.41.
+process, interleaved); per-image dW on conv2 as well: 4.41.  Inside whole
+steps conv2's dcols as one GEMM on G measured 0.94-0.98x of the per-image
+GEMMs, and its forward per image 0.94-0.95x of A's GEMM + ``cnhw_to_nchw``
+(layer fwd+bwd, interleaved).
 B pays for the per-element transposes and a scattered row2im (0.7-0.9 ms on
 conv2).  Two GEMM choices close most of the gap where C wins; they are made
 by the caller, who owns the GEMMs:
