@@ -62,6 +62,14 @@ Per-call costs: changing the BLAS thread count through the library
 controllers 1-2 us (``blas_limit``), threadpoolctl's ``limit()`` on a reused
 controller 8 us, ``threadpool_limits()`` 650-800 us (it rebuilds the
 controller each time, so never per GEMM); ``split_batch`` round trip 50 us.
+Inside training steps (conv2d's four ``run_chunks`` per step) the first
+chunk starts 30-45 us after the call, the helper's 45-85 us after it, and
+the call returns 45-70 us after the helper's chunk ends: ~0.1 ms per call,
+mostly thread wake-ups.  Tried and not kept (whole step, interleaved):
+polling for the helper's result with ``time.sleep(0)`` instead of blocking
+1.03-1.05x (the GIL handoffs get worse); a larger first chunk for the
+calling thread (3-10% of the batch) within noise (0.96-1.03x); max-pool in
+``run_chunks`` instead of 2 OpenMP threads 1.01x, at 1 numba thread 1.00x.
 Within a chunk, the ``parallel=True`` kernels at one thread cost the same as
 serially compiled copies (step 4.40 vs 4.39 ms); on whole batches, under
 PASSIVE, 2 numba threads make pool1 fwd+bwd 0.44-0.67 ms against 0.55-0.74
