@@ -257,7 +257,7 @@ def _chart(results, path_png):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=40, help="timed calls per case in a process")
-    parser.add_argument("--repeats", type=int, default=3, help="processes per implementation")
+    parser.add_argument("--repeats", type=int, default=5, help="processes per implementation")
     parser.add_argument("--no-epoch", action="store_true", help="skip the timed epochs")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "RESULTS.md"))
     parser.add_argument("--png", default=str(ROOT / "benchmarks" / "results.png"))
