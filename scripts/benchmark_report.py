@@ -224,6 +224,23 @@ def write_report(results, epochs, compile_s, path_md, path_png):
     _chart(results, path_png)
 
 
+README_START = "<!-- benchmark-results:start -->"
+README_END = "<!-- benchmark-results:end -->"
+
+
+def update_readme(path_md, readme=ROOT / "README.md"):
+    """Copy the report's training-step and layer tables into README.md between the markers."""
+    text = readme.read_text()
+    if README_START not in text or README_END not in text:
+        return
+    report = Path(path_md).read_text().splitlines()
+    keep = [line for line in report if not line.startswith("# ")]
+    block = "\n".join(line.replace("## ", "#### ") for line in keep).strip()
+    head, rest = text.split(README_START, 1)
+    tail = rest.split(README_END, 1)[1]
+    readme.write_text(f"{head}{README_START}\n{block}\n{README_END}{tail}")
+
+
 def _chart(results, path_png):
     try:
         import matplotlib
@@ -276,6 +293,8 @@ def main(argv=None):
             epochs[impl] = run_child(["--epoch"], impl)
     compile_s = compile_times()
     write_report(results, epochs, compile_s, args.out, args.png)
+    if Path(args.out).resolve() == (ROOT / "benchmarks" / "RESULTS.md").resolve():
+        update_readme(args.out)
     print(Path(args.out).read_text())
 
 
