@@ -148,3 +148,23 @@ def test_pool_modules():
     np.testing.assert_array_equal(nn.MaxPool2d(3, 2, 1, impl="naive")(x).arr, nn.MaxPool2d(3, 2, 1)(x).arr)
     np.testing.assert_allclose(nn.AvgPool2d(2)(x).arr, _avg_reference(x.arr, 2, 2, 0))
     assert repr(nn.MaxPool2d(2)) == "MaxPool2d(kernel_size=2, stride=2, padding=0)"
+
+
+@pytest.mark.parametrize("serial_max", [0, 10**9])
+def test_max_pool_same_result_on_one_or_all_numba_threads(monkeypatch, serial_max):
+    import numba
+
+    from fastgrad.ops import pooling
+
+    monkeypatch.setattr(pooling, "_SERIAL_MAX_ELEMENTS", serial_max)
+    rng = np.random.default_rng(3)
+    x = fastgrad.tensor(rng.integers(0, 3, (4, 3, 11, 11)).astype(np.float32), requires_grad=True)
+    threads = numba.get_num_threads()
+    out = F.max_pool2d(x, 2)
+    out.backward(fastgrad.ones(*out.shape))
+    assert numba.get_num_threads() == threads  # the caller's count is restored
+    naive_x = fastgrad.tensor(x.arr, requires_grad=True)
+    naive = F.max_pool2d_naive(naive_x, 2)
+    naive.backward(fastgrad.ones(*naive.shape))
+    np.testing.assert_array_equal(out.arr, naive.arr)
+    np.testing.assert_array_equal(x.grad.arr, naive_x.grad.arr)
