@@ -167,6 +167,15 @@ def maxpool2d_backward(grad_out, argmax, dx):
 
     Preconditions: every argmax value in ``[0, H*W)``; same dtype for
     grad_out and dx; C-contiguous.
+
+    Zero fill + scatter beats writing each 2x2/2 window directly (measured
+    interleaved, batch 64 float32, 1 and 2 threads): with
+    ``dx[i0 + k] = g if argmax - i0 == k else 0`` for k in 0, 1, W, W+1 the
+    selects compile to branches on the (random) argmax position, 3.6-4.5x
+    slower; four zero stores then one store at the argmax, branch-free,
+    still 2.1x (pool2) and 1.2x (pool1) slower: five scalar stores per
+    window against the fill's vector stores (8 floats each) plus one scatter
+    store, and the stores are the bottleneck.
     """
     N, C, H, W = dx.shape
     HW = H * W
