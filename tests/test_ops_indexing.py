@@ -208,18 +208,82 @@ def test_setitem_into_a_constant_tensor_makes_it_require_grad():
 
 
 def test_augmented_assignment_to_an_element_of_a_constant_buffer():
-    # x[0] += w is x.__setitem__(0, x[0].__iadd__(w)): the write-back records the graph.
+    # x[0] += w is x.__setitem__(0, x[0].__iadd__(w)): both writes reach x's graph.
     x = fastgrad.zeros(3)
     w = fastgrad.tensor(2.0, requires_grad=True)
     x[0] += w
-    # Now x requires grad, and an in-place change through its view x[2] is refused (a known
-    # limitation: PyTorch would rebase x's graph); assigning the new value is the way.
-    with pytest.raises(RuntimeError, match=r"view \(shape \(\)\) of a tensor that requires grad"):
-        x[2] -= 1.0
-    x[2] = x[2] - 1.0
-    assert x.tolist() == [2.0, 0.0, -1.0]
+    x[2] -= 1.0  # through a view of a tensor that now requires grad, as PyTorch allows
+    x[0] *= w
+    assert x.tolist() == [4.0, 0.0, -1.0]
     (x * fastgrad.tensor([5.0, 6.0, 7.0])).sum().backward()
-    assert w.grad.item() == 5.0
+    assert w.grad.item() == 5.0 * 2 * 2.0  # d(w*w)/dw * 5
+
+
+def test_a_write_into_a_view_reaches_the_base_graph():
+    c = fastgrad.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    buf = fastgrad.zeros(2, 3)
+    w = fastgrad.tensor([10.0, 20.0], requires_grad=True)
+    view = buf[1][1:]  # a view of a view
+    view += w
+    assert buf.tolist() == [[0.0, 0.0, 0.0], [0.0, 10.0, 20.0]]
+    assert buf.requires_grad
+    (buf * c).sum().backward()
+    np.testing.assert_array_equal(w.grad.arr, [5.0, 6.0])
+    w.grad = None
+    buf2 = fastgrad.zeros(3)
+    v = buf2[:2]
+    v[0] = w[1]
+    (buf2 * fastgrad.tensor([7.0, 8.0, 9.0])).sum().backward()
+    np.testing.assert_array_equal(w.grad.arr, [0.0, 7.0])
+
+
+def test_repeated_view_updates_match_the_out_of_place_gradient():
+    rng = np.random.default_rng(3)
+    ws = [fastgrad.tensor(rng.standard_normal(4), requires_grad=True) for _ in range(3)]
+    x = fastgrad.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    y = x * 1.0
+    for i, w in enumerate(ws):
+        y[i] += w * x[i]  # (w * y[i] would save y[i], which the write then changes)
+    c = rng.standard_normal((3, 4)).astype(np.float32)
+    (y * fastgrad.tensor(c)).sum().backward()
+    grads_inplace = [x.grad.arr.copy()] + [w.grad.arr.copy() for w in ws]
+    for t in [x] + ws:
+        t.grad = None
+    rows = [x[i] + ws[i] * x[i] for i in range(3)]
+    (fastgrad.stack(rows) * fastgrad.tensor(c)).sum().backward()
+    for got, expected in zip(grads_inplace, [x.grad.arr] + [w.grad.arr for w in ws]):
+        np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+def test_a_view_made_before_its_base_was_written_is_refused():
+    buf = fastgrad.zeros(3)
+    stale = buf[1:3]
+    w = fastgrad.tensor(2.0, requires_grad=True)
+    buf[1] = w
+    with pytest.raises(RuntimeError, match=r"view \(shape \(2,\)\) was made before an in-place write"):
+        stale.sum()
+    with fastgrad.no_grad():
+        assert stale.sum().item() == 2.0  # the data itself is current
+    assert buf[1:3].sum().requires_grad  # a view taken after the write is fine
+
+
+def test_a_write_with_grad_into_a_reshaped_view_is_refused():
+    buf = fastgrad.zeros(2, 2)
+    flat = buf.reshape(4)
+    w = fastgrad.tensor(1.0, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"view \(shape \(4,\)\) of a tensor of shape \(2, 2\) made by reshape"):
+        flat[0] = w
+    assert buf.tolist() == [[0.0, 0.0], [0.0, 0.0]]  # refused before writing
+    flat[0] = 5.0  # without grad it is a plain data write
+    assert buf.arr[0, 0] == 5.0
+
+
+def test_a_view_write_still_invalidates_saved_values():
+    x = fastgrad.tensor([1.0, 2.0], requires_grad=True) * 1.0
+    y = x * x
+    x[0:1] += 1.0
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
 
 
 def test_setitem_without_grad_builds_no_graph():

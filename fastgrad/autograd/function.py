@@ -16,13 +16,27 @@ _GRAPH_ATTRS = frozenset({"next_edges", "needs_input_grad", "input_dtypes", "rel
 
 
 def needs_grad(*tensors):
-    """True when an op on ``tensors`` must record a node: grad mode on and an input requires grad."""
+    """True when an op on ``tensors`` must record a node: grad mode on and an input requires grad.
+
+    Also refuses a stale view: one made before an in-place write gave its base a new node, so
+    that its own node no longer describes its data (PyTorch would rebuild the view's node).
+    """
     if not is_grad_enabled():
         return False
+    result = False
     for t in tensors:
-        if t is not None and t.requires_grad:
-            return True
-    return False
+        if t is None:
+            continue
+        base = t._base
+        if base is not None and base.grad_fn is not t._base_fn_at_view:
+            raise RuntimeError(
+                f"a view (shape {t.shape}) was made before an in-place write gave its base "
+                f"(shape {base.shape}) a new gradient node, so its gradient would be wrong: take "
+                "the view again after the write"
+            )
+        if t.requires_grad:
+            result = True
+    return result
 
 
 def unbroadcast(grad, shape):

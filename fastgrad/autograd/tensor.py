@@ -31,6 +31,8 @@ class Tensor:
         self.grad_fn = None
         self._version_counter = [0]
         self._base = None
+        self._view_of = None
+        self._base_fn_at_view = None
         self._requires_grad = False
         if requires_grad:
             self.requires_grad = True
@@ -47,12 +49,19 @@ class Tensor:
         t.grad = None
         t.grad_fn = grad_fn
         t._requires_grad = grad_fn is not None
+        # For a view made by basic indexing: (the tensor indexed, the index), so that an
+        # in-place write with grad into the view can be recorded in that tensor's graph too.
+        t._view_of = None
         if base is None:
             t._version_counter = [0]
             t._base = None
+            t._base_fn_at_view = None
         else:
             t._version_counter = base._version_counter
             t._base = base._base if base._base is not None else base
+            # The base's node when the view was made: if an in-place write later gives the base
+            # a new node, this view's own node no longer describes its (shared) data.
+            t._base_fn_at_view = t._base.grad_fn
         return t
 
     # ----------------------------------------------------------------- autograd attributes
@@ -125,7 +134,9 @@ class Tensor:
 
     def detach(self):
         """The same data (shared memory and version counter), cut from the graph."""
-        return Tensor._wrap(self.arr, None, base=self)
+        t = Tensor._wrap(self.arr, None, base=self)
+        t._base = None  # cut from the graph: never a stale view, writes need not reach self's graph
+        return t
 
     def detach_(self):
         if self._base is not None and self.grad_fn is not None:
@@ -145,17 +156,39 @@ class Tensor:
                 "be differentiated"
             )
         base = self._base
-        if base is not None and base.requires_grad:
-            if base.is_leaf:
-                raise RuntimeError(
-                    f"a view (shape {self.shape}) of a leaf Variable that requires grad (shape "
-                    f"{base.shape}) is being used in an in-place operation"
-                )
+        if base is not None and base.requires_grad and base.is_leaf:
             raise RuntimeError(
-                f"in-place modification of a view (shape {self.shape}) of a tensor that requires "
-                f"grad (shape {base.shape}) is not supported: index the base tensor directly, "
-                "e.g. base[idx] = value"
+                f"a view (shape {self.shape}) of a leaf Variable that requires grad (shape "
+                f"{base.shape}) is being used in an in-place operation"
             )
+
+    def _check_view_write(self, records_grad):
+        """Before an in-place write into a view: can the write be recorded in its base's graph?
+
+        Only views made by basic indexing know where they sit in their base; a write that
+        records a gradient into any other view (reshape, transpose, expand, ...) is refused
+        rather than leaving the base's graph silently out of date.
+        """
+        if self._base is None or not is_grad_enabled() or not (records_grad or self._base.requires_grad):
+            return
+        view = self
+        while view._base is not None:
+            if view._view_of is None:
+                raise RuntimeError(
+                    f"an in-place write that records a gradient into a view (shape {self.shape}) of "
+                    f"a tensor of shape {self._base.shape} made by reshape/transpose/expand/... is "
+                    "not supported: write into the base tensor (base[idx] = value), or clone() "
+                    "the view first"
+                )
+            view = view._view_of[0]
+
+    def _after_view_write(self):
+        """After an in-place write with grad into a view: record it in every tensor it views."""
+        if self._base is None or self.grad_fn is None or not is_grad_enabled():
+            return
+        from fastgrad.ops.indexing import record_view_write
+
+        record_view_write(self)
 
     def _assign_inplace(self, result):
         """Make ``self`` hold ``result`` (an out-of-place result computed from a copy of self)."""
@@ -178,6 +211,7 @@ class Tensor:
         if result.grad_fn is not None:
             self.grad_fn = result.grad_fn
             self._requires_grad = True
+            self._after_view_write()
 
     # ----------------------------------------------------------------------- array facts
     @property
@@ -304,6 +338,7 @@ class Tensor:
         """
         self._check_inplace()
         others_need_grad = any(getattr(a, "requires_grad", False) for a in args)
+        self._check_view_write(self.requires_grad or others_need_grad)
         if is_grad_enabled() and (self.requires_grad or others_need_grad):
             source = Tensor._wrap(self.arr.copy(), self.grad_fn)
             source._requires_grad = self.requires_grad

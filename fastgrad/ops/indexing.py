@@ -66,7 +66,10 @@ def getitem(x, idx):
         out = x.arr[(idx if isinstance(idx, tuple) else (idx,)) + (Ellipsis,)]
     out = np.asarray(out) if not isinstance(out, np.ndarray) else out
     fn = GetItemGradFn(x, idx, basic) if needs_grad(x) else None
-    return Tensor._wrap(out, fn, base=x if basic else None)
+    result = Tensor._wrap(out, fn, base=x if basic else None)
+    if basic:
+        result._view_of = (x, idx)
+    return result
 
 
 class SetitemGradFn(GradFn):
@@ -103,6 +106,8 @@ class SetitemTensorGradFn(SetitemGradFn):
 def setitem(x, idx, value):
     """Write ``value`` into ``x[idx]`` in place; ``x`` then comes from a Setitem node."""
     x._check_inplace()
+    value_t = value if isinstance(value, Tensor) else None
+    x._check_view_write(value_t is not None and value_t.requires_grad)
     idx = _plain_index(idx)
     value_arr = value.arr if isinstance(value, Tensor) else value
     if not x.arr.flags.writeable:
@@ -120,7 +125,6 @@ def setitem(x, idx, value):
             f"tensor of shape {x.shape}: {exc}"
         ) from None
     x._bump_version()
-    value_t = value if isinstance(value, Tensor) else None
     if is_grad_enabled():
         if value_t is not None and value_t.requires_grad:
             fn = SetitemTensorGradFn(x, idx, value_t)
@@ -130,3 +134,24 @@ def setitem(x, idx, value):
             return
         x.grad_fn = fn
         x._requires_grad = True
+        x._after_view_write()
+
+
+def record_view_write(view):
+    """``view`` (made by basic indexing) was written in place with grad: give each tensor it
+    views, up to its base, a Setitem node that takes the view's new value at its index.
+
+    The data is already shared; this makes the graphs agree with it, as PyTorch's CopySlices.
+    ``Tensor._check_view_write`` has already checked that every link is a basic index.
+    """
+    child = view
+    chain = []
+    while child._base is not None:
+        parent, index = child._view_of
+        parent.grad_fn = SetitemTensorGradFn(parent, index, child)
+        parent._requires_grad = True
+        chain.append(child)
+        child = parent
+    for v in chain + [child]:
+        if v._base is not None:
+            v._base_fn_at_view = v._base.grad_fn
