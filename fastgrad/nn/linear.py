@@ -1,6 +1,4 @@
 """``Linear``: y = x W^T + b."""
-import math
-
 import numpy as np
 
 from fastgrad import dtypes

@@ -12,6 +12,12 @@ def as_tensor(x):
     return x if isinstance(x, Tensor) else Tensor(x)
 
 
+def float_array(x):
+    """The array of tensor ``x``, as float32 when it is integer or bool (``exp(int)`` is float)."""
+    arr = x.arr
+    return arr if dtypes.is_floating(arr.dtype) else arr.astype(np.float32)
+
+
 def wrap_saving_output(out, fn):
     """``Tensor._wrap(out, fn)`` for a node whose backward reads ``out`` itself.
 

@@ -118,7 +118,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, workspace=
     ``workspace`` (a ``fastgrad.ops.workspace.Workspace``) lends reusable scratch buffers.
     """
     x, weight = as_tensor(input), as_tensor(weight)
-    x, unbatched = batched(x, "conv2d")
+    x, unbatched = batched(x)
     g = conv2d_geometry(x, weight, bias, stride, padding, dilation)
     ws = NO_WORKSPACE if workspace is None else workspace
     dtype = x.dtype

@@ -6,8 +6,6 @@ never sees an index it could run past.
 import numbers
 from typing import NamedTuple
 
-import numpy as np
-
 
 def pair(value, name):
     """``value`` as an (h, w) pair of ints (an int is used for both)."""
@@ -136,13 +134,9 @@ def pool2d_geometry(x, kernel_size, stride, padding, name):
     return PoolGeometry(n, c, h, w, kh, kw, sh, sw, ph, pw, out_h, out_w)
 
 
-def batched(x, name):
+def batched(x):
     """(x as 4-D, whether a batch dim was added): a 3-D input is one unbatched image."""
     if x.ndim == 3:
         return x.unsqueeze(0), True
     return x, False
 
-
-def contiguous_array(arr):
-    """A C-contiguous array for a kernel (a no-op copy-free view when it already is one)."""
-    return np.ascontiguousarray(arr)

@@ -5,18 +5,9 @@ gradient by the local derivative.
 """
 import numpy as np
 
-from fastgrad import dtypes
 from fastgrad.autograd.function import GradFn, needs_grad
 from fastgrad.autograd.tensor import Tensor
-from fastgrad.ops._operands import as_tensor, wrap_saving_output
-
-
-def _float_input(x):
-    """The array of ``x``, made float32 when it is integer (PyTorch promotes ``exp(int)``)."""
-    arr = x.arr
-    if not dtypes.is_floating(arr.dtype):
-        arr = arr.astype(np.float32)
-    return arr
+from fastgrad.ops._operands import as_tensor, float_array, wrap_saving_output
 
 
 class ExpGradFn(GradFn):
@@ -31,7 +22,7 @@ class ExpGradFn(GradFn):
 def exp(x):
     x = as_tensor(x)
     with np.errstate(over="ignore"):
-        out = np.exp(_float_input(x))
+        out = np.exp(float_array(x))
     return wrap_saving_output(out, ExpGradFn(x, out) if needs_grad(x) else None)
 
 
@@ -49,7 +40,7 @@ class LogGradFn(GradFn):
 def log(x):
     x = as_tensor(x)
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.log(_float_input(x))
+        out = np.log(float_array(x))
     return Tensor._wrap(out, LogGradFn(x) if needs_grad(x) else None)
 
 
@@ -66,7 +57,7 @@ class SqrtGradFn(GradFn):
 def sqrt(x):
     x = as_tensor(x)
     with np.errstate(invalid="ignore"):
-        out = np.sqrt(_float_input(x))
+        out = np.sqrt(float_array(x))
     return wrap_saving_output(out, SqrtGradFn(x, out) if needs_grad(x) else None)
 
 
@@ -97,7 +88,7 @@ class SigmoidGradFn(GradFn):
 def sigmoid(x):
     """1 / (1 + exp(-x)), computed from exp(-|x|) so that no exp overflows for large |x|."""
     x = as_tensor(x)
-    arr = _float_input(x)
+    arr = float_array(x)
     e = np.exp(-np.abs(arr))
     out = np.where(arr >= 0, 1 / (1 + e), e / (1 + e)).astype(arr.dtype, copy=False)
     return wrap_saving_output(out, SigmoidGradFn(x, out) if needs_grad(x) else None)
@@ -114,7 +105,7 @@ class TanhGradFn(GradFn):
 
 def tanh(x):
     x = as_tensor(x)
-    out = np.tanh(_float_input(x))
+    out = np.tanh(float_array(x))
     return wrap_saving_output(out, TanhGradFn(x, out) if needs_grad(x) else None)
 
 

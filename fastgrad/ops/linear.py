@@ -1,7 +1,5 @@
 """linear(x, weight, bias) = x @ weight.T + bias as one node (one GEMM each way, no transposed
 copies): the layer every MLP step spends most of its time in."""
-import numpy as np
-
 from fastgrad.autograd.function import GradFn, needs_grad
 from fastgrad.autograd.tensor import Tensor
 from fastgrad.ops._operands import as_tensor

@@ -49,7 +49,7 @@ class NaiveConv2dGradFn(GradFn):
 def conv2d_naive(input, weight, bias=None, stride=1, padding=0, dilation=1):
     """Same contract as ``fastgrad.nn.functional.conv2d``: (N, C, H, W) -> (N, O, OH, OW)."""
     x, weight = as_tensor(input), as_tensor(weight)
-    x, unbatched = batched(x, "conv2d")
+    x, unbatched = batched(x)
     g = conv2d_geometry(x, weight, bias, stride, padding, dilation)
     padded = np.pad(x.arr, ((0, 0), (0, 0), (g.ph, g.ph), (g.pw, g.pw)))
     out = np.empty((g.n, g.out_channels, g.out_h, g.out_w), dtype=x.dtype)
@@ -84,7 +84,7 @@ class NaiveMaxPool2dGradFn(GradFn):
 
 def max_pool2d_naive(input, kernel_size, stride=None, padding=0):
     """Same contract as ``fastgrad.nn.functional.max_pool2d``; ties go to the first maximum."""
-    x, unbatched = batched(as_tensor(input), "max_pool2d")
+    x, unbatched = batched(as_tensor(input))
     g = pool2d_geometry(x, kernel_size, stride, padding, "max_pool2d")
     padded = np.pad(x.arr, ((0, 0), (0, 0), (g.ph, g.ph), (g.pw, g.pw)), constant_values=-np.inf)
     out = np.empty((g.n, g.c, g.out_h, g.out_w), dtype=x.dtype)

@@ -64,7 +64,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, return_indices=False)
     ``stride`` defaults to ``kernel_size``. With ``return_indices`` also returns the flat
     index (h * W + w) of each chosen element in its input plane, as int64.
     """
-    x, unbatched = batched(as_tensor(input), "max_pool2d")
+    x, unbatched = batched(as_tensor(input))
     g = pool2d_geometry(x, kernel_size, stride, padding, "max_pool2d")
     out = np.empty((g.n, g.c, g.out_h, g.out_w), dtype=x.dtype)
     # int32 halves the argmax traffic; an MNIST-sized plane index fits easily.
@@ -96,7 +96,7 @@ class AvgPool2dGradFn(GradFn):
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0):
     """Mean over windows, zero padding counted (PyTorch's count_include_pad=True)."""
-    x, unbatched = batched(as_tensor(input), "avg_pool2d")
+    x, unbatched = batched(as_tensor(input))
     g = pool2d_geometry(x, kernel_size, stride, padding, "avg_pool2d")
     out = np.empty((g.n, g.c, g.out_h, g.out_w), dtype=x.dtype)
     avgpool2d_forward(np.ascontiguousarray(x.arr), g.kh, g.kw, g.sh, g.sw, g.ph, g.pw,

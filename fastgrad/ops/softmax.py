@@ -2,11 +2,7 @@
 import numpy as np
 
 from fastgrad.autograd.function import GradFn, needs_grad
-from fastgrad.ops._operands import as_tensor, normalize_dim, wrap_saving_output
-
-
-def _float_arr(x):
-    return x.arr if x.arr.dtype.kind == "f" else x.arr.astype(np.float32)
+from fastgrad.ops._operands import as_tensor, float_array, normalize_dim, wrap_saving_output
 
 
 class SoftmaxGradFn(GradFn):
@@ -23,7 +19,7 @@ class SoftmaxGradFn(GradFn):
 def softmax(x, dim):
     x = as_tensor(x)
     axis = normalize_dim(dim, x.arr.ndim)
-    arr = _float_arr(x)
+    arr = float_array(x)
     if arr.ndim == 0:
         out = np.ones_like(arr)
     else:
@@ -47,7 +43,7 @@ class LogSoftmaxGradFn(GradFn):
 def log_softmax(x, dim):
     x = as_tensor(x)
     axis = normalize_dim(dim, x.arr.ndim)
-    arr = _float_arr(x)
+    arr = float_array(x)
     if arr.ndim == 0:
         out = np.zeros_like(arr)
     else:
