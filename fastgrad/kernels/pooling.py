@@ -32,16 +32,20 @@ __all__ = [
 
 
 @numba.njit(cache=True, nogil=True)
+def _in_bounds(start, size, limit):
+    """[lo, hi): the part of the window [start, start + size) inside [0, limit)."""
+    return max(start, 0), min(start + size, limit)
+
+
+@numba.njit(cache=True, nogil=True)
 def _window_max(xf, ut, y0, x0, kh, kw, H, W):
     """PyTorch's max-pool scan of one window of plane ``xf[ut]`` (flat H*W).
 
     The window's top-left corner is (y0, x0) in unpadded coordinates (may be
     negative: padding); returns (max value, flat index of the chosen element).
     """
-    y_lo = max(y0, 0)
-    y_hi = min(y0 + kh, H)
-    x_lo = max(x0, 0)
-    x_hi = min(x0 + kw, W)
+    y_lo, y_hi = _in_bounds(y0, kh, H)
+    x_lo, x_hi = _in_bounds(x0, kw, W)
     # Starting from the first in-bounds element is the state PyTorch reaches
     # after it (it starts from -inf with that element's index), and
     # re-visiting it below changes nothing; this keeps `best` in x's dtype.
@@ -215,12 +219,10 @@ def avgpool2d_forward(x, kh, kw, sh, sw, ph, pw, out_h, out_w, out):
         ut = _u(t)
         for oy in range(out_h):
             y0 = oy * sh - ph
-            y_lo = max(y0, 0)
-            y_hi = min(y0 + kh, H)
+            y_lo, y_hi = _in_bounds(y0, kh, H)
             for ox in range(out_w):
                 x0 = ox * sw - pw
-                x_lo = max(x0, 0)
-                x_hi = min(x0 + kw, W)
+                x_lo, x_hi = _in_bounds(x0, kw, W)
                 # float() keeps the sum in float64 both compiled and under
                 # NUMBA_DISABLE_JIT (numpy would add np.float32 + 0.0 in
                 # float32 there), so both modes give identical results.
@@ -257,12 +259,10 @@ def avgpool2d_backward(grad_out, kh, kw, sh, sw, ph, pw, dx):
             df[ut, _u(i)] = 0
         for oy in range(out_h):
             y0 = oy * sh - ph
-            y_lo = max(y0, 0)
-            y_hi = min(y0 + kh, H)
+            y_lo, y_hi = _in_bounds(y0, kh, H)
             for ox in range(out_w):
                 x0 = ox * sw - pw
-                x_lo = max(x0, 0)
-                x_hi = min(x0 + kw, W)
+                x_lo, x_hi = _in_bounds(x0, kw, W)
                 g = float(gf[ut, _u(oy * out_w + ox)]) / div
                 for y in range(y_lo, y_hi):
                     for xx in range(x_lo, x_hi):
