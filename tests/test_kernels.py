@@ -192,6 +192,10 @@ CONV_CASES = [
     (2, 1, 8, 8, 5, 5, 3, 3, 2, 2, 1, 1),      # windows not dividing input
     (1, 2, 4, 5, 3, 3, 1, 1, 2, 2, 2, 1),      # padding 2 with dilation
     (3, 2, 12, 5, 4, 2, 2, 1, 0, 1, 2, 2),     # tall input, dilated rect kernel
+    # im2col copies unit-stride runs in blocks of 8, the last block shifted back:
+    (1, 1, 4, 10, 1, 3, 1, 1, 0, 0, 1, 1),     # runs of exactly 8
+    (1, 1, 4, 18, 1, 3, 1, 1, 0, 0, 1, 1),     # runs of exactly 16
+    (2, 2, 5, 19, 3, 3, 1, 1, 1, 1, 1, 1),     # runs of 17-19 beside padding columns
 ]
 
 
