@@ -61,10 +61,15 @@ by the caller, who owns the GEMMs:
   ms against 0.50 for the one tall-skinny GEMM; conv1 in A then totals
   0.70 / 0.77 ms against C's 0.58 / 0.73.
 
-All kernels here are ``parallel=True`` over an axis on which no two iterations
-write the same element (see ``threads.py`` for when that pays: on whole
-batches; inside ``split_batch`` chunks they run on one thread at no measured
-cost against serially compiled copies).  None of them allocates its output or validates its
+The kernels here are serial (``nogil``), but for ``col2im`` (see there):
+conv2d runs them inside ``run_chunks``, one chunk of the batch per core, on
+one thread anyway (see ``threads.py``).  As ``parallel=True`` kernels,
+im2col and the layout moves ran no faster inside chunks, yet took 5.5 s of
+the 12 s cold compile of a first training step (im2col 5.0 -> 2.1 s serial),
+and cost 70-130 us per call to wake the OpenMP threads for a single image.
+Each kernel's loop runs over an axis on which no two iterations write the
+same element, so it could be made parallel again.
+None of them allocates its output or validates its
 arguments: the Python caller must guarantee the preconditions in each
 docstring.  Every array argument must be C-contiguous and all floating arrays
 of one call must share one dtype (float32 or float64).
@@ -152,7 +157,7 @@ def _copy_run(dst, d, src, s, length):
             dst[_u(d + o)] = src[_u(s + o)]
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@numba.njit(cache=True, nogil=True)
 def im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, cols):
     """Unfold the padded, dilated windows of ``x`` into columns.
 
@@ -176,8 +181,8 @@ def im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, cols):
     x_flat = x.reshape(N * C * H * W)
     # One iteration writes row k of cols, which no other iteration touches.
     # (Splitting rows into blocks of samples, for more iterations than K = 9
-    # on conv1, cost 1.1-1.3x at one thread; conv2d runs it at one.)
-    for k in numba.prange(K):
+    # on conv1, cost 1.1-1.3x.)
+    for k in range(K):
         c = k // KK
         r = k - c * KK
         i = r // kw
@@ -244,6 +249,10 @@ def col2im(cols, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, dx):
     df = dx.reshape(N * C, H * W)
     # Parallel over (n, c) planes: windows overlap inside a plane, never
     # across planes, so no two iterations accumulate into the same element.
+    # The one parallel kernel here, though conv2d runs it on one thread: as a
+    # parfor body it runs 0.85x the time of the same loops compiled serially
+    # (conv2, 32 images, interleaved; likely numba's no-alias arguments for
+    # the body, which spare the += loop its overlap tests).
     for t in numba.prange(N * C):
         n = t // C
         c = t - n * C
@@ -270,7 +279,7 @@ def col2im(cols, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, dx):
                             df[up, _u(s + ox * sw)] += cols[uk, _u(q + ox)]
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@numba.njit(cache=True, nogil=True)
 def cnhw_to_nchw(src, bias, out):
     """Move the forward GEMM result to NCHW and add the bias.
 
@@ -283,7 +292,7 @@ def cnhw_to_nchw(src, bias, out):
     Preconditions: ``src.shape[1] == N*P``; C-contiguous; one dtype.
     """
     N, O, P = out.shape
-    for t in numba.prange(N * O):
+    for t in range(N * O):
         n = t // O
         o = t - n * O
         s = n * P
@@ -297,7 +306,7 @@ def cnhw_to_nchw(src, bias, out):
                 out[un, uo, _u(p)] = src[uo, _u(s + p)] + b
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@numba.njit(cache=True, nogil=True)
 def nchw_to_cnhw(src, out, dbias):
     """Move grad_output from NCHW to the GEMM layout, summing the bias grad.
 
@@ -310,9 +319,9 @@ def nchw_to_cnhw(src, out, dbias):
     Preconditions: ``out.shape == (O, N*P)``; C-contiguous; one dtype.
     """
     N, O, P = src.shape
-    # Parallel over o so each thread owns whole rows of out and whole dbias
-    # entries: no reduction across threads is needed.
-    for o in numba.prange(O):
+    # One iteration per o owns whole rows of out and a whole dbias entry: no
+    # two iterations write the same element.
+    for o in range(O):
         uo = _u(o)
         for n in range(N):
             s = n * P
