@@ -42,13 +42,12 @@ def child_measure(impl, rounds):
     """{"layers": {"conv1 fwd": s, ...}, "steps": {"cnn": s, "mlp": s}} for one implementation."""
     import cases
 
-    layer_rounds = max(3, rounds // 10) if impl == "naive" else rounds
     result = {"layers": {}, "steps": {}, "threads": cases.thread_info()}
     for layer in cases.LAYERS:
         for backward in (False, True):
             run = cases.layer_case(layer, impl, backward)
-            result["layers"][f"{layer} {'fwd+bwd' if backward else 'fwd'}"] = _median_seconds(run, layer_rounds)
-    result["steps"]["cnn"] = _median_seconds(cases.train_step_case("cnn", impl), layer_rounds)
+            result["layers"][f"{layer} {'fwd+bwd' if backward else 'fwd'}"] = _median_seconds(run, rounds)
+    result["steps"]["cnn"] = _median_seconds(cases.train_step_case("cnn", impl), rounds)
     if impl != "naive":
         result["steps"]["mlp"] = _median_seconds(cases.train_step_case("mlp", impl), rounds * 3)
     return result
@@ -112,8 +111,8 @@ def measure_all(impls, repeats, rounds):
     samples = {impl: [] for impl in impls}
     for r in range(repeats):
         for impl in impls[r % len(impls):] + impls[:r % len(impls)]:
-            if impl == "naive" and samples[impl]:
-                continue  # ~100x slower and only a baseline: one process is enough
+            # The naive baseline too, as often and as long as the others (~8 s a process):
+            # with one short process its times moved by 25% between reports.
             samples[impl].append(run_child(["--rounds", str(rounds)], impl))
     merged = {}
     for impl, runs in samples.items():

@@ -139,6 +139,32 @@ def test_cross_entropy_weight_and_ignore_index(rng):
     np.testing.assert_allclose(loss.arr, (w * nll).sum() / w.sum())
 
 
+@pytest.mark.parametrize("ignore_index,target", [
+    (1, [0, 1, 2, 1, 2]),      # a class index, present: those samples drop out
+    (1, [0, 2, 2, 0, 2]),      # a class index between the targets but absent: nothing dropped
+    (-100, [0, 1, 2, 1, 2]),   # the default, absent: every sample counts
+    (2, [0, 1, 0, 1, 1]),      # above every target
+])
+def test_cross_entropy_ignore_index_anywhere(rng, ignore_index, target):
+    logits = rng.standard_normal((5, 3))
+    target = np.array(target)
+    loss = F.cross_entropy(f64(logits, False), fastgrad.tensor(target), ignore_index=ignore_index)
+    valid = target != ignore_index
+    nll = -log_softmax_np(logits)[np.arange(5)[valid], target[valid]]
+    np.testing.assert_allclose(loss.arr, nll.mean())
+
+
+def test_cross_entropy_keeps_its_own_copy_of_the_target(rng):
+    x = f64(rng.standard_normal((3, 4)))
+    target = np.array([0, 3, 1])
+    loss = F.cross_entropy(x, fastgrad.Tensor(target))
+    target[:] = 2  # changed after the forward: the gradient must not follow
+    loss.backward()
+    expected = np.exp(log_softmax_np(x.arr))
+    expected[np.arange(3), [0, 3, 1]] -= 1
+    np.testing.assert_allclose(x.grad.arr, expected / 3)
+
+
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_cross_entropy_gradcheck(rng, reduction, weighted):

@@ -9,6 +9,12 @@ from typing import NamedTuple
 
 def pair(value, name):
     """``value`` as an (h, w) pair of ints (an int is used for both)."""
+    # The common cases first, without the ABC isinstance checks below: every conv and pool
+    # call goes through here (three times per conv), ~5x faster for a tuple of two ints.
+    if type(value) is tuple and len(value) == 2 and type(value[0]) is int and type(value[1]) is int:
+        return value
+    if type(value) is int:
+        return value, value
     if isinstance(value, (numbers.Integral,)) and not isinstance(value, bool):
         return int(value), int(value)
     if isinstance(value, (tuple, list)) and len(value) == 2 and all(

@@ -41,11 +41,18 @@ def _class_targets(input, target, weight, ignore_index):
             f"{input.shape}, target shape {target_arr.shape}"
         )
     num_classes = scores.shape[1]
-    ignored = target_arr == ignore_index
-    bad = (~ignored) & ((target_arr < 0) | (target_arr >= num_classes))
-    if bad.any():
-        raise IndexError(f"Target {int(target_arr[bad][0])} is out of bounds for {num_classes} classes.")
-    safe = np.where(ignored, 0, target_arr).astype(np.intp)
+    lowest, highest = (int(target_arr.min()), int(target_arr.max())) if target_arr.size else (0, 0)
+    if 0 <= lowest and highest < num_classes and not lowest <= ignore_index <= highest:
+        # The usual batch: every target a valid class and none ignored (two reductions
+        # instead of the masks below; this runs every training step).
+        ignored = None
+        safe = target_arr.astype(np.intp)  # a copy: the node keeps it until the backward
+    else:
+        ignored = target_arr == ignore_index
+        bad = (~ignored) & ((target_arr < 0) | (target_arr >= num_classes))
+        if bad.any():
+            raise IndexError(f"Target {int(target_arr[bad][0])} is out of bounds for {num_classes} classes.")
+        safe = np.where(ignored, 0, target_arr).astype(np.intp)
     if weight is not None:
         w = weight.arr if isinstance(weight, Tensor) else np.asarray(weight)
         if w.shape != (num_classes,):
@@ -53,7 +60,8 @@ def _class_targets(input, target, weight, ignore_index):
         sample_weight = w[safe].astype(scores.dtype)
     else:
         sample_weight = np.ones(safe.shape, dtype=scores.dtype)
-    sample_weight[ignored] = 0
+    if ignored is not None:
+        sample_weight[ignored] = 0
     return scores, safe, sample_weight, single
 
 
