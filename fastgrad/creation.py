@@ -13,8 +13,12 @@ def _size(size):
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
     for s in size:
-        if not isinstance(s, (numbers.Integral,)) or isinstance(s, bool) or s < 0:
-            raise ValueError(f"sizes must be non-negative ints, got {size}")
+        if not isinstance(s, (numbers.Integral,)) or isinstance(s, bool):
+            raise TypeError(f"sizes must be ints, got {size}")
+    for s in size:
+        if s < 0:  # PyTorch's category and wording
+            raise RuntimeError(
+                f"Trying to create tensor with negative dimension {int(s)}: {[int(v) for v in size]}")
     return tuple(int(s) for s in size)
 
 

@@ -141,6 +141,10 @@ def test_randint():
     assert fastgrad.randperm(4).dtype == np.int64
 
 
-def test_negative_size_is_refused():
-    with pytest.raises(ValueError, match=r"non-negative ints, got \(2, -1\)"):
+def test_bad_sizes_are_refused_as_pytorch_does():
+    with pytest.raises(RuntimeError, match=r"negative dimension -1: \[2, -1\]"):
         fastgrad.zeros(2, -1)
+    with pytest.raises(RuntimeError, match="negative dimension"):
+        fastgrad.randn((3, -2))
+    with pytest.raises(TypeError, match="sizes must be ints"):
+        fastgrad.ones(2, 1.5)
