@@ -257,6 +257,19 @@ def test_mixed_float_widths_promote_to_float64():
     np.testing.assert_array_equal(x64.grad.arr, [1.0, 2.0])
 
 
+# (int/bool dtype, float dtype): PyTorch keeps the float tensor's dtype; NumPy would widen.
+@pytest.mark.parametrize("int_dtype", [np.int64, np.int32, np.uint8, np.bool_])
+@pytest.mark.parametrize("float_dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("op", [operator.add, operator.mul, operator.truediv])
+def test_integer_with_float_tensor_keeps_the_float_dtype(int_dtype, float_dtype, op):
+    i = fastgrad.tensor(np.array([1, 0, 1], dtype=int_dtype), dtype=int_dtype)
+    f = fastgrad.tensor([2.0, 4.0, 8.0], dtype=float_dtype, requires_grad=True)
+    for y in (op(i, f), op(f, i)):
+        assert y.dtype == float_dtype
+    op(i, f).sum().backward()
+    assert f.grad.dtype == float_dtype
+
+
 def test_gradients_have_the_input_dtype():
     x = fastgrad.tensor([1.0, 2.0], requires_grad=True)
     ((2 ** x) * 1.5 / 3 + x @ x).sum().backward()

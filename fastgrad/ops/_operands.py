@@ -55,8 +55,17 @@ def fix_result_dtype(out, a, b):
     """Undo NumPy's float64 where PyTorch gives its default float32.
 
     NumPy makes float64 from int / int or int * 2.5; PyTorch makes float32 (the default dtype)
-    unless a float64 array takes part.
+    unless a float64 array takes part, and an integer array with a float array takes the
+    float's dtype.
     """
+    dtype_a, dtype_b = getattr(a, "dtype", None), getattr(b, "dtype", None)
+    if out.dtype.kind == "f" and dtype_a is not None and dtype_b is not None:
+        # An integer (or bool) array with a float one: PyTorch keeps the float's dtype
+        # (int + float16 is float16), where NumPy goes up to a float that holds both.
+        if dtype_a.kind == "f" and dtype_b.kind in "biu":
+            return out.astype(dtype_a, copy=False)
+        if dtype_b.kind == "f" and dtype_a.kind in "biu":
+            return out.astype(dtype_b, copy=False)
     if out.dtype == np.float64 and not (is_float64(a) or is_float64(b)):
         return out.astype(np.float32)
     return out
