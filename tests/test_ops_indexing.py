@@ -317,3 +317,21 @@ def test_copy_(rng):
     np.testing.assert_array_equal(x.arr, [[1.0, 2.0, 3.0]] * 2)
     x.sum().backward()
     np.testing.assert_array_equal(src.grad.arr, [2.0, 2.0, 2.0])
+
+
+def test_setitem_value_with_extra_leading_unit_axes_as_pytorch():
+    # torch: x[0] = torch.tensor([5.]) and x[0] = torch.ones(1, 1, 3) work (leading 1s dropped).
+    x = fastgrad.zeros(3)
+    x[0] = fastgrad.tensor([5.0])
+    np.testing.assert_array_equal(x.arr, [5.0, 0.0, 0.0])
+    z = fastgrad.zeros(2, 3)
+    z[1] = fastgrad.ones(1, 1, 3)
+    np.testing.assert_array_equal(z.arr, [[0, 0, 0], [1, 1, 1]])
+    # the value's gradient comes back in the value's own shape
+    w = fastgrad.tensor([[2.0]], requires_grad=True)
+    h = fastgrad.zeros(2, 3) * 1
+    h[1, 2] = w * 3
+    (h * fastgrad.tensor([[1.0, 2, 3], [4, 5, 6]])).sum().backward()
+    assert w.grad.shape == (1, 1) and w.grad.arr[0, 0] == 18.0
+    with pytest.raises(RuntimeError, match=r"value of shape \(2,\)"):
+        x[0] = fastgrad.tensor([5.0, 6.0])

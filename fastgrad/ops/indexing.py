@@ -103,6 +103,24 @@ class SetitemTensorGradFn(SetitemGradFn):
         return grad_x, grad_value
 
 
+def _assign(arr, idx, value):
+    """``arr[idx] = value``, also for a value with extra leading size-1 axes.
+
+    PyTorch drops those axes before broadcasting (``x[0] = tensor([5.])``); NumPy refuses
+    them for a single element, so the assignment is retried without them.
+    """
+    try:
+        arr[idx] = value
+    except ValueError:
+        shape = np.shape(value)
+        lead = 0
+        while lead < len(shape) and shape[lead] == 1:
+            lead += 1
+        if lead == 0:
+            raise
+        arr[idx] = np.reshape(value, shape[lead:])
+
+
 def setitem(x, idx, value):
     """Write ``value`` into ``x[idx]`` in place; ``x`` then comes from a Setitem node."""
     x._check_inplace()
@@ -116,7 +134,7 @@ def setitem(x, idx, value):
             "by expand); clone() it before writing to it"
         )
     try:
-        x.arr[idx] = value_arr
+        _assign(x.arr, idx, value_arr)
     except IndexError as exc:
         raise _index_error(x, idx, exc) from None
     except ValueError as exc:
