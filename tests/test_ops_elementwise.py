@@ -154,6 +154,53 @@ def test_clamp_gradient_passes_inside_the_closed_interval():
     np.testing.assert_array_equal(x.grad.arr, [1.0, 1.0, 1.0, 0.0, 0.0])
 
 
+@pytest.mark.parametrize("shapes", [
+    ((2, 3), (2, 3), (2, 3)),
+    ((2, 3), (3,), (2, 1)),      # both bounds broadcast
+    ((3,), (2, 3), None),        # the bound makes the output bigger; min only
+    ((4, 1), None, (1, 5)),      # max only
+])
+def test_clamp_with_tensor_bounds_gradcheck(rng, shapes):
+    # x below, inside and above the bounds, always 0.15 or more from them (where clamp is
+    # not differentiable): bounds in [-0.7, -0.4] and [0.4, 0.7], x in {+-0.9, +-0.25}
+    x_shape, low_shape, high_shape = shapes
+    arrays = [rng.choice([-0.9, -0.25, 0.25, 0.9], size=x_shape)]
+    if low_shape is not None:
+        arrays.append(rng.uniform(-0.7, -0.4, low_shape))
+    if high_shape is not None:
+        arrays.append(rng.uniform(0.4, 0.7, high_shape))
+    has_low, has_high = low_shape is not None, high_shape is not None
+
+    def fn(x, *bounds):
+        low = bounds[0] if has_low else None
+        high = bounds[-1] if has_high else None
+        return fastgrad.clamp(x, low, high)
+
+    check_grad(fn, *arrays)
+
+
+def test_clamp_with_tensor_bounds_at_ties_and_crossed_bounds():
+    # PyTorch's rule: x gets the gradient where min <= x <= max (ties included), min where
+    # x < min < max, max where x > max or max < min (then the output is max).
+    x = fastgrad.tensor([0.0, 1.0, 3.0, 4.0, 5.0], requires_grad=True)
+    low = fastgrad.tensor([1.0, 1.0, 3.0, 5.0, 3.0], requires_grad=True)
+    high = fastgrad.tensor([3.0, 3.0, 3.0, 4.0, 6.0], requires_grad=True)
+    y = fastgrad.clamp(x, low, high)
+    np.testing.assert_array_equal(y.arr, [1.0, 1.0, 3.0, 4.0, 5.0])
+    y.backward(fastgrad.tensor([1.0, 2.0, 4.0, 8.0, 16.0]))
+    np.testing.assert_array_equal(x.grad.arr, [0.0, 2.0, 4.0, 0.0, 16.0])
+    np.testing.assert_array_equal(low.grad.arr, [1.0, 0.0, 0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(high.grad.arr, [0.0, 0.0, 0.0, 8.0, 0.0])
+
+
+def test_clamp_with_one_tensor_and_one_number_bound_is_refused():
+    x, low = fastgrad.zeros(3), fastgrad.zeros(3)
+    with pytest.raises(TypeError, match="invalid combination"):
+        fastgrad.clamp(x, low, 1.0)
+    with pytest.raises(RuntimeError, match="do not broadcast"):
+        fastgrad.clamp(x, fastgrad.zeros(2))
+
+
 @pytest.mark.parametrize("bounds", [(-0.5, 0.5), (None, 0.3), (-0.3, None)])
 def test_clamp_gradcheck(bounds):
     # Values kept 0.05 away from both bounds, where the clamp is not differentiable.

@@ -1,13 +1,13 @@
-"""Elementwise unary ops: exp, log, sqrt, abs, sigmoid, tanh, relu, clamp.
+"""Elementwise unary ops: exp, log, sqrt, abs, sigmoid, tanh, relu, clamp (also with tensor bounds).
 
 Each node keeps what its derivative needs (usually the output) and multiplies the incoming
 gradient by the local derivative.
 """
 import numpy as np
 
-from fastgrad.autograd.function import GradFn, needs_grad
+from fastgrad.autograd.function import GradFn, needs_grad, unbroadcast
 from fastgrad.autograd.tensor import Tensor
-from fastgrad.ops._operands import as_tensor, float_array, wrap_saving_output
+from fastgrad.ops._operands import as_tensor, fix_result_dtype, float_array, wrap_saving_output
 
 
 class ExpGradFn(GradFn):
@@ -134,10 +134,16 @@ class ClampGradFn(GradFn):
 
 
 def clamp(x, min=None, max=None):
-    """Limit to [min, max]; the gradient passes where min <= x <= max (PyTorch's rule)."""
+    """Limit to [min, max]; the gradient passes where min <= x <= max (PyTorch's rule).
+
+    ``min`` / ``max``: numbers, or tensors that broadcast with ``x`` (both of one kind, as
+    PyTorch's two overloads); with tensors, min > max gives max, as in PyTorch.
+    """
     x = as_tensor(x)
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must not be None")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        return _clamp_tensors(x, min, max)
     out = np.clip(x.arr, min, max).astype(x.arr.dtype, copy=False)
     fn = None
     if needs_grad(x):
@@ -147,6 +153,56 @@ def clamp(x, min=None, max=None):
         if max is not None:
             inside &= x.arr <= max
         fn = ClampGradFn(x, inside)
+    return Tensor._wrap(out, fn)
+
+
+class ClampTensorsGradFn(GradFn):
+    """clamp with tensor bounds: each element's gradient goes to whichever of x, min, max
+    gave its value (PyTorch's clamp_backward and clamp_backward_min_max)."""
+
+    def __init__(self, x, low, high, masks):
+        super().__init__(x, low, high)
+        self.masks = masks  # (to x, to min, to max), each None when that input needs none
+
+    def backward(self, grad_output):
+        return tuple(None if mask is None else unbroadcast(grad_output * mask, t.shape)
+                     for mask, t in zip(self.masks, self.inputs))
+
+
+def _clamp_tensors(x, low, high):
+    for bound in (low, high):
+        if bound is not None and not isinstance(bound, Tensor):
+            raise TypeError(
+                "clamp() received an invalid combination of arguments: min and max must both "
+                f"be tensors (or None) when one is, got {type(low).__name__} and "
+                f"{type(high).__name__}"
+            )
+    shapes = [t.shape for t in (x, low, high) if t is not None]
+    try:
+        np.broadcast_shapes(*shapes)
+    except ValueError:
+        raise RuntimeError(f"clamp: shapes {shapes} do not broadcast") from None
+    out = x.arr
+    if low is not None:
+        out = np.maximum(out, low.arr)
+    if high is not None:
+        out = np.minimum(out, high.arr)
+    out = fix_result_dtype(np.asarray(out), x.arr, (low if low is not None else high).arr)
+    fn = None
+    if needs_grad(x, low, high):
+        xa, lo, hi = x.arr, low.arr if low is not None else None, high.arr if high is not None else None
+        to_x = to_low = to_high = None
+        if x.requires_grad:
+            to_x = np.ones(out.shape, dtype=bool)
+            if lo is not None:
+                to_x = to_x & (xa >= lo)
+            if hi is not None:
+                to_x = to_x & (xa <= hi)
+        if low is not None and low.requires_grad:
+            to_low = (xa < lo) & (lo < hi) if hi is not None else (xa < lo)
+        if high is not None and high.requires_grad:
+            to_high = (xa > hi) | (hi < lo) if lo is not None else (xa > hi)
+        fn = ClampTensorsGradFn(x, low, high, (to_x, to_low, to_high))
     return Tensor._wrap(out, fn)
 
 
