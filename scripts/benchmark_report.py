@@ -213,6 +213,7 @@ def write_report(results, epochs, compile_s, path_md, path_png):
         if "im2col" in epochs and "torch" in epochs:
             lines.append(f"\nEpoch ratio, im2col vs PyTorch: "
                          f"{_ratio(epochs['torch']['seconds'], epochs['im2col']['seconds'])}.")
+    lines += _target_lines(results, epochs, compile_s)
     lines += ["", "## numba compile time", "",
               f"- import fastgrad + first CNN training step, empty numba cache (compiles the kernels): "
               f"{compile_s[0]:.1f} s",
@@ -221,6 +222,42 @@ def write_report(results, epochs, compile_s, path_md, path_png):
         lines.append("PyTorch was not installed, so its columns are empty (`pip install torch==2.13.0`).")
     Path(path_md).write_text("\n".join(lines) + "\n")
     _chart(results, path_png)
+
+
+def _target_lines(results, epochs, compile_s):
+    """The speed targets the suite was built for, each with this run's measurement."""
+    fg, naive, torch_r = results["im2col"], results.get("naive"), results.get("torch")
+    rows = []  # (target, measured value or None, threshold, formatted measurement)
+
+    def ratio_row(label, slow, fast, at_least):
+        value = slow / fast if slow and fast else None
+        rows.append((label, value, at_least, f"{value:.2f}x" if value else "-"))
+
+    for impl, name in ((naive, "naive"), (torch_r, "PyTorch")):
+        if impl is None:
+            continue
+        ratio_row(f"CNN training step, {name} time / im2col time >= {10 if impl is naive else 1}",
+                  impl["steps"]["cnn"], fg["steps"]["cnn"], 10.0 if impl is naive else 1.0)
+    if naive:
+        for layer, at_least in (("conv1", 10.0), ("conv2", 10.0), ("pool1", 20.0), ("pool2", 20.0)):
+            ratio_row(f"{layer} fwd+bwd, naive / im2col >= {at_least:.0f}",
+                      naive["layers"][f"{layer} fwd+bwd"], fg["layers"][f"{layer} fwd+bwd"], at_least)
+    if torch_r:
+        for layer in ("pool1", "pool2"):
+            ratio_row(f"{layer} fwd+bwd faster than PyTorch's (PyTorch / im2col > 1)",
+                      torch_r["layers"][f"{layer} fwd+bwd"], fg["layers"][f"{layer} fwd+bwd"], 1.0)
+        ratio_row("MLP step within 1.5x of PyTorch (PyTorch / im2col >= 0.67)",
+                  torch_r["steps"]["mlp"], fg["steps"]["mlp"], 1 / 1.5)
+    rows.append(("warm numba cache: import + first CNN step < 2 s", 2.0 - compile_s[1], 0.0,
+                 f"{compile_s[1]:.2f} s"))
+    if "im2col" in epochs:
+        peak = epochs["im2col"]["peak_rss_mib"]
+        rows.append(("peak memory of an epoch < 1024 MiB", 1024 - peak, 0.0, f"{peak:.0f} MiB"))
+    lines = ["", "## Targets", "", "| target | this run | met |", "|---|---|---|"]
+    for label, value, threshold, shown in rows:
+        met = "-" if value is None else ("yes" if value >= threshold else "**no**")
+        lines.append(f"| {label} | {shown} | {met} |")
+    return lines
 
 
 README_START = "<!-- benchmark-results:start -->"
