@@ -192,3 +192,32 @@ def test_workspace_buffers_are_reused_and_never_shared_by_pending_graphs():
     assert free() == free_before - held  # the columns are held by the pending node
     pending.sum().backward()
     assert free() == free_before
+
+
+@pytest.mark.parametrize("per_image_max_entries", [0, 10**6])
+def test_a_retained_graph_keeps_its_columns_for_a_second_backward(per_image_max_entries,
+                                                                 monkeypatch):
+    # After its last backward a conv node lets dcols overwrite its columns; with
+    # retain_graph=True that would corrupt the second backward's dW.
+    from fastgrad.ops import conv as conv_op
+
+    monkeypatch.setattr(conv_op, "_PER_IMAGE_DW_MAX_ENTRIES", per_image_max_entries)
+    fastgrad.manual_seed(3)
+    conv = nn.Conv2d(3, 4, 3)
+    x = fastgrad.randn(4, 3, 7, 7, requires_grad=True)
+    cotangent = fastgrad.randn(4, 4, 5, 5)
+    y = conv(x)
+    y.backward(cotangent, retain_graph=True)
+    first = [x.grad.arr.copy(), conv.weight.grad.arr.copy(), conv.bias.grad.arr.copy()]
+    x.grad = None
+    conv.zero_grad()
+    y.backward(cotangent)  # the last one: may reuse the columns
+    second = [x.grad.arr, conv.weight.grad.arr, conv.bias.grad.arr]
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+    # and the gradients are right
+    x.grad = None
+    conv.zero_grad()
+    (F.conv2d_naive(x, conv.weight, conv.bias) * cotangent).sum().backward()
+    for got, want in zip(second, [x.grad.arr, conv.weight.grad.arr, conv.bias.grad.arr]):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)

@@ -90,6 +90,7 @@ def run_backward(root_fn, grad, retain_graph=False):
                     "the first backward() call to backward through it again."
                 )
             fn.check_saved_versions()
+            fn.last_backward = not retain_graph
             input_grads = fn.backward(grad_output)
         # By index, not zip(): zip's reused result tuple would hold one more reference to
         # the gradient and stop accumulate_into_leaf from taking it without a copy.

@@ -87,6 +87,9 @@ class GradFn:
         self.input_dtypes = tuple(dtypes)
         self.saved_versions = ()
         self.released = False
+        # Set by the engine before each backward: True when the node is released right after
+        # it, so the backward may overwrite arrays it saved (no second backward will read them).
+        self.last_backward = False
 
     def save_for_backward(self, *tensors):
         """Record the versions of tensors whose *data* the backward reads.
