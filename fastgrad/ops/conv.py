@@ -66,7 +66,9 @@ class Conv2dGradFn(GradFn):
         # Each chunk makes its dW before its dcols, and after its last backward a node's
         # columns are dead: dcols can then take their first K rows. A 4.5 MB buffer less for
         # conv2 at batch 64, which kept the step's working set nearer this machine's cache:
-        # conv2 fwd+bwd 0.91-0.94x, the training step 0.97-0.99x (interleaved, one process).
+        # conv2 fwd+bwd 0.74-0.94x, the training step 0.83-1.03x (medians of 300 calls,
+        # four alternations of separate processes; call-by-call alternation in one process
+        # is biased here, each variant's buffers being a call colder than in steady state).
         reuse = need_x and (need_w or need_b) and self.last_backward
         d_cols = [(self.cols[i][:k] if reuse
                    else self.workspace.take((k, (hi - lo) * positions), dtype)) if need_x else None
