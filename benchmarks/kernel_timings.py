@@ -43,6 +43,8 @@ import tempfile
 import threading
 import time
 
+from timing import median_seconds
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # name -> (description, kernels, blas threads, gemm mode, extra environment)
@@ -564,17 +566,6 @@ def _layout_kernels(numba, parallel):
                 nchw_to_nhwc=nchw_to_nhwc, im2col_nkp=im2col_nkp, col2im_nkp=col2im_nkp)
 
 
-def _bench(fn, reps, warm=5):
-    for _ in range(warm):
-        fn()
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts) * 1e3
-
-
 def child_layouts(policy, steps, warmup):
     """conv1/conv2 fwd+bwd (and each part) in three column layouts.
 
@@ -678,9 +669,9 @@ def child_layouts(policy, steps, warmup):
             parts["C col2im"] = lambda: alt["col2im_nkp"](dcn, k, k, oh, oh, dx)
         reps = max(steps, 20)
         for pname, fn in parts.items():
-            res[f"{name}|{pname}"] = _bench(fn, reps)
+            res[f"{name}|{pname}"] = median_seconds(fn, reps, warmup=5) * 1e3
         for pname, fn in variants.items():
-            res[f"{name}|{pname}"] = _bench(fn, reps)
+            res[f"{name}|{pname}"] = median_seconds(fn, reps, warmup=5) * 1e3
         # as ops/conv.py: per-image dW only up to its row threshold, else layout A's
         # long dW GEMM on grad_output moved to (O, N*P)
         from fastgrad.ops.conv import _PER_IMAGE_DW_MAX_ENTRIES

@@ -25,19 +25,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from timing import median_seconds  # noqa: E402
+
 
 # ----------------------------------------------------------------------------- children
-def _median_seconds(run, rounds, warmup=3):
-    for _ in range(warmup):
-        run()
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
-
-
 def child_measure(impl, rounds):
     """{"layers": {"conv1 fwd": s, ...}, "steps": {"cnn": s, "mlp": s}} for one implementation."""
     import cases
@@ -46,10 +37,10 @@ def child_measure(impl, rounds):
     for layer in cases.LAYERS:
         for backward in (False, True):
             run = cases.layer_case(layer, impl, backward)
-            result["layers"][f"{layer} {'fwd+bwd' if backward else 'fwd'}"] = _median_seconds(run, rounds)
-    result["steps"]["cnn"] = _median_seconds(cases.train_step_case("cnn", impl), rounds)
+            result["layers"][f"{layer} {'fwd+bwd' if backward else 'fwd'}"] = median_seconds(run, rounds)
+    result["steps"]["cnn"] = median_seconds(cases.train_step_case("cnn", impl), rounds)
     if impl != "naive":
-        result["steps"]["mlp"] = _median_seconds(cases.train_step_case("mlp", impl), rounds * 3)
+        result["steps"]["mlp"] = median_seconds(cases.train_step_case("mlp", impl), rounds * 3)
     return result
 
 
