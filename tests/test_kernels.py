@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import weakref
 
 import numpy as np
 import pytest
@@ -601,6 +602,24 @@ def test_split_batch_reraises_after_every_chunk_finished():
         assert done  # the other chunks ran to the end before the raise
     # and the helpers still work afterwards
     assert threads.split_batch(4, lambda lo, hi: hi - lo) != []
+
+
+def test_run_chunks_keeps_no_reference_to_a_finished_task():
+    # A helper thread that kept its last task alive would keep the op's arrays alive with it
+    # (and the engine would then have to copy an input gradient it could have taken).
+    class Payload:
+        pass
+
+    payload = Payload()
+    alive = weakref.ref(payload)
+
+    def chunk(i, lo, hi, payload=payload):
+        return hi - lo
+
+    two_chunks = [(0, 2), (2, 5)]  # two chunks: the second runs on a helper thread
+    assert threads.run_chunks(chunk, two_chunks) == [2, 3]
+    del chunk, payload
+    assert alive() is None
 
 
 def test_split_batch_nested_call_runs_its_chunks_in_place():

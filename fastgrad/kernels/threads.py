@@ -208,9 +208,14 @@ class _Workers:
         while True:
             fn, slot, lo, hi = tasks.get()
             try:
-                self.done.put((slot, fn(slot, lo, hi), None))
+                result, error = fn(slot, lo, hi), None
             except BaseException as exc:  # handed to the caller, re-raised there
-                self.done.put((slot, None, exc))
+                result, error = None, exc
+            # Drop the task before waiting for the next one: its closure holds the op's
+            # arrays (conv2d's output, the input gradient a leaf could take without a copy).
+            fn = None
+            self.done.put((slot, result, error))
+            result = error = None
 
 
 _local = threading.local()
