@@ -20,7 +20,7 @@ def _results(naive_factor, torch_factor):
 
 def _verdicts(lines):
     rows = [line.split(" | ") for line in lines if line.startswith("| ") and "---" not in line]
-    return {row[0].lstrip("| "): row[2].rstrip(" |") for row in rows[1:]}
+    return {row[0].lstrip("| "): row[-1].rstrip(" |") for row in rows[1:]}
 
 
 def test_targets_are_judged_against_their_thresholds():
@@ -50,3 +50,15 @@ def test_readme_gets_the_report_between_its_markers(tmp_path):
     text = readme.read_text()
     assert "old" not in text and "#### Training step" in text and "| a | b |" in text
     assert text.startswith("intro\n") and text.endswith("outro\n")
+
+
+def test_ratio_targets_show_their_spread_over_process_pairs():
+    results = _results(15.0, 2.0)
+    fast, slow = results["im2col"], results["naive"]
+    # three back-to-back process pairs whose step ratios are 12x, 9x and 15x
+    fast["runs"] = [{"steps": {"cnn": 1.0}, "layers": fast["layers"]} for _ in range(3)]
+    slow["runs"] = [{"steps": {"cnn": f}, "layers": slow["layers"]} for f in (12.0, 9.0, 15.0)]
+    lines = report._target_lines(results, {}, (9.0, 0.8))
+    row = next(line for line in lines if line.startswith("| CNN training step, naive"))
+    assert row.split(" | ")[2] == "9.00-15.00x"
+    assert row.endswith("| yes |")  # judged on the ratio of medians (15x here)
