@@ -151,16 +151,40 @@ def test_resume_with_last_epoch_needs_initial_lr():
         lr_scheduler.StepLR(make_optimizer(), step_size=2, last_epoch=4)
 
 
-def test_resumed_cosine_starts_from_the_closed_form():
+def _resumable_optimizer():
     opt = make_optimizer()
     for g in opt.param_groups:
         g["initial_lr"] = g["lr"]
-    # Resuming at last_epoch=4: the constructor's step lands on epoch 5, computed in closed
-    # form from initial_lr, whatever the groups' current lrs are.
-    sched = lr_scheduler.CosineAnnealingLR(opt, T_max=8, eta_min=0.0, last_epoch=4)
+    return opt
+
+
+@pytest.mark.parametrize("make", [
+    lambda opt: lr_scheduler.ExponentialLR(opt, gamma=0.5, last_epoch=4),
+    lambda opt: lr_scheduler.CosineAnnealingLR(opt, T_max=8, eta_min=0.0, last_epoch=4),
+])
+def test_a_resumed_scheduler_keeps_the_lr_it_finds(make):
+    # PyTorch 2.x: rebuilding a scheduler from a checkpoint (last_epoch >= 0) must not move
+    # the lr one epoch further than the optimizer's saved lr.
+    opt = _resumable_optimizer()
+    for g, lr in zip(opt.param_groups, (0.03, 0.007)):
+        g["lr"] = lr  # the lrs of the checkpoint, not the initial ones
+    sched = make(opt)
     assert sched.last_epoch == 5
-    expected = [base * (1 + math.cos(math.pi * 5 / 8)) / 2 for base in BASE_LRS]
-    assert sched.get_last_lr() == pytest.approx(expected, rel=1e-12)
+    assert sched.get_last_lr() == [0.03, 0.007]
+
+
+def test_resumed_cosine_continues_from_the_lr_it_found():
+    opt = _resumable_optimizer()
+    sched = lr_scheduler.CosineAnnealingLR(opt, T_max=8, eta_min=0.0, last_epoch=4)
+    sched.step()  # epoch 6, by the recursive rule from the lr it kept at epoch 5
+    ratio = (1 + math.cos(math.pi * 6 / 8)) / (1 + math.cos(math.pi * 5 / 8))
+    assert sched.get_last_lr() == pytest.approx([ratio * b for b in BASE_LRS], rel=1e-12)
+
+
+def test_resumed_step_lr_applies_its_rule_on_the_first_step():
+    # StepLR has no such exception in PyTorch: epoch 4 is a multiple of step_size 2.
+    sched = lr_scheduler.StepLR(_resumable_optimizer(), step_size=2, gamma=0.5, last_epoch=3)
+    assert sched.get_last_lr() == pytest.approx([b * 0.5 for b in BASE_LRS], rel=1e-12)
 
 
 def test_step_with_an_epoch_warns_and_uses_the_closed_form():

@@ -4,7 +4,10 @@ As PyTorch's, ``step()`` computes each new lr from the group's current lr (the "
 form), so two schedulers on one optimizer compose and a manual change of ``group['lr']`` is
 carried forward. ``step(epoch)`` (deprecated in PyTorch) jumps to ``epoch`` using the closed
 form. Construction performs the first ``step()``: ``last_epoch`` becomes 0 and the lrs are
-the initial ones.
+the initial ones. As in PyTorch 2.x, that first step leaves the lrs of ExponentialLR and
+CosineAnnealingLR as they are even when resuming (``last_epoch >= 0``), so a scheduler rebuilt
+from a checkpoint does not move the lr one epoch ahead; StepLR and MultiStepLR apply their
+rule to it, as PyTorch's do.
 """
 import bisect
 import copy
@@ -47,7 +50,11 @@ class LRScheduler:
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
         self._step_count = 0
-        self.step()
+        self._is_initial = True  # read by get_lr() during the constructor's step
+        try:
+            self.step()
+        finally:
+            self._is_initial = False
 
     def get_lr(self):
         raise NotImplementedError
@@ -134,7 +141,7 @@ class ExponentialLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
-        if self.last_epoch == 0:
+        if self._is_initial:
             return self._group_lrs()
         return [lr * self.gamma for lr in self._group_lrs()]
 
@@ -165,7 +172,7 @@ class CosineAnnealingLR(LRScheduler):
     def get_lr(self):
         epoch, T, eta_min = self.last_epoch, self.T_max, self.eta_min
         lrs = self._group_lrs()
-        if epoch == 0:
+        if self._is_initial:
             return lrs
         if self._step_count == 1 and epoch > 0:
             # Resumed at last_epoch > 0: no previous lr in this run to recurse from.
