@@ -179,6 +179,20 @@ def test_sequential_indexing_len_iteration_and_slicing():
     assert [n for n, _ in named.named_parameters()] == ["fc.weight", "fc.bias"]
 
 
+@pytest.mark.parametrize("container", [nn.Sequential, lambda *m: nn.ModuleList(m)])
+def test_deleting_renumbers_so_that_append_keeps_every_module(container):
+    first, act, last, extra = nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1), nn.Tanh()
+    seq = container(first, act, last)
+    del seq[0]
+    assert [n for n, _ in seq.named_children()] == ["0", "1"]  # as PyTorch renumbers
+    seq.append(extra)  # named "2": it must not replace `last`, named "2" before the delete
+    assert list(seq) == [act, last, extra]
+    del seq[0:2]
+    assert list(seq) == [extra] and [n for n, _ in seq.named_children()] == ["0"]
+    with pytest.raises(IndexError, match="index 1 is out of range"):
+        del seq[1]
+
+
 def test_module_list_registers_its_modules():
     ml = nn.ModuleList([nn.Linear(2, 2) for _ in range(3)])
     ml.append(nn.Linear(2, 1))

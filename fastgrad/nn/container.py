@@ -24,6 +24,17 @@ class _ModuleSequence(Module):
     def __setitem__(self, idx, module):
         self.add_module(self._key(idx), module)
 
+    def __delitem__(self, idx):
+        keys = list(self._modules.keys())
+        for key in (keys[idx] if isinstance(idx, slice) else [self._key(idx)]):
+            del self._modules[key]
+        # Renumbered "0", "1", ... afterwards, as PyTorch does, so that a later append never
+        # reuses the name of a module still there.
+        remaining = list(self._modules.values())
+        self._modules.clear()
+        for i, module in enumerate(remaining):
+            self._modules[str(i)] = module
+
     def __len__(self):
         return len(self._modules)
 
@@ -50,11 +61,6 @@ class Sequential(_ModuleSequence):
     @staticmethod
     def _slice(items):
         return Sequential(collections.OrderedDict(items))
-
-    def __delitem__(self, idx):
-        keys = list(self._modules.keys())
-        for key in (keys[idx] if isinstance(idx, slice) else [self._key(idx)]):
-            del self._modules[key]
 
     def forward(self, x):
         for module in self._modules.values():
