@@ -154,6 +154,34 @@ def test_cross_entropy_ignore_index_anywhere(rng, ignore_index, target):
     np.testing.assert_allclose(loss.arr, nll.mean())
 
 
+@pytest.mark.parametrize("loss_fn", [F.cross_entropy, F.nll_loss])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_ignored_rows_are_skipped_even_when_not_finite(loss_fn, reduction):
+    # A masked -inf logit in an ignored row (PyTorch skips the row: loss and gradient 0).
+    scores = np.array([[0.5, 0.2, 0.1], [-np.inf, 0.0, 1.0], [0.3, -0.4, 0.9]])
+    target = np.array([1, -100, 2])
+    x = f64(scores)
+    loss = loss_fn(x, fastgrad.tensor(target), reduction=reduction)
+    kept = [0, 2]
+    values = log_softmax_np(scores[kept]) if loss_fn is F.cross_entropy else scores[kept]
+    per_sample = -values[[0, 1], target[kept]]
+    expected = {"mean": per_sample.mean(), "sum": per_sample.sum(),
+                "none": np.array([per_sample[0], 0.0, per_sample[1]])}[reduction]
+    np.testing.assert_allclose(loss.arr, expected)
+    loss.sum().backward() if reduction == "none" else loss.backward()
+    assert np.isfinite(x.grad.arr).all()
+    np.testing.assert_array_equal(x.grad.arr[1], 0.0)
+
+
+@pytest.mark.parametrize("loss_fn", [F.cross_entropy, F.nll_loss])
+def test_an_all_ignored_batch_has_a_nan_loss_and_a_zero_gradient(loss_fn, rng):
+    x = f64(rng.standard_normal((3, 4)))
+    loss = loss_fn(x, fastgrad.tensor(np.array([-100, -100, -100])))
+    assert np.isnan(loss.item())  # 0 / 0, as PyTorch
+    loss.backward()
+    np.testing.assert_array_equal(x.grad.arr, 0.0)
+
+
 def test_cross_entropy_keeps_its_own_copy_of_the_target(rng):
     x = f64(rng.standard_normal((3, 4)))
     target = np.array([0, 3, 1])

@@ -19,7 +19,8 @@ def _check_reduction(reduction):
 
 
 def _class_targets(input, target, weight, ignore_index):
-    """Validate shapes; return (scores 2-D, safe targets, per-sample weights, squeeze?)."""
+    """Validate shapes; return (scores 2-D, safe targets, per-sample weights, ignored rows
+    (a mask, or None when none is), squeeze?)."""
     scores = input.arr
     target_arr = target.arr if isinstance(target, Tensor) else np.asarray(target)
     if target_arr.dtype.kind not in "iu":
@@ -61,8 +62,20 @@ def _class_targets(input, target, weight, ignore_index):
     else:
         sample_weight = np.ones(safe.shape, dtype=scores.dtype)
     if ignored is not None:
-        sample_weight[ignored] = 0
-    return scores, safe, sample_weight, single
+        if not ignored.any():
+            ignored = None
+        else:
+            sample_weight[ignored] = 0
+    return scores, safe, sample_weight, ignored, single
+
+
+def _picked_losses(values, safe, sample_weight, ignored):
+    """-w_i * values[i, t_i]; ignored rows are skipped, as PyTorch does: 0, even where their
+    values are not finite (a masked -inf logit would otherwise make the sum NaN)."""
+    picked = values[np.arange(values.shape[0]), safe]
+    if ignored is not None:
+        picked[ignored] = 0  # (a copy: fancy indexing)
+    return -picked * sample_weight
 
 
 def _reduce(losses, sample_weight, reduction, single):
@@ -88,18 +101,21 @@ def _per_sample_factor(grad_output, sample_weight, reduction):
 class CrossEntropyGradFn(GradFn):
     """d/dx of -w_i log softmax(x_i)[t_i] is w_i (softmax(x_i) - onehot(t_i))."""
 
-    def __init__(self, input, log_probs, safe_target, sample_weight, reduction):
+    def __init__(self, input, log_probs, safe_target, sample_weight, ignored, reduction):
         super().__init__(input)
         self.in_shape = input.arr.shape
         self.log_probs = log_probs
         self.target = safe_target
         self.sample_weight = sample_weight
+        self.ignored = ignored
         self.reduction = reduction
 
     def backward(self, grad_output):
         grad = np.exp(self.log_probs)
         grad[np.arange(grad.shape[0]), self.target] -= 1
         grad *= _per_sample_factor(grad_output, self.sample_weight, self.reduction)[:, None]
+        if self.ignored is not None:
+            grad[self.ignored] = 0  # skipped rows get no gradient, whatever their logits
         return (grad.reshape(self.in_shape),)
 
 
@@ -110,31 +126,35 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     """
     input = as_tensor(input)
     _check_reduction(reduction)
-    scores, safe, sample_weight, single = _class_targets(input, target, weight, ignore_index)
+    scores, safe, sample_weight, ignored, single = _class_targets(input, target, weight,
+                                                                   ignore_index)
     if scores.dtype.kind != "f":
         raise RuntimeError(f"cross_entropy expects float logits, got dtype {scores.dtype}")
     shifted = scores - scores.max(axis=1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    losses = -log_probs[np.arange(scores.shape[0]), safe] * sample_weight
+    losses = _picked_losses(log_probs, safe, sample_weight, ignored)
     out = np.asarray(_reduce(losses, sample_weight, reduction, single))
     fn = None
     if needs_grad(input):
-        fn = CrossEntropyGradFn(input, log_probs, safe, sample_weight, reduction)
+        fn = CrossEntropyGradFn(input, log_probs, safe, sample_weight, ignored, reduction)
     return Tensor._wrap(out, fn)
 
 
 class NLLGradFn(GradFn):
-    def __init__(self, input, safe_target, sample_weight, reduction):
+    def __init__(self, input, safe_target, sample_weight, ignored, reduction):
         super().__init__(input)
         self.in_shape = input.arr.shape
         self.target = safe_target
         self.sample_weight = sample_weight
+        self.ignored = ignored
         self.reduction = reduction
 
     def backward(self, grad_output):
         rows = self.target.shape[0]
         grad = np.zeros((rows, self.in_shape[-1]), dtype=grad_output.dtype)
         grad[np.arange(rows), self.target] = -_per_sample_factor(grad_output, self.sample_weight, self.reduction)
+        if self.ignored is not None:
+            grad[self.ignored] = 0  # skipped rows get no gradient (0 * inf when all are)
         return (grad.reshape(self.in_shape),)
 
 
@@ -142,10 +162,11 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     """input (N, C) log-probabilities, target (N,) class indices -> -input[i, t_i] reduced."""
     input = as_tensor(input)
     _check_reduction(reduction)
-    scores, safe, sample_weight, single = _class_targets(input, target, weight, ignore_index)
-    losses = -scores[np.arange(scores.shape[0]), safe] * sample_weight
+    scores, safe, sample_weight, ignored, single = _class_targets(input, target, weight,
+                                                                   ignore_index)
+    losses = _picked_losses(scores, safe, sample_weight, ignored)
     out = np.asarray(_reduce(losses, sample_weight, reduction, single))
-    fn = NLLGradFn(input, safe, sample_weight, reduction) if needs_grad(input) else None
+    fn = NLLGradFn(input, safe, sample_weight, ignored, reduction) if needs_grad(input) else None
     return Tensor._wrap(out, fn)
 
 
