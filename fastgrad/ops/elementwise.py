@@ -112,10 +112,12 @@ def tanh(x):
 class ReluGradFn(GradFn):
     def __init__(self, x, out):
         super().__init__(x)
-        self.positive = out > 0
+        # PyTorch's threshold_backward passes the gradient unless out <= 0: a NaN input
+        # (NaN out) passes it too.
+        self.passes = ~(out <= 0)
 
     def backward(self, grad_output):
-        return (grad_output * self.positive,)
+        return (grad_output * self.passes,)
 
 
 def relu(x):
