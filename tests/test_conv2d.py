@@ -122,20 +122,25 @@ def test_bad_arguments_raise_clear_errors(conv):
         conv(x, fastgrad.randn(4, 3, 7, 7))
     with pytest.raises(RuntimeError, match=r"Kernel size: \(7 x 7\)"):
         conv(x, w, dilation=3)  # a dilated 3x3 kernel spans 7 pixels
-    with pytest.raises(ValueError, match=r"stride should be at least 1, got stride=\(0, 1\)"):
+    # the exception classes are PyTorch's: RuntimeError for bad values, TypeError for types
+    with pytest.raises(RuntimeError, match=r"stride should be at least 1, got stride=\(0, 1\)"):
         conv(x, w, stride=(0, 1))
-    with pytest.raises(ValueError, match=r"negative padding is not supported, got padding=\(-1, -1\)"):
+    with pytest.raises(RuntimeError, match=r"negative padding is not supported, got padding=\(-1, -1\)"):
         conv(x, w, padding=-1)
-    with pytest.raises(ValueError, match="dilation should be at least 1"):
+    with pytest.raises(RuntimeError, match="dilation should be at least 1"):
         conv(x, w, dilation=0)
-    with pytest.raises(TypeError, match=r"stride must be an int or a pair of ints, got \(1, 2, 3\)"):
+    with pytest.raises(RuntimeError, match=r"stride must be an int or a pair of ints, got \(1, 2, 3\)"):
         conv(x, w, stride=(1, 2, 3))
+    with pytest.raises(TypeError, match=r"stride must be an int or a pair of ints, got 1.5"):
+        conv(x, w, stride=1.5)
     with pytest.raises(TypeError, match="must be a float tensor.*int64"):
         conv(fastgrad.zeros(2, 3, 5, 5, dtype=fastgrad.int64), w)
     with pytest.raises(RuntimeError, match=r"bias must have shape \(4,\), got \(3,\)"):
         conv(x, w, fastgrad.randn(3))
-    with pytest.raises(TypeError, match="input dtype float64 and weight dtype float32 differ"):
+    with pytest.raises(RuntimeError, match="input dtype float64 and weight dtype float32 differ"):
         conv(x.double(), w)
+    with pytest.raises(RuntimeError, match="bias dtype float64 differs from weight dtype float32"):
+        conv(x, w, fastgrad.zeros(4, dtype=fastgrad.float64))
 
 
 def test_dilated_kernel_that_fits_exactly_is_accepted():

@@ -1,5 +1,9 @@
 """Argument checking and output sizes for conv2d and the 2-D pools.
 
+Exception classes follow PyTorch's: a bad value (stride 0, negative padding, mismatched
+dtypes, a tuple of the wrong length) is a RuntimeError, a wrong type (a float stride) a
+TypeError.
+
 Everything a kernel relies on is validated here, in Python, before any kernel runs: a kernel
 never sees an index it could run past.
 """
@@ -21,6 +25,11 @@ def pair(value, name):
         isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value
     ):
         return int(value[0]), int(value[1])
+    if isinstance(value, (tuple, list)) and all(
+        isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value
+    ):
+        # ints, but not two of them: a RuntimeError in PyTorch (a non-int is a TypeError)
+        raise RuntimeError(f"{name} must be an int or a pair of ints, got {value!r}")
     raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
 
 
@@ -53,11 +62,11 @@ def conv2d_geometry(x, weight, bias, stride, padding, dilation):
     ph, pw = pair(padding, "padding")
     dh, dw = pair(dilation, "dilation")
     if sh < 1 or sw < 1:
-        raise ValueError(f"stride should be at least 1, got stride=({sh}, {sw})")
+        raise RuntimeError(f"stride should be at least 1, got stride=({sh}, {sw})")
     if ph < 0 or pw < 0:
-        raise ValueError(f"negative padding is not supported, got padding=({ph}, {pw})")
+        raise RuntimeError(f"negative padding is not supported, got padding=({ph}, {pw})")
     if dh < 1 or dw < 1:
-        raise ValueError(f"dilation should be at least 1, got dilation=({dh}, {dw})")
+        raise RuntimeError(f"dilation should be at least 1, got dilation=({dh}, {dw})")
     if weight.ndim != 4:
         raise RuntimeError(f"conv2d: weight must be 4-D (out_channels, in_channels, kH, kW), got shape {weight.shape}")
     if x.ndim != 4:
@@ -67,7 +76,7 @@ def conv2d_geometry(x, weight, bias, stride, padding, dilation):
     _check_float(x, "conv2d input")
     _check_float(weight, "conv2d weight")
     if x.dtype != weight.dtype:
-        raise TypeError(f"conv2d: input dtype {x.dtype} and weight dtype {weight.dtype} differ")
+        raise RuntimeError(f"conv2d: input dtype {x.dtype} and weight dtype {weight.dtype} differ")
     n, c, h, w = x.shape
     o, wc, kh, kw = weight.shape
     if c != wc:
@@ -81,7 +90,7 @@ def conv2d_geometry(x, weight, bias, stride, padding, dilation):
         if bias.shape != (o,):
             raise RuntimeError(f"conv2d: bias must have shape ({o},), got {bias.shape}")
         if bias.dtype != weight.dtype:
-            raise TypeError(f"conv2d: bias dtype {bias.dtype} differs from weight dtype {weight.dtype}")
+            raise RuntimeError(f"conv2d: bias dtype {bias.dtype} differs from weight dtype {weight.dtype}")
     eff_h, eff_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
     if eff_h > h + 2 * ph or eff_w > w + 2 * pw:
         raise RuntimeError(
@@ -116,13 +125,13 @@ def pool2d_geometry(x, kernel_size, stride, padding, name):
     sh, sw = (kh, kw) if stride is None or stride == [] or stride == () else pair(stride, "stride")
     ph, pw = pair(padding, "padding")
     if kh < 1 or kw < 1:
-        raise ValueError(f"{name}: kernel_size must be greater than zero, but got ({kh}, {kw})")
+        raise RuntimeError(f"{name}: kernel_size must be greater than zero, but got ({kh}, {kw})")
     if sh < 1 or sw < 1:
-        raise ValueError(f"{name}: stride must be greater than zero, but got ({sh}, {sw})")
+        raise RuntimeError(f"{name}: stride must be greater than zero, but got ({sh}, {sw})")
     if ph < 0 or pw < 0:
-        raise ValueError(f"{name}: padding must be non-negative, but got ({ph}, {pw})")
+        raise RuntimeError(f"{name}: padding must be non-negative, but got ({ph}, {pw})")
     if ph > kh // 2 or pw > kw // 2:
-        raise ValueError(
+        raise RuntimeError(
             f"{name}: pad should be at most half of effective kernel size, but got pad=({ph}, {pw}), "
             f"kernel_size=({kh}, {kw})"
         )
