@@ -227,6 +227,19 @@ def test_cross_entropy_bad_targets():
         F.cross_entropy(logits, fastgrad.tensor([0.0, 1.0, 2.0]))
     with pytest.raises(ValueError, match="not a valid value for reduction"):
         nn.CrossEntropyLoss(reduction="avg")
+    # PyTorch's classes: a 2-D target is a RuntimeError, a size mismatch a ValueError
+    with pytest.raises(RuntimeError, match=r"0D or 1D target tensor expected.*\(3, 1\)"):
+        F.cross_entropy(logits, fastgrad.tensor([[0], [1], [2]]))
+    with pytest.raises(ValueError, match="For 1D input, 1D target must have size 1, but got target size: 2"):
+        F.cross_entropy(fastgrad.randn(4), fastgrad.tensor([0, 1]))
+
+
+@pytest.mark.parametrize("target", [2, [2]])
+def test_a_single_sample_takes_a_0d_or_a_size_1_target(target):
+    x = f64([0.1, -0.3, 0.7, 0.2])
+    loss = F.cross_entropy(x, fastgrad.tensor(target), reduction="none")
+    assert loss.shape == ()
+    np.testing.assert_allclose(loss.arr, -log_softmax_np(x.arr[None])[0, 2])
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])

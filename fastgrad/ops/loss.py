@@ -28,10 +28,18 @@ def _class_targets(input, target, weight, ignore_index):
             f"expected target of integer class indices (int64), got dtype {target_arr.dtype}; "
             "probability targets are not supported"
         )
+    if target_arr.ndim > 1:
+        raise RuntimeError(
+            f"0D or 1D target tensor expected, multi-target not supported; got target of shape "
+            f"{target_arr.shape} for input of shape {input.shape}"
+        )
     single = scores.ndim == 1
     if single:
-        if target_arr.ndim != 0:
-            raise ValueError(f"for input of shape {input.shape} the target must be 0-d, got shape {target_arr.shape}")
+        if target_arr.size != 1:
+            raise ValueError(
+                f"For 1D input, 1D target must have size 1, but got target size: "
+                f"{target_arr.size} (input shape {input.shape}, target shape {target_arr.shape})"
+            )
         scores, target_arr = scores[None, :], target_arr.reshape(1)
     elif scores.ndim != 2:
         raise ValueError(f"expected input of shape (N, C) or (C,), got {input.shape}")
