@@ -76,6 +76,22 @@ def test_register_errors():
         m.add_module("x", 3)
 
 
+def test_a_name_is_never_taken_over_by_another_kind():
+    # PyTorch: KeyError, and the registered entry stays as it was.
+    lin = nn.Linear(2, 2)
+    weight = lin.weight
+    with pytest.raises(KeyError, match="attribute 'weight' already exists"):
+        lin.register_buffer("weight", fastgrad.ones(2))
+    with pytest.raises(KeyError, match="attribute 'weight' already exists"):
+        lin.add_module("weight", nn.ReLU())
+    lin.register_buffer("steps", fastgrad.zeros(1))
+    with pytest.raises(KeyError, match="attribute 'steps' already exists"):
+        lin.register_parameter("steps", nn.Parameter(fastgrad.zeros(1)))
+    assert lin.weight is weight and [n for n, _ in lin.named_parameters()] == ["weight", "bias"]
+    lin.register_parameter("weight", nn.Parameter(fastgrad.zeros(2, 2)))  # same kind: replaced
+    assert lin.weight is not weight
+
+
 def test_train_eval_and_zero_grad():
     net = Net()
     assert all(m.training for m in net.modules())

@@ -77,18 +77,18 @@ class Module:
                 return
         object.__delattr__(self, name)
 
-    def _check_name(self, name, kind):
+    def _check_name(self, name, kind, registry):
         if not isinstance(name, str):
             raise TypeError(f"{kind} name should be a string, got {type(name).__name__}")
         if "." in name or name == "":
             raise KeyError(f"{kind} name cannot contain \".\" or be empty, got {name!r}")
-        if hasattr(self, name) and not any(
-            name in r for r in (self._parameters, self._buffers, self._modules)
-        ):
+        # As PyTorch: a name may be registered again as the same kind, never taken over from
+        # another kind (a buffer named like a parameter would silently drop the parameter).
+        if hasattr(self, name) and name not in registry:
             raise KeyError(f"attribute '{name}' already exists")
 
     def register_parameter(self, name, param):
-        self._check_name(name, "parameter")
+        self._check_name(name, "parameter", self._parameters)
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(
                 f"cannot assign '{type(param).__name__}' object to parameter '{name}' "
@@ -98,7 +98,7 @@ class Module:
         self._parameters[name] = param
 
     def register_buffer(self, name, tensor, persistent=True):
-        self._check_name(name, "buffer")
+        self._check_name(name, "buffer", self._buffers)
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(
                 f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' "
@@ -112,7 +112,7 @@ class Module:
             self._non_persistent_buffers.add(name)
 
     def add_module(self, name, module):
-        self._check_name(name, "module")
+        self._check_name(name, "module", self._modules)
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{type(module).__name__} is not a Module subclass")
         self._forget(name)
