@@ -127,6 +127,19 @@ def test_state_dict_round_trip_copies_values_into_the_same_parameters():
     np.testing.assert_array_equal(a(x).arr, b(x).arr)
 
 
+def test_a_shared_module_has_keys_under_each_path_as_in_pytorch():
+    shared = nn.Linear(2, 2)
+    seq = nn.Sequential(shared, nn.ReLU(), shared)
+    assert list(seq.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    assert len(list(seq.parameters())) == 2  # parameters() still lists each once
+    state = {k: fastgrad.full((2, 2) if k.endswith("weight") else (2,), 3.0) for k in seq.state_dict()}
+    seq.load_state_dict(state)  # strict: a checkpoint with both paths' keys loads
+    np.testing.assert_array_equal(shared.weight.arr, 3.0)
+    loop = nn.Sequential(nn.Linear(1, 1))
+    loop.add_module("again", loop)  # a cycle is not followed
+    assert list(loop.state_dict()) == ["0.weight", "0.bias"]
+
+
 def test_load_state_dict_errors_name_the_keys_and_shapes():
     net = Net()
     state = net.state_dict()

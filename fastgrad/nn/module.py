@@ -142,6 +142,19 @@ class Module:
                         for child_name, child in module._modules.items()]
             stack.extend(reversed(children))
 
+    def _every_path(self, prefix=""):
+        """(dotted name, module) for every path from here, a module shared by two parents
+        once per path (PyTorch's state_dict has keys under each); a cycle is not followed."""
+        stack = [(prefix, self, ())]
+        while stack:
+            name, module, ancestors = stack.pop()
+            yield name, module
+            inside = ancestors + (module,)
+            children = [(f"{name}.{child_name}" if name else child_name, child, inside)
+                        for child_name, child in module._modules.items()
+                        if child is not None and not any(child is a for a in inside)]
+            stack.extend(reversed(children))
+
     def modules(self):
         for _, module in self.named_modules():
             yield module
@@ -233,7 +246,7 @@ class Module:
     def state_dict(self, prefix="", keep_vars=False):
         """Ordered {dotted name: tensor} of parameters and persistent buffers (sharing memory)."""
         state = collections.OrderedDict()
-        for module_prefix, module in self.named_modules(prefix=prefix.rstrip(".")):
+        for module_prefix, module in self._every_path(prefix.rstrip(".")):
             for name, p in module._parameters.items():
                 if p is not None:
                     state[f"{module_prefix}.{name}" if module_prefix else name] = p if keep_vars else p.detach()
