@@ -90,6 +90,11 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False):
         start, end = 0, start
     if step == 0:
         raise RuntimeError("arange: step must be nonzero")
+    if (end - start) * step < 0:
+        raise RuntimeError(
+            f"arange: upper bound and lower bound inconsistent with step sign (start={start}, "
+            f"end={end}, step={step})"
+        )
     if dtype is None:
         ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
         dtype = np.int64 if ints else dtypes.DEFAULT_FLOAT
@@ -97,10 +102,15 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False):
 
 
 def linspace(start, end, steps, dtype=None, requires_grad=False):
+    if steps < 0:
+        raise RuntimeError(f"linspace: number of steps must be non-negative, got {steps}")
     return _new(np.linspace(start, end, steps, dtype=_float_dtype(dtype)), requires_grad)
 
 
 def eye(n, m=None, dtype=None, requires_grad=False):
+    for name, value in (("n", n), ("m", m)):
+        if value is not None and value < 0:
+            raise RuntimeError(f"eye: {name} must be greater or equal to 0, got {value}")
     return _new(np.eye(n, m, dtype=_float_dtype(dtype)), requires_grad)
 
 
@@ -119,8 +129,13 @@ def rand(*size, dtype=None, requires_grad=False, generator=None):
 
 
 def randint(low, high=None, size=(), dtype=None, generator=None):
+    """Integers in [low, high): ``randint(high, size)`` or ``randint(low, high, size)``."""
+    if isinstance(high, (tuple, list)) and size == ():
+        high, size = None, high  # randint(high, size), PyTorch's two-argument form
     if high is None:
         low, high = 0, low
+    if low >= high:
+        raise RuntimeError(f"randint: expects low to be less than high, but got low={low} >= high={high}")
     gen = generator or default_generator()
     dtype = np.int64 if dtype is None else dtypes.as_dtype(dtype)
     return _new(gen.integers(low, high, size=_size((size,)), dtype=dtype), False)

@@ -139,6 +139,24 @@ def test_randint():
     assert r.dtype == np.int64 and set(r.tolist()) <= {3, 4}
     assert fastgrad.randint(5, size=(2, 2)).shape == (2, 2)
     assert fastgrad.randperm(4).dtype == np.int64
+    # PyTorch's randint(high, size): the second argument is the size, not the high bound
+    r = fastgrad.randint(3, (50,))
+    assert r.shape == (50,) and set(r.tolist()) <= {0, 1, 2}
+    with pytest.raises(RuntimeError, match="low to be less than high, but got low=5 >= high=5"):
+        fastgrad.randint(5, 5, (2,))
+
+
+def test_bad_ranges_are_runtime_errors_as_in_pytorch():
+    with pytest.raises(RuntimeError, match="number of steps must be non-negative, got -1"):
+        fastgrad.linspace(0, 1, -1)
+    with pytest.raises(RuntimeError, match="n must be greater or equal to 0, got -1"):
+        fastgrad.eye(-1)
+    with pytest.raises(RuntimeError, match="m must be greater or equal to 0, got -2"):
+        fastgrad.eye(2, -2)
+    with pytest.raises(RuntimeError, match=r"inconsistent with step sign \(start=5, end=0, step=1\)"):
+        fastgrad.arange(5, 0, 1)
+    assert fastgrad.arange(5, 0, -2).tolist() == [5, 3, 1]
+    assert fastgrad.arange(3, 3).shape == (0,)
 
 
 def test_bad_sizes_are_refused_as_pytorch_does():
