@@ -182,6 +182,17 @@ def test_to_and_astype():
     assert x.type(fastgrad.float64).dtype == np.float64
     with pytest.raises(TypeError, match="not a dtype"):
         x.to("not-a-dtype")
+    # PyTorch's other forms: (device, dtype), keywords, another tensor's dtype, copy
+    assert x.to("cpu", fastgrad.float64).dtype == np.float64
+    assert x.to(device="cpu:0", dtype=fastgrad.float16).dtype == np.float16
+    assert x.to(fastgrad.zeros(1, dtype=fastgrad.int32)).dtype == np.int32
+    assert x.to(None, fastgrad.float64).dtype == np.float64
+    copied = x.to("cpu", copy=True)
+    assert copied is not x and copied.dtype == x.dtype and copied.tolist() == x.tolist()
+    copied.arr[0] = 7
+    assert x.tolist() == [1.0, 2.0]
+    with pytest.raises(RuntimeError, match="CPU only; cannot move to 'cuda'"):
+        x.to("cuda")
 
 
 @pytest.mark.parametrize("src,dst", [(np.float64, np.float32), (np.float32, np.float64),

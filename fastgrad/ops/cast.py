@@ -3,6 +3,8 @@
 The function names shadow builtins (``float``, ``int``, ``bool``, ``type``) on purpose, to
 mirror the Tensor methods; this module therefore uses none of those builtins.
 """
+import builtins
+
 import numpy as np
 
 from fastgrad import dtypes
@@ -16,14 +18,39 @@ class CastGradFn(GradFn):
         return (grad_output.astype(self.input_dtypes[0]),)
 
 
-def to(x, dtype=None, copy=False):
-    """Cast to ``dtype`` (``x.to(fastgrad.float64)``); a device string is accepted and ignored.
+_DEVICE_TYPES = ("cpu", "cuda", "mps", "xpu", "meta")
 
-    Float-to-float casts are differentiable; a cast to an integer or bool dtype is not.
+
+def _is_device(value):
+    return isinstance(value, str) and value.split(":")[0] in _DEVICE_TYPES
+
+
+def to(x, *args, device=None, dtype=None, non_blocking=False, copy=False):
+    """``Tensor.to`` with PyTorch's forms: ``to(dtype)``, ``to(device, dtype)``, ``to(other)``
+    (other's dtype), with ``device=``, ``dtype=``, ``non_blocking=``, ``copy=`` keywords.
+
+    The device must be the CPU ("cpu" or "cpu:N"). Float-to-float casts are differentiable;
+    a cast to an integer or bool dtype is not.
     """
     x = as_tensor(x)
-    if dtype is None or isinstance(dtype, str) and dtype in ("cpu",):
-        return x
+    rest = list(args)
+    if rest and isinstance(rest[0], Tensor):
+        dtype = rest.pop(0).dtype
+    else:
+        if rest and (rest[0] is None or _is_device(rest[0])):
+            device = rest.pop(0)
+        if rest and not isinstance(rest[0], builtins.bool):  # (non_blocking, copy) follow
+            dtype = rest.pop(0)
+    if rest:
+        non_blocking = rest.pop(0)
+    if rest:
+        copy = rest.pop(0)
+    if rest:
+        raise TypeError(f"to() got unexpected positional arguments {tuple(rest)!r}")
+    if device is not None and not (_is_device(device) and device.split(":")[0] == "cpu"):
+        raise RuntimeError(f"fastgrad tensors live on the CPU only; cannot move to {device!r}")
+    if dtype is None:
+        return Tensor._wrap(x.arr.copy(), CastGradFn(x) if needs_grad(x) else None) if copy else x
     dtype = dtypes.as_dtype(dtype)
     if dtype == x.arr.dtype and not copy:
         return x
