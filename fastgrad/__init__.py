@@ -12,6 +12,7 @@ from fastgrad.creation import (arange, empty, empty_like, eye, full, full_like, 
 from fastgrad.dtypes import (bool, double, float, float16, float32, float64, half, int, int8,  # noqa: E402
                              int16, int32, int64, long, uint8)
 from fastgrad.ops import (abs, add, allclose, amax, amin, argmax, argmin, astype,  # noqa: E402
+                          bitwise_not,
                           broadcast_to, cat, clamp, clip, clone, concatenate, contiguous, div,
                           divide, eq, equal, exp, expand, expand_as, flatten, ge, gt, isnan, le,
                           log, log_softmax, logical_not, logsumexp, lt, matmul, max, mean, min,

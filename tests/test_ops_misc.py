@@ -262,6 +262,13 @@ def test_logical_helpers():
     m = fastgrad.tensor([True, False])
     np.testing.assert_array_equal((~m).arr, [False, True])
     np.testing.assert_array_equal(fastgrad.logical_not(m).arr, [False, True])
+    # ~ is PyTorch's bitwise_not: bitwise on integers, refused on floats
+    assert (~fastgrad.tensor([1, -3, 0])).tolist() == [-2, 2, -1]
+    inverted = ~fastgrad.tensor([0, 5], dtype=fastgrad.uint8)
+    assert inverted.dtype == np.uint8 and inverted.tolist() == [255, 250]
+    assert fastgrad.bitwise_not(fastgrad.tensor([True])).tolist() == [False]
+    with pytest.raises(TypeError, match="only implemented on integer and bool tensors, got dtype float32"):
+        ~fastgrad.tensor([1.0])
     assert fastgrad.equal(fastgrad.tensor([1, 2]), fastgrad.tensor([1, 2])) is True
     assert fastgrad.tensor([1, 2]).equal(fastgrad.tensor([[1, 2]])) is False  # shapes differ
     assert fastgrad.allclose(fastgrad.tensor([1.0]), fastgrad.tensor([1.0 + 1e-7]))

@@ -10,7 +10,8 @@ from fastgrad.ops.elementwise import abs, clamp, clip, exp, log, relu, sigmoid, 
 from fastgrad.ops.indexing import getitem, setitem
 from fastgrad.ops.join import cat, concatenate, stack
 from fastgrad.ops.reduction import amax, amin, argmax, argmin, max, mean, min, std, sum, var
-from fastgrad.ops.select import allclose, eq, equal, ge, gt, isnan, le, logical_not, lt, ne, where
+from fastgrad.ops.select import (allclose, bitwise_not, eq, equal, ge, gt, isnan, le,
+                                 logical_not, lt, ne, where)
 from fastgrad.ops.shape import (broadcast_to, clone, contiguous, expand, expand_as, flatten,
                                 numpy_T, permute, repeat, reshape, squeeze, swapaxes, t,
                                 transpose, unflatten, unsqueeze, view, view_as)
@@ -31,7 +32,8 @@ TENSOR_METHODS = (
     "transpose", "swapaxes", "t", "expand", "expand_as", "broadcast_to", "repeat", "clone",
     "contiguous",
     "softmax", "log_softmax", "logsumexp",
-    "eq", "ne", "lt", "le", "gt", "ge", "logical_not", "isnan", "equal", "allclose",
+    "eq", "ne", "lt", "le", "gt", "ge", "logical_not", "bitwise_not", "isnan", "equal",
+    "allclose",
 )
 
 
@@ -60,5 +62,5 @@ TENSOR_OPERATORS = dict(
     __gt__=_comparison_operator(gt),
     __ge__=_comparison_operator(ge),
     __abs__=abs,
-    __invert__=logical_not,
+    __invert__=bitwise_not,
 )

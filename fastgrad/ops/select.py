@@ -70,6 +70,16 @@ def logical_not(x):
     return Tensor._wrap(np.asarray(np.logical_not(val)))
 
 
+def bitwise_not(x):
+    """``~x``: bitwise NOT of an integer tensor, logical NOT of a bool one (as PyTorch)."""
+    val, _ = operand(x)
+    val = np.asarray(val)
+    if val.dtype.kind not in "biu":
+        raise TypeError(f"~ (bitwise_not) is only implemented on integer and bool tensors, "
+                        f"got dtype {val.dtype}")
+    return Tensor._wrap(np.asarray(np.invert(val)))
+
+
 def isnan(x):
     val, _ = operand(x)
     return Tensor._wrap(np.asarray(np.isnan(val)))
