@@ -216,8 +216,18 @@ def test_clamp_gradcheck(bounds):
 
 
 def test_clamp_needs_a_bound():
-    with pytest.raises(ValueError, match="at least one of min and max"):
+    with pytest.raises(RuntimeError, match="at least one of min and max"):  # PyTorch's class
         fastgrad.tensor([1.0]).clamp()
+
+
+def test_clamp_of_an_int_tensor_with_a_float_bound_is_float32():
+    # PyTorch promotes: int tensor and float bound -> the default float dtype, not truncation
+    out = fastgrad.tensor([0, 1, 4]).clamp(0.5, 3.5)
+    assert out.dtype == np.float32 and out.tolist() == [0.5, 1.0, 3.5]
+    assert fastgrad.tensor([0, 1, 4], dtype=fastgrad.int8).clamp(max=2.0).dtype == np.float32
+    same = fastgrad.tensor([0, 1, 4]).clamp(1, 3)
+    assert same.dtype == np.int64 and same.tolist() == [1, 1, 3]
+    assert fastgrad.tensor([0.0, 4.0], dtype=fastgrad.float64).clamp(0.5).dtype == np.float64
 
 
 # ------------------------------------------------------------------------- in-place forms

@@ -5,6 +5,7 @@ gradient by the local derivative.
 """
 import numpy as np
 
+from fastgrad import dtypes
 from fastgrad.autograd.function import GradFn, needs_grad, unbroadcast
 from fastgrad.autograd.tensor import Tensor
 from fastgrad.ops._operands import as_tensor, fix_result_dtype, float_array, wrap_saving_output
@@ -143,10 +144,13 @@ def clamp(x, min=None, max=None):
     """
     x = as_tensor(x)
     if min is None and max is None:
-        raise ValueError("clamp: at least one of min and max must not be None")
+        raise RuntimeError("clamp: at least one of min and max must not be None")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         return _clamp_tensors(x, min, max)
-    out = np.clip(x.arr, min, max).astype(x.arr.dtype, copy=False)
+    dtype = x.arr.dtype
+    if dtype.kind in "biu" and any(isinstance(b, float) for b in (min, max)):
+        dtype = dtypes.DEFAULT_FLOAT  # an int tensor with a float bound: PyTorch's promotion
+    out = np.clip(x.arr.astype(dtype, copy=False), min, max).astype(dtype, copy=False)
     fn = None
     if needs_grad(x):
         inside = np.ones(x.arr.shape, dtype=bool)
