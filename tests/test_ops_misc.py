@@ -71,6 +71,32 @@ def test_cat_and_stack_errors():
         fastgrad.cat(fastgrad.ones(2))
     with pytest.raises(RuntimeError, match="non-empty"):
         fastgrad.stack([])
+    with pytest.raises(ValueError, match="non-empty"):  # PyTorch's class for cat
+        fastgrad.cat([])
+    with pytest.raises(RuntimeError, match="zero-dimensional"):  # before the dim is checked
+        fastgrad.cat([fastgrad.ones(()), fastgrad.ones(())], 1)
+
+
+@pytest.mark.parametrize("dtypes,expected", [
+    ((np.int64, np.float32), np.float32),    # NumPy would give float64
+    ((np.int32, np.float16), np.float16),
+    ((np.float32, np.float64), np.float64),
+    ((np.uint8, np.int8), np.int16),
+    ((np.bool_, np.int64), np.int64),
+])
+def test_cat_and_stack_promote_as_pytorch(dtypes, expected):
+    parts = [fastgrad.tensor([1, 0], dtype=d) for d in dtypes]
+    assert fastgrad.cat(parts).dtype == expected
+    assert fastgrad.stack(parts).dtype == expected
+    assert fastgrad.cat(parts).tolist() == [1, 0, 1, 0]
+
+
+def test_cat_of_mixed_float_dtypes_sends_each_its_own_gradient_dtype():
+    a = fastgrad.tensor([1.0], dtype=fastgrad.float32, requires_grad=True)
+    b = fastgrad.tensor([2.0, 3.0], dtype=fastgrad.float64, requires_grad=True)
+    (fastgrad.cat([a, b]) * fastgrad.tensor([4.0, 5.0, 6.0], dtype=fastgrad.float64)).sum().backward()
+    assert a.grad.dtype == np.float32 and a.grad.tolist() == [4.0]
+    assert b.grad.dtype == np.float64 and b.grad.tolist() == [5.0, 6.0]
 
 
 # ------------------------------------------------------------------------------------ where

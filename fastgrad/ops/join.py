@@ -20,8 +20,18 @@ def _tensor_list(tensors, name):
     if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
         raise TypeError(f"{name}() expects a list or tuple of tensors, got {type(tensors).__name__}")
     if not tensors:
-        raise RuntimeError(f"{name}() expects a non-empty list of tensors")
+        # PyTorch's classes: ValueError from cat, RuntimeError from stack
+        error = ValueError if name == "cat" else RuntimeError
+        raise error(f"{name}() expects a non-empty list of tensors")
     return [as_tensor(t) for t in tensors]
+
+
+def _joined_dtype(tensors):
+    """PyTorch's result dtype for tensors of one rank: any float wins over integers and bool
+    (int64 with float32 is float32, where NumPy would make float64); otherwise NumPy's."""
+    dtypes = [t.arr.dtype for t in tensors]
+    floats = [d for d in dtypes if d.kind == "f"]
+    return np.result_type(*(floats or dtypes))
 
 
 def cat(tensors, dim=0, *, axis=None):
@@ -29,9 +39,9 @@ def cat(tensors, dim=0, *, axis=None):
     tensors = _tensor_list(tensors, "cat")
     dim = dim if axis is None else axis
     first = tensors[0]
-    axis_ = normalize_dim(dim, first.arr.ndim)
     if first.arr.ndim == 0:
         raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")
+    axis_ = normalize_dim(dim, first.arr.ndim)
     for i, t in enumerate(tensors[1:], start=1):
         if t.arr.ndim != first.arr.ndim:
             raise RuntimeError(
@@ -44,7 +54,7 @@ def cat(tensors, dim=0, *, axis=None):
                     f"Sizes of tensors must match except in dimension {axis_}. Expected size {a} "
                     f"but got size {b} for tensor number {i} in the list."
                 )
-    out = np.concatenate([t.arr for t in tensors], axis=axis_)
+    out = np.concatenate([t.arr for t in tensors], axis=axis_, dtype=_joined_dtype(tensors))
     fn = None
     if needs_grad(*tensors):
         fn = CatGradFn(tensors, axis_, [t.arr.shape[axis_] for t in tensors])
