@@ -127,7 +127,7 @@ def test_where_hand_computed_gradient_and_scalars():
 
 
 def test_where_needs_a_bool_condition():
-    with pytest.raises(TypeError, match="boolean tensor.*int64"):
+    with pytest.raises(RuntimeError, match="boolean tensor.*int64"):  # PyTorch's class
         fastgrad.where(fastgrad.tensor([1, 0]), 1.0, 2.0)
 
 
@@ -279,6 +279,16 @@ def test_comparing_with_a_non_number_falls_back_like_pytorch():
 def test_comparison_broadcast_error_names_the_shapes():
     with pytest.raises(RuntimeError, match=r"\(2,\) and \(3,\)"):
         fastgrad.ones(2) == fastgrad.ones(3)
+
+
+def test_bool_subtraction_and_negation_are_refused_as_in_pytorch():
+    mask = fastgrad.tensor([True, False])
+    for expr in (lambda: mask - mask, lambda: mask - 1, lambda: 1 - mask):
+        with pytest.raises(RuntimeError, match="Subtraction, the `-` operator, with a bool tensor"):
+            expr()
+    with pytest.raises(RuntimeError, match="Negation, the `-` operator, with a bool tensor"):
+        -mask
+    assert (fastgrad.tensor([3, 4]) - 1).tolist() == [2, 3]  # ints are fine
 
 
 def test_logical_helpers():

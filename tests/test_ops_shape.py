@@ -88,6 +88,8 @@ def test_T_t_and_mT(rng):
     check_grad(lambda t: t.t(), a)
     v = Tensor(np.array([1.0, 2.0]))
     np.testing.assert_array_equal(v.t().arr, v.arr)
+    with pytest.raises(RuntimeError, match="mT is only supported on matrices.*Got 1-D"):
+        v.mT  # PyTorch refuses it below 2-D (a 1-D swap of dims -2, -1 does not exist)
     with pytest.raises(RuntimeError, match="<= 2 dimensions, but self is 3D"):
         Tensor(b).t()
 

@@ -386,6 +386,16 @@ def as_tensor(data, dtype=None):
     return Tensor(data, dtype=dtype)
 
 
+def _matrix_transpose(x):
+    """``x.mT``: the last two dims swapped; PyTorch refuses it below 2-D."""
+    from fastgrad import ops
+
+    if x.arr.ndim < 2:
+        raise RuntimeError(
+            f"tensor.mT is only supported on matrices or batches of matrices. Got {x.arr.ndim}-D tensor.")
+    return ops.transpose(x, -2, -1)
+
+
 def _bind_methods():
     """Bind the ops as Tensor methods (called once ``fastgrad.ops`` is importable)."""
     from fastgrad import ops
@@ -395,7 +405,7 @@ def _bind_methods():
     for name, func in ops.TENSOR_OPERATORS.items():
         setattr(Tensor, name, func)
     Tensor.T = property(ops.numpy_T)
-    Tensor.mT = property(lambda self: ops.transpose(self, -2, -1))
+    Tensor.mT = property(_matrix_transpose)
 
     def _make_inplace(op):
         def method(self, *args, **kwargs):

@@ -108,8 +108,17 @@ def add(a, b, alpha=1):
     return Tensor._wrap(out, fn)
 
 
+def _refuse_bool(values, what):
+    if any(getattr(v, "dtype", None) == np.bool_ for v in values):
+        raise RuntimeError(
+            f"{what}, the `-` operator, with a bool tensor is not supported; to invert a mask "
+            "use `~` or logical_not()"
+        )
+
+
 def sub(a, b, alpha=1):
     """a - alpha * b, broadcasting."""
+    _refuse_bool((operand(a)[0], operand(b)[0]), "Subtraction")  # PyTorch refuses it too
     a_val, a_t, b_val, b_t, out = _binary(a, b, lambda x, y: x - y if alpha == 1 else x - alpha * y)
     fn = SubGradFn(a_t, b_t, a_val, b_val, alpha) if needs_grad(a_t, b_t) else None
     return Tensor._wrap(out, fn)
@@ -150,6 +159,7 @@ class NegGradFn(GradFn):
 
 def neg(x):
     x_val, x_t = operand(x)
+    _refuse_bool((x_val,), "Negation")
     out = np.negative(x_val)
     return Tensor._wrap(np.asarray(out), NegGradFn(x_t) if needs_grad(x_t) else None)
 

@@ -24,7 +24,7 @@ def where(condition, x, y):
     """Elements of ``x`` where ``condition`` holds, else of ``y`` (all three broadcast)."""
     cond = condition.arr if isinstance(condition, Tensor) else np.asarray(condition)
     if cond.dtype != np.bool_:
-        raise TypeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype {cond.dtype}")
+        raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype {cond.dtype}")
     x_val, x_t = operand(x)
     y_val, y_t = operand(y)
     try:
