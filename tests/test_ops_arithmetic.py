@@ -270,6 +270,25 @@ def test_integer_with_float_tensor_keeps_the_float_dtype(int_dtype, float_dtype,
     assert f.grad.dtype == float_dtype
 
 
+# (dimensioned dtype, 0-d dtype, op, PyTorch's result): a 0-d tensor decides the dtype only
+# when its category (bool < integer < float) is higher, as a Python scalar would.
+@pytest.mark.parametrize("dim_dtype,zero_dtype,op,expected", [
+    (np.float32, np.float64, operator.add, np.float32),   # NumPy: float64
+    (np.float16, np.float32, operator.truediv, np.float16),
+    (np.int8, np.int64, operator.mul, np.int8),            # NumPy: int64
+    (np.uint8, np.int8, operator.add, np.uint8),
+    (np.int64, np.float64, operator.add, np.float64),      # higher category: the 0-d decides
+    (np.int32, np.int64, operator.truediv, np.float32),    # ints divided: the default float
+    (np.bool_, np.int64, operator.mul, np.int64),
+])
+def test_a_0d_tensor_promotes_like_a_scalar_of_its_category(dim_dtype, zero_dtype, op, expected):
+    dim = fastgrad.tensor(np.array([1, 2], dtype=dim_dtype), dtype=dim_dtype)
+    zero = fastgrad.tensor(np.array(3, dtype=zero_dtype), dtype=zero_dtype)
+    for y in (op(dim, zero), op(zero, dim)):
+        assert y.dtype == expected and y.shape == (2,)
+    np.testing.assert_allclose(op(dim, zero).arr, op(dim.arr.astype(np.float64), 3.0), rtol=1e-3)
+
+
 def test_gradients_have_the_input_dtype():
     x = fastgrad.tensor([1.0, 2.0], requires_grad=True)
     ((2 ** x) * 1.5 / 3 + x @ x).sum().backward()

@@ -51,6 +51,9 @@ def is_float64(value):
     return getattr(value, "dtype", None) == np.float64
 
 
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}
+
+
 def fix_result_dtype(out, a, b):
     """Undo NumPy's float64 where PyTorch gives its default float32.
 
@@ -59,6 +62,15 @@ def fix_result_dtype(out, a, b):
     float's dtype.
     """
     dtype_a, dtype_b = getattr(a, "dtype", None), getattr(b, "dtype", None)
+    if dtype_a is not None and dtype_b is not None and (np.ndim(a) == 0) != (np.ndim(b) == 0):
+        # A 0-d tensor with a dimensioned one: PyTorch lets the 0-d one decide only when its
+        # category (bool < integer < float) is higher; else the dimensioned dtype stands
+        # (float32 + 0-d float64 is float32, int8 + 0-d int64 is int8).
+        dim_dtype, zero_dtype = (dtype_b, dtype_a) if np.ndim(a) == 0 else (dtype_a, dtype_b)
+        common = zero_dtype if _CATEGORY[zero_dtype.kind] > _CATEGORY[dim_dtype.kind] else dim_dtype
+        if out.dtype.kind == "f" and common.kind in "biu":
+            common = dtypes.DEFAULT_FLOAT  # a true division (or power) of integers
+        return out.astype(common, copy=False)
     if out.dtype.kind == "f" and dtype_a is not None and dtype_b is not None:
         # An integer (or bool) array with a float one: PyTorch keeps the float's dtype
         # (int + float16 is float16), where NumPy goes up to a float that holds both.
