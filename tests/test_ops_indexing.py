@@ -335,3 +335,189 @@ def test_setitem_value_with_extra_leading_unit_axes_as_pytorch():
     assert w.grad.shape == (1, 1) and w.grad.arr[0, 0] == 18.0
     with pytest.raises(RuntimeError, match=r"value of shape \(2,\)"):
         x[0] = fastgrad.tensor([5.0, 6.0])
+
+
+# ------------------------------------------------- ints with advanced indices: PyTorch's order
+# PyTorch selects with the ints first, then applies the advanced indices to what is left; NumPy
+# broadcasts the ints with the arrays, so when a slice separates them the arrays' axis goes
+# first. Each case: the index into an array of shape (2, 3, 4, 5), and PyTorch's result written
+# as the select followed by the advanced index.
+TORCH_ORDER = [
+    ((0, slice(None), [0, 2]), lambda a: a[0][:, [0, 2]], (3, 2, 5)),  # NumPy: (2, 3, 5)
+    ((slice(None), 0, slice(None), [1, 1, 4]), lambda a: a[:, 0][:, :, [1, 1, 4]], (2, 4, 3)),
+    ((1, slice(1, 3), 2, [0, 4]), lambda a: a[1, :, 2][1:3, [0, 4]], (2, 2)),
+    ((slice(None), 1, None, [3, 0]), lambda a: a[:, 1, None][:, :, [3, 0]], (2, 1, 2, 5)),
+    ((0, Ellipsis, [1, 2]), lambda a: a[0][..., [1, 2]], (3, 4, 2)),
+    ((1, slice(None), np.array([True, False, True, True])),
+     lambda a: a[1][:, [0, 2, 3]], (3, 3, 5)),
+    ((0, slice(None), np.array([[0, 1], [3, 3]])), lambda a: a[0][:, [[0, 1], [3, 3]]],
+     (3, 2, 2, 5)),
+    # where NumPy and PyTorch agree (the int beside the array), the answer must not change
+    ((0, [0, 2]), lambda a: a[0][[0, 2]], (2, 4, 5)),
+    (([1, 0], 2), lambda a: a[:, 2][[1, 0]], (2, 4, 5)),
+    ((slice(None), [0, 2], 1), lambda a: a[:, :, 1][:, [0, 2]], (2, 2, 5)),
+    (([1, 0], 2, [3, 3]), lambda a: a[:, 2][[1, 0], [3, 3]], (2, 5)),
+    # an Ellipsis standing for no axes does not separate two arrays (NumPy: (2, 2, 3, 4))
+    ((slice(None), slice(None), [0, 1], Ellipsis, [2, 4]),
+     lambda a: a[:, :, [0, 1], [2, 4]], (2, 3, 2)),
+]
+
+
+@pytest.mark.parametrize("idx,select_then_index,shape", TORCH_ORDER,
+                         ids=[repr(case[0]) for case in TORCH_ORDER])
+def test_ints_select_before_advanced_indices_as_pytorch(idx, select_then_index, shape, rng):
+    a = rng.standard_normal((2, 3, 4, 5))
+    out = Tensor(a, dtype=np.float64)[idx]
+    assert out.shape == shape
+    np.testing.assert_array_equal(out.arr, select_then_index(a))
+    check_grad(lambda t: t[idx], a)
+
+
+def test_int_and_separated_advanced_index_hand_computed():
+    x = fastgrad.tensor([[[1.0, 2, 3], [4, 5, 6]], [[7, 8, 9], [10, 11, 12]]], requires_grad=True)
+    y = x[0, :, [0, 2]]
+    assert y.shape == (2, 2)
+    np.testing.assert_array_equal(y.arr, [[1.0, 3.0], [4.0, 6.0]])  # NumPy: [[1, 4], [3, 6]]
+    (y * fastgrad.tensor([[1.0, 2.0], [3.0, 4.0]])).sum().backward()
+    np.testing.assert_array_equal(x.grad.arr[0], [[1.0, 0.0, 2.0], [3.0, 0.0, 4.0]])
+    np.testing.assert_array_equal(x.grad.arr[1], np.zeros((2, 3)))
+    assert fastgrad.zeros(3, 4, 5)[0, :, [1, 2]].shape == (4, 2)
+    assert fastgrad.zeros(3, 4, 5)[:, 0, [[1, 2]]].shape == (3, 1, 2)  # agrees with NumPy
+
+
+def test_a_0d_integer_tensor_index_is_an_int():
+    # PyTorch selects with a 0-d integer tensor: x[t] is a view, x[t, :, [0, 2]] as x[0, :, [0, 2]]
+    x = fastgrad.tensor(np.arange(24.0).reshape(2, 3, 4))
+    t = fastgrad.tensor(1)
+    assert x[fastgrad.tensor(0), :, [0, 2]].shape == (3, 2)
+    np.testing.assert_array_equal(x[fastgrad.tensor(0), :, [0, 2]].arr, [[0, 2], [4, 6], [8, 10]])
+    row = x[t]
+    assert np.shares_memory(row.arr, x.arr) and row._version == x._version
+    np.testing.assert_array_equal(x[0, t].arr, [4.0, 5.0, 6.0, 7.0])
+    z = fastgrad.zeros(2, 3)
+    z[t, [0, 2]] = 5.0
+    assert z.tolist() == [[0.0, 0.0, 0.0], [5.0, 0.0, 5.0]]
+
+
+def test_setitem_int_and_separated_advanced_index_as_pytorch():
+    z = fastgrad.zeros(2, 3, 4)
+    z[0, :, [1, 2]] = fastgrad.ones(3, 2)  # NumPy refuses: its target has shape (2, 3)
+    expected = np.zeros((2, 3, 4))
+    expected[0, :, 1:3] = 1.0
+    np.testing.assert_array_equal(z.arr, expected)
+    w = fastgrad.zeros(2, 3, 4)
+    w[1, :, [3, 0]] = fastgrad.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    np.testing.assert_array_equal(w.arr[1], [[2, 0, 0, 1], [4, 0, 0, 3], [6, 0, 0, 5]])
+    assert not w.arr[0].any()
+    # with grad: the overwritten elements of the old value get nothing, the value their gradient
+    x = fastgrad.tensor(np.ones((2, 3, 4)), requires_grad=True)
+    v = fastgrad.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], requires_grad=True)
+    c = np.arange(24.0).reshape(2, 3, 4)
+    y = x * 2
+    y[0, :, [1, 2]] = v
+    (y * fastgrad.tensor(c)).sum().backward()
+    grad_x = 2 * c
+    grad_x[0, :, 1:3] = 0.0
+    np.testing.assert_array_equal(x.grad.arr, grad_x)
+    np.testing.assert_array_equal(v.grad.arr, [[1.0, 2.0], [5.0, 6.0], [9.0, 10.0]])
+
+
+@pytest.mark.parametrize("idx,value_shape", [
+    ((0, slice(None), [1, 2]), (3, 2, 5)),
+    ((0, slice(None), [1, 2]), (1, 2, 1)),
+    ((slice(None), 1, slice(None), [4, 0]), (2, 4, 2)),
+    ((1, Ellipsis, [0, 3]), (1, 2)),
+], ids=repr)
+def test_setitem_int_and_advanced_index_gradcheck(idx, value_shape, rng):
+    a, v = rng.standard_normal((2, 3, 4, 5)), rng.standard_normal(value_shape)
+
+    def fn(x, value):
+        y = x * 1
+        y[idx] = value
+        return y
+
+    check_grad(fn, a, v)
+
+
+def test_setitem_with_ints_writes_through_a_view_up_the_chain():
+    # a write with a composed index into a view still reaches the base's graph
+    buf = fastgrad.zeros(2, 2, 3)
+    w = fastgrad.tensor([1.0, 2.0], requires_grad=True)
+    view = buf[1]
+    view[0, [2, 0]] = w
+    assert buf.arr[1, 0].tolist() == [2.0, 0.0, 1.0]
+    (buf * fastgrad.tensor(np.arange(12.0).reshape(2, 2, 3))).sum().backward()
+    np.testing.assert_array_equal(w.grad.arr, [8.0, 6.0])
+
+
+# ------------------------------------------------------------------- writes into 0-d tensors
+@pytest.mark.parametrize("write", [
+    lambda y: y.__setitem__(Ellipsis, 5.0),
+    lambda y: y.__setitem__((), 5.0),
+    lambda y: y.fill_(5.0),
+    lambda y: y.copy_(fastgrad.tensor(5.0)),
+], ids=["[...]", "[()]", "fill_", "copy_"])
+def test_a_write_into_a_0d_non_leaf_backpropagates(write):
+    # (a 0-d gradient can reach the Setitem node as a NumPy scalar, which is immutable)
+    x = fastgrad.tensor(1.0, requires_grad=True)
+    y = x * 2
+    write(y)
+    (y * x).backward()
+    assert y.item() == 5.0
+    assert x.grad.shape == () and x.grad.item() == 5.0  # only through the factor x
+
+
+def test_a_0d_write_of_a_tensor_value_gives_both_gradients():
+    x = fastgrad.tensor(1.0, requires_grad=True)
+    v = fastgrad.tensor(3.0, requires_grad=True)
+    y = x * 2
+    y[...] = v * 1
+    (y * x).backward()
+    assert x.grad.item() == 3.0 and v.grad.item() == 1.0
+    x.grad = None
+    y = x * 2
+    y.zero_()
+    (y * x).backward()
+    assert x.grad.item() == 0.0
+    check_grad(_write_0d, 1.5, -2.0)
+
+
+def _write_0d(a, b):
+    y = a * a
+    y[()] = b * a
+    return y * a
+
+
+# ------------------------------------------------- bool-mask writes with leading size-1 axes
+def test_mask_write_drops_the_value_leading_unit_axes_as_pytorch():
+    # PyTorch drops every leading size-1 axis of the value, then broadcasts, for every write
+    mask = fastgrad.tensor([[True, False], [False, True]])
+    y = fastgrad.zeros(2, 2)
+    y[mask] = fastgrad.tensor([[3.0, 4.0]])
+    assert y.tolist() == [[3.0, 0.0], [0.0, 4.0]]
+    y[mask] = fastgrad.ones(1, 1, 1)
+    assert y.tolist() == [[1.0, 0.0], [0.0, 1.0]]
+    y[mask] = [[[7.0, 8.0]]]
+    assert y.tolist() == [[7.0, 0.0], [0.0, 8.0]]
+    rows = fastgrad.zeros(3, 2)
+    rows[fastgrad.tensor([True, False, True])] = fastgrad.tensor([[[1.0, 2.0]]])
+    assert rows.tolist() == [[1.0, 2.0], [0.0, 0.0], [1.0, 2.0]]
+    with pytest.raises(RuntimeError, match=r"value of shape \(2, 1\)"):
+        y[mask] = fastgrad.ones(2, 1)  # (2, 1) cannot broadcast to the 2 selected elements
+    # the value's gradient comes back in its own shape
+    x = fastgrad.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    v = fastgrad.tensor([[10.0, 20.0]], requires_grad=True)
+    h = x * 1
+    h[mask] = v
+    (h * fastgrad.tensor([[1.0, 2.0], [3.0, 4.0]])).sum().backward()
+    assert h.tolist() == [[10.0, 2.0], [3.0, 20.0]]
+    assert v.grad.shape == (1, 2)
+    np.testing.assert_array_equal(v.grad.arr, [[1.0, 4.0]])
+    np.testing.assert_array_equal(x.grad.arr, [[0.0, 2.0], [3.0, 0.0]])
+    check_grad(_mask_write, np.ones((2, 2)), np.ones((1, 2)))
+
+
+def _mask_write(a, b):
+    y = a * 1
+    y[np.array([[True, False], [False, True]])] = b
+    return y

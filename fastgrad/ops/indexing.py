@@ -2,7 +2,9 @@
 
 Basic indexing (ints, slices, None, Ellipsis) returns a view sharing the version counter;
 advanced indexing (integer arrays, bool masks) copies, and its backward accumulates repeated
-indices (``np.add.at``).
+indices (``np.add.at``). A tuple mixing ints with advanced indices follows PyTorch, not NumPy:
+the ints (with the slices, None and Ellipsis) select first, as a basic view, and the advanced
+indices then apply to that view (``x[0, :, [0, 2]]`` has shape ``(x.shape[1], 2)``).
 """
 import numbers
 
@@ -13,13 +15,109 @@ from fastgrad.autograd.grad_mode import is_grad_enabled
 from fastgrad.autograd.tensor import Tensor
 
 
+def _plain_item(i):
+    """One index item with a Tensor replaced by its array; a 0-d integer array (or Tensor)
+    becomes an int, as PyTorch selects with it (a view) instead of indexing."""
+    if isinstance(i, Tensor):
+        i = i.arr
+    if isinstance(i, np.ndarray) and i.ndim == 0 and np.issubdtype(i.dtype, np.integer):
+        return int(i)
+    return i
+
+
 def _plain_index(idx):
     """The index with Tensors replaced by their arrays."""
-    if isinstance(idx, Tensor):
-        return idx.arr
     if isinstance(idx, tuple):
-        return tuple(i.arr if isinstance(i, Tensor) else i for i in idx)
-    return idx
+        return tuple(_plain_item(i) for i in idx)
+    return _plain_item(idx)
+
+
+def _is_int(i):
+    return isinstance(i, numbers.Integral) and not isinstance(i, (bool, np.bool_))
+
+
+class _TorchOrder:
+    """A tuple index mixing ints with advanced indices, split as PyTorch applies it:
+    ``arr[basic]`` (ints, slices, None, Ellipsis; a view), then ``[advanced]`` on that view."""
+
+    __slots__ = ("basic", "advanced")
+
+    def __init__(self, basic, advanced):
+        # A trailing Ellipsis keeps a full selection a 0-d view rather than a NumPy scalar.
+        self.basic = basic if any(i is Ellipsis for i in basic) else basic + (Ellipsis,)
+        self.advanced = advanced
+
+    def __repr__(self):
+        return f"_TorchOrder({self.basic!r}, {self.advanced!r})"
+
+
+def _is_advanced(i):
+    return not (_is_int(i) or isinstance(i, slice) or i is None or i is Ellipsis)
+
+
+def _torch_order(idx, ndim):
+    """``idx`` (into a tensor of ``ndim`` axes) rewritten so that NumPy applies it as PyTorch.
+
+    Two rules of NumPy's advanced indexing differ from PyTorch's: NumPy broadcasts ints with
+    the index arrays (so ``x[0, :, [0, 2]]`` puts the array's axis first), where PyTorch
+    selects with the ints first; and NumPy counts an Ellipsis standing for no axes as
+    separating two index arrays. A tuple mixing ints with advanced indices becomes a
+    ``_TorchOrder``; an Ellipsis beside advanced indices is spelt out as slices. Any other
+    index is returned as it is (NumPy reports the invalid ones).
+    """
+    if not isinstance(idx, tuple) or not any(_is_advanced(i) for i in idx):
+        return idx
+    consumed = []
+    for i in idx:
+        if _is_int(i) or isinstance(i, slice):
+            consumed.append(1)
+        elif i is None or i is Ellipsis:
+            consumed.append(0)
+        else:
+            arr = np.asarray(i)
+            # a k-d bool mask consumes k axes (a bool scalar none); an integer array one
+            consumed.append(arr.ndim if arr.dtype == np.bool_ else 1)
+    n_ellipsis = sum(i is Ellipsis for i in idx)
+    span = ndim - sum(consumed)  # the axes an Ellipsis stands for
+    if n_ellipsis > 1 or span < 0:
+        return idx
+    if not any(_is_int(i) for i in idx):
+        if not n_ellipsis:
+            return idx
+        spelt = []
+        for i in idx:
+            spelt.extend([slice(None)] * span if i is Ellipsis else [i])
+        return tuple(spelt)
+    basic, advanced = [], []
+    for i, n in zip(idx, consumed):
+        if _is_int(i):
+            basic.append(i)  # the selected axis is gone from the view
+        elif isinstance(i, slice):
+            basic.append(i)
+            advanced.append(slice(None))
+        elif i is None:
+            basic.append(None)
+            advanced.append(slice(None))  # the new axis is already in the view
+        elif i is Ellipsis:
+            basic.append(Ellipsis)
+            advanced.extend([slice(None)] * span)
+        else:
+            basic.extend([slice(None)] * n)
+            advanced.append(i)
+    return _TorchOrder(tuple(basic), tuple(advanced))
+
+
+def _region(arr, idx):
+    """(array, index) such that ``array[index]`` is ``arr[idx]`` in PyTorch's order; the
+    array is ``arr`` or a basic view of it, so writing ``array[index]`` writes ``arr``."""
+    if isinstance(idx, _TorchOrder):
+        return arr[idx.basic], idx.advanced
+    return arr, idx
+
+
+def _take(arr, idx):
+    target, index = _region(arr, idx)
+    return target[index]
 
 
 def _is_basic(idx):
@@ -45,19 +143,21 @@ class GetItemGradFn(GradFn):
         self.basic = basic
 
     def backward(self, grad_output):
-        grad = np.zeros(self.in_shape, dtype=grad_output.dtype)
+        grad = np.zeros(self.in_shape, dtype=np.asarray(grad_output).dtype)
         if self.basic:
             grad[self.idx] = grad_output  # basic indexing never selects an element twice
         else:
-            np.add.at(grad, self.idx, grad_output)
+            target, index = _region(grad, self.idx)  # a view of grad: adding to it adds to grad
+            np.add.at(target, index, grad_output)
         return (grad,)
 
 
 def getitem(x, idx):
     idx = _plain_index(idx)
     basic = _is_basic(idx)
+    applied = idx if basic else _torch_order(idx, x.arr.ndim)
     try:
-        out = x.arr[idx]
+        out = _take(x.arr, applied)
     except IndexError as exc:
         raise _index_error(x, idx, exc) from None
     if basic and not isinstance(out, np.ndarray):
@@ -65,7 +165,7 @@ def getitem(x, idx):
         # 0-d view (``x[1].zero_()`` changes x). A trailing Ellipsis makes NumPy return the view.
         out = x.arr[(idx if isinstance(idx, tuple) else (idx,)) + (Ellipsis,)]
     out = np.asarray(out) if not isinstance(out, np.ndarray) else out
-    fn = GetItemGradFn(x, idx, basic) if needs_grad(x) else None
+    fn = GetItemGradFn(x, applied, basic) if needs_grad(x) else None
     result = Tensor._wrap(out, fn, base=x if basic else None)
     if basic:
         result._view_of = (x, idx)
@@ -80,8 +180,10 @@ class SetitemGradFn(GradFn):
         self.idx = idx
 
     def _target_grad(self, grad_output):
-        grad = grad_output.copy()
-        grad[self.idx] = 0
+        # np.array, not .copy(): a 0-d gradient may arrive as a NumPy scalar, which is immutable
+        grad = np.array(grad_output, copy=True)
+        target, index = _region(grad, self.idx)
+        target[index] = 0
         return grad
 
     def backward(self, grad_output):
@@ -99,26 +201,26 @@ class SetitemTensorGradFn(SetitemGradFn):
     def backward(self, grad_output):
         need_x, need_value = self.needs_input_grad
         grad_x = self._target_grad(grad_output) if need_x else None
-        grad_value = unbroadcast(grad_output[self.idx], self.value_shape) if need_value else None
+        grad_value = (
+            unbroadcast(np.asarray(_take(np.asarray(grad_output), self.idx)), self.value_shape)
+            if need_value else None
+        )
         return grad_x, grad_value
 
 
 def _assign(arr, idx, value):
-    """``arr[idx] = value``, also for a value with extra leading size-1 axes.
-
-    PyTorch drops those axes before broadcasting (``x[0] = tensor([5.])``); NumPy refuses
-    them for a single element, so the assignment is retried without them.
+    """``arr[idx] = value`` (``idx`` as ``_torch_order`` gives it), PyTorch's way: the value's
+    leading size-1 axes are dropped before broadcasting (``x[0] = tensor([5.])``,
+    ``x[mask] = ones(1, 2)``), which NumPy refuses for a single element or a bool mask.
     """
-    try:
-        arr[idx] = value
-    except ValueError:
-        shape = np.shape(value)
-        lead = 0
-        while lead < len(shape) and shape[lead] == 1:
-            lead += 1
-        if lead == 0:
-            raise
-        arr[idx] = np.reshape(value, shape[lead:])
+    target, index = _region(arr, idx)
+    shape = np.shape(value)
+    lead = 0
+    while lead < len(shape) and shape[lead] == 1:
+        lead += 1
+    if lead:
+        value = np.reshape(value, shape[lead:])
+    target[index] = value
 
 
 def setitem(x, idx, value):
@@ -127,6 +229,7 @@ def setitem(x, idx, value):
     value_t = value if isinstance(value, Tensor) else None
     x._check_view_write(value_t is not None and value_t.requires_grad)
     idx = _plain_index(idx)
+    applied = _torch_order(idx, x.arr.ndim)
     value_arr = value.arr if isinstance(value, Tensor) else value
     if not x.arr.flags.writeable:
         raise RuntimeError(
@@ -134,10 +237,13 @@ def setitem(x, idx, value):
             "by expand); clone() it before writing to it"
         )
     try:
-        _assign(x.arr, idx, value_arr)
+        _assign(x.arr, applied, value_arr)
     except IndexError as exc:
         raise _index_error(x, idx, exc) from None
-    except ValueError as exc:
+    except (ValueError, TypeError) as exc:
+        # (NumPy raises TypeError for a bool-mask write of a value with 2+ axes)
+        if isinstance(exc, TypeError) and "boolean array indexing" not in str(exc):
+            raise
         raise RuntimeError(
             f"cannot assign a value of shape {np.shape(value_arr)} to the elements {idx!r} of a "
             f"tensor of shape {x.shape}: {exc}"
@@ -145,9 +251,9 @@ def setitem(x, idx, value):
     x._bump_version()
     if is_grad_enabled():
         if value_t is not None and value_t.requires_grad:
-            fn = SetitemTensorGradFn(x, idx, value_t)
+            fn = SetitemTensorGradFn(x, applied, value_t)
         elif x.requires_grad:
-            fn = SetitemGradFn(x, idx)
+            fn = SetitemGradFn(x, applied)
         else:
             return
         x.grad_fn = fn
