@@ -11,6 +11,7 @@ from hypothesis.extra import numpy as hnp
 
 import fastgrad
 from fastgrad import Tensor
+from fastgrad.autograd import gradcheck
 
 # (shape of a, shape of b): scalars, 1-D, broadcasting both ways, size-1 axes, extra leading dims.
 SHAPE_PAIRS = [
@@ -323,3 +324,29 @@ def test_pow_zero_base_has_zero_exponent_gradient():
 def test_pow_integer_negative_exponent_is_a_runtime_error():
     with pytest.raises(RuntimeError, match="negative integer powers"):
         fastgrad.tensor([2, 3]) ** -1
+
+
+# ------------------------------------------------------------------ maximum / minimum
+@pytest.mark.parametrize("name", ["maximum", "minimum"])
+def test_maximum_minimum_gradcheck_with_broadcasting(name, rng):
+    a = fastgrad.tensor(rng.standard_normal((3, 4)), dtype=fastgrad.float64, requires_grad=True)
+    b = fastgrad.tensor(rng.standard_normal((4,)), dtype=fastgrad.float64, requires_grad=True)
+    op = getattr(fastgrad, name)
+    np.testing.assert_array_equal(op(a, b).arr, getattr(np, name)(a.arr, b.arr))
+    assert gradcheck(lambda x, y: op(x, y), [a, b])
+    assert getattr(a, name)(b).shape == (3, 4)
+
+
+def test_maximum_splits_ties_and_sends_nan_both_ways_as_pytorch():
+    a = fastgrad.tensor([1.0, 2.0, 3.0, np.nan], requires_grad=True)
+    b = fastgrad.tensor([2.0, 2.0, 1.0, 0.0], requires_grad=True)
+    out = fastgrad.maximum(a, b)
+    np.testing.assert_array_equal(out.arr, [2.0, 2.0, 3.0, np.nan])
+    (out * fastgrad.tensor([10.0, 20.0, 30.0, 40.0])).sum().backward()
+    np.testing.assert_array_equal(a.grad.arr, [0.0, 10.0, 30.0, 40.0])  # tie: half each
+    np.testing.assert_array_equal(b.grad.arr, [10.0, 10.0, 0.0, 40.0])  # NaN: both get it
+    a.grad = b.grad = None
+    (fastgrad.minimum(a, b) * fastgrad.tensor([10.0, 20.0, 30.0, 40.0])).sum().backward()
+    np.testing.assert_array_equal(a.grad.arr, [10.0, 10.0, 0.0, 40.0])
+    np.testing.assert_array_equal(b.grad.arr, [0.0, 10.0, 30.0, 40.0])
+    assert fastgrad.maximum(fastgrad.tensor([1, 5]), fastgrad.tensor([3, 2])).tolist() == [3, 5]

@@ -4,7 +4,7 @@ Each is also a Tensor method (``TENSOR_METHODS``) and, from ``fastgrad``, a modu
 function: ``x.exp()`` is ``fastgrad.exp(x)``.
 """
 from fastgrad.ops.arithmetic import OPERATORS as _ARITHMETIC_OPERATORS
-from fastgrad.ops.arithmetic import add, div, matmul, mul, neg, pow, sub
+from fastgrad.ops.arithmetic import add, div, matmul, maximum, minimum, mul, neg, pow, sub
 from fastgrad.ops.cast import astype, bool, double, float, half, int, long, to, type
 from fastgrad.ops.elementwise import abs, clamp, clip, exp, log, relu, sigmoid, sqrt, tanh
 from fastgrad.ops.indexing import getitem, setitem
@@ -24,7 +24,7 @@ negative = neg
 
 TENSOR_METHODS = (
     "add", "sub", "mul", "div", "pow", "matmul", "neg", "true_divide", "divide", "multiply",
-    "subtract", "negative",
+    "subtract", "negative", "maximum", "minimum",
     "exp", "log", "sqrt", "abs", "sigmoid", "tanh", "relu", "clamp", "clip",
     "to", "astype", "float", "double", "half", "long", "int", "bool", "type",
     "sum", "mean", "var", "std", "max", "min", "amax", "amin", "argmax", "argmin",

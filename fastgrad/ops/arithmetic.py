@@ -152,6 +152,35 @@ def pow(a, b):
     return Tensor._wrap(out, fn)
 
 
+class ExtremumGradFn(BinaryGradFn):
+    """maximum / minimum: the gradient goes to the operand that won, half to each on a tie
+    (PyTorch's rule); where a NaN took part both operands get it, as in PyTorch."""
+
+    def __init__(self, a, b, a_val, b_val, out, a_loses):
+        super().__init__(a, b, np.shape(a_val), np.shape(b_val))
+        need_a, need_b = self.needs_input_grad
+        with np.errstate(invalid="ignore"):
+            tie = np.asarray(a_val == b_val)
+            half = np.asarray(0.5, dtype=out.dtype)
+            d_a = np.where(tie, half, np.where(a_loses(a_val, b_val), 0, 1)).astype(out.dtype)
+            d_b = np.where(tie, half, np.where(a_loses(b_val, a_val), 0, 1)).astype(out.dtype)
+        self.f_d = (d_a if need_a else None, d_b if need_b else None)
+
+
+def maximum(a, b):
+    """Elementwise maximum of two tensors, broadcasting; NaN propagates."""
+    a_val, a_t, b_val, b_t, out = _binary(a, b, np.maximum)
+    fn = ExtremumGradFn(a_t, b_t, a_val, b_val, out, np.less) if needs_grad(a_t, b_t) else None
+    return Tensor._wrap(out, fn)
+
+
+def minimum(a, b):
+    """Elementwise minimum of two tensors, broadcasting; NaN propagates."""
+    a_val, a_t, b_val, b_t, out = _binary(a, b, np.minimum)
+    fn = ExtremumGradFn(a_t, b_t, a_val, b_val, out, np.greater) if needs_grad(a_t, b_t) else None
+    return Tensor._wrap(out, fn)
+
+
 class NegGradFn(GradFn):
     def backward(self, grad_output):
         return (-grad_output,)
