@@ -1,4 +1,6 @@
 """sum, mean, var, std, max/min, amax/amin, argmax/argmin: forward against NumPy, gradcheck."""
+import warnings
+
 import numpy as np
 import pytest
 from conftest import check_grad
@@ -62,6 +64,39 @@ def test_sum_and_mean_hand_computed_gradients():
     x.grad = None
     (x.sum(0) * fastgrad.tensor([1.0, 2.0, 3.0])).sum().backward()
     np.testing.assert_array_equal(x.grad.arr, [[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]])
+
+
+@pytest.mark.parametrize("name", ["sum", "mean", "amax", "amin", "var", "std"])
+@pytest.mark.parametrize("dim", [(), []])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_empty_dim_list_reduces_over_all_dims(name, dim, keepdim, rng):
+    # PyTorch: dim=() or dim=[] is every dim (torch.ones(2, 3).sum(dim=()) has shape ()),
+    # not none of them.
+    a = _distinct((2, 3), rng)
+    reference = {"sum": np.sum, "mean": np.mean, "amax": np.max, "amin": np.min,
+                 "var": lambda a, keepdims: np.var(a, ddof=1, keepdims=keepdims),
+                 "std": lambda a, keepdims: np.std(a, ddof=1, keepdims=keepdims)}
+    expected = reference[name](a, keepdims=keepdim)
+    x = Tensor(a, dtype=np.float64)
+    for out in (getattr(x, name)(dim, keepdim=keepdim),
+                getattr(fastgrad, name)(x, axis=dim, keepdims=keepdim)):
+        assert out.shape == ((1, 1) if keepdim else ())
+        np.testing.assert_allclose(out.arr, expected, rtol=1e-12)
+    # The gradient is the full reduction's (for var / std: 2 (x - mean) / (n - 1), chained).
+    check_grad(lambda t: getattr(t, name)(dim, keepdim=keepdim), a)
+    # A 0-d input: one element (the population variance of one element is 0).
+    kwargs = {"correction": 0} if name in ("var", "std") else {}
+    zero_d = getattr(fastgrad.tensor(2.0), name)(dim, **kwargs)
+    assert zero_d.shape == () and zero_d.item() == (0.0 if kwargs else 2.0)
+
+
+def test_sum_of_opposite_infinities_is_nan_without_a_warning():
+    # PyTorch's sum gives nan (and inf on float32 overflow) silently; NumPy's reduce warns.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isnan(fastgrad.tensor([np.inf, -np.inf, 1.0]).sum().item())
+        big = fastgrad.tensor([3e38, 3e38]).sum()
+        assert big.dtype == np.float32 and big.item() == np.inf
 
 
 @st.composite
@@ -154,6 +189,83 @@ def test_std_of_constant_data_has_zero_gradient():
     np.testing.assert_array_equal(x.grad.arr, [[0.0, 0.0], [-0.5, 0.5]])
 
 
+NAN, INF = np.nan, np.inf
+
+
+# (name, input, kwargs, output, gradient of output.sum()) where n - correction <= 0: PyTorch's
+# values. Its full reduction (no dim, or a 0-d input) gives the gradient nan where x equals the
+# mean and +inf elsewhere; with a dim, 2 (x - mean) / (n - correction) is kept (2 / 0 = inf,
+# a negative divisor is finite). std's is var's times 1 / (2 std): 1 / inf = 0, 0 * inf = nan.
+NO_DEGREES_OF_FREEDOM = [
+    ("var", [3.0], {}, NAN, [NAN]),
+    ("std", [3.0], {}, NAN, [NAN]),
+    ("var", 3.0, {}, NAN, NAN),
+    ("std", 3.0, {"dim": 0}, NAN, NAN),
+    ("var", [[1.0], [2.0]], {"dim": 1}, [NAN, NAN], [[NAN], [NAN]]),
+    ("std", [[1.0], [2.0]], {"dim": 1}, [NAN, NAN], [[NAN], [NAN]]),
+    ("var", [1.0, 2.0, 4.0], {"correction": 3}, INF, [INF, INF, INF]),
+    ("std", [1.0, 2.0, 4.0], {"correction": 3}, INF, [NAN, NAN, NAN]),
+    ("var", [2.0, 2.0, 2.0], {"correction": 3}, NAN, [NAN, NAN, NAN]),
+    ("var", [1.0, 2.0, 4.0], {"dim": 0, "correction": 3}, INF, [-INF, -INF, INF]),
+    ("std", [1.0, 2.0, 4.0], {"dim": 0, "correction": 3}, INF, [NAN, NAN, NAN]),
+    # correction > n
+    ("var", [3.0], {"correction": 2}, NAN, [NAN]),
+    ("var", [1.0, 2.0, 4.0], {"correction": 4}, INF, [INF, INF, INF]),
+    ("std", [1.0, 2.0, 4.0], {"correction": 4}, INF, [NAN, NAN, NAN]),
+    ("var", [1.0, 2.0, 4.0], {"dim": 0, "correction": 4}, INF, [8 / 3, 2 / 3, -10 / 3]),
+    ("std", [1.0, 2.0, 4.0], {"dim": 0, "correction": 4}, INF, [0.0, 0.0, 0.0]),
+    ("var", [[1.0, 2.0], [4.0, 4.0]], {"dim": 1, "correction": 2}, [INF, NAN],
+     [[-INF, INF], [NAN, NAN]]),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name,value,kwargs,expected,expected_grad", NO_DEGREES_OF_FREEDOM)
+def test_var_std_without_degrees_of_freedom(name, value, kwargs, expected, expected_grad, dtype):
+    x = fastgrad.tensor(value, dtype=dtype, requires_grad=True)
+    with pytest.warns(RuntimeWarning, match="Degrees of freedom <= 0"):  # PyTorch warns too
+        out = getattr(x, name)(**kwargs)
+    assert out.dtype == dtype
+    np.testing.assert_array_equal(out.arr, expected)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no ZeroDivisionError, no NumPy warning
+        out.sum().backward()
+    assert x.grad.dtype == dtype
+    np.testing.assert_allclose(x.grad.arr, expected_grad, rtol=1e-6)
+
+
+def test_var_std_of_no_degrees_of_freedom_correction_zero_is_exact():
+    # correction=0 of one element: 0, gradient 0 (std masks 1 / (2 * 0)), and no warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for name in ("var", "std"):
+            x = fastgrad.tensor([3.0], requires_grad=True)
+            out = getattr(x, name)(correction=0)
+            out.backward()
+            assert out.item() == 0.0 and x.grad.tolist() == [0.0]
+
+
+@pytest.mark.parametrize("dim", [None, 0])
+def test_float32_var_std_do_not_overflow_or_underflow(dim):
+    # The squared deviations (1e60, 4e-60) are out of float32's range; PyTorch's std is finite.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        x = fastgrad.tensor([1e30, -1e30, 3.0, 1e-30], requires_grad=True)
+        s = x.std(dim)
+        assert s.dtype == np.float32
+        mean = (3.0 + 1e-30) / 4
+        centered = np.array([1e30, -1e30, 3.0, 1e-30]) - mean
+        expected = np.sqrt(np.sum(centered ** 2) / 3)  # 8.1649658e29
+        np.testing.assert_allclose(s.item(), expected, rtol=1e-6)
+        s.backward()
+        assert x.grad.dtype == np.float32
+        np.testing.assert_allclose(x.grad.arr, centered / (3 * expected), rtol=1e-5)
+        # Its variance, 6.7e59, is beyond float32: inf, as in PyTorch.
+        assert x.var(dim).item() == np.inf
+        tiny = fastgrad.tensor([1e-30, -1e-30, 3e-30])
+        np.testing.assert_allclose(tiny.std(dim).item(), 2e-30, rtol=1e-6)
+
+
 # -------------------------------------------------------------------------------- max / min
 @pytest.mark.parametrize("name,np_fn,np_arg", [("max", np.max, np.argmax),
                                                ("min", np.min, np.argmin)])
@@ -238,6 +350,79 @@ def test_max_min_on_integers():
 def test_max_rejects_tuple_dims():
     with pytest.raises(TypeError, match="single int dim"):
         fastgrad.tensor([[1.0]]).max((0, 1))
+
+
+@pytest.mark.parametrize("name", ["max", "min"])
+def test_max_min_with_nan_route_the_gradient_to_the_nan(name):
+    # PyTorch: NaN is the result, and the gradient goes to the NaN elements (shared evenly).
+    x = fastgrad.tensor([1.0, np.nan, 0.5], requires_grad=True)
+    out = getattr(x, name)()
+    assert np.isnan(out.item())
+    out.backward()
+    np.testing.assert_array_equal(x.grad.arr, [0.0, 1.0, 0.0])
+    x = fastgrad.tensor([[1.0, np.nan], [0.5, np.nan]], requires_grad=True)
+    getattr(x, name)().backward()
+    np.testing.assert_array_equal(x.grad.arr, [[0.0, 0.5], [0.0, 0.5]])
+    # With dim: the index (and the gradient) of the first NaN of each slice.
+    x = fastgrad.tensor([[1.0, np.nan, 0.5, np.nan], [1.0, 2.0, 3.0, 4.0]], requires_grad=True)
+    values, indices = getattr(x, name)(1)
+    np.testing.assert_array_equal(values.arr, [np.nan, 4.0 if name == "max" else 1.0])
+    np.testing.assert_array_equal(indices.arr, [1, 3 if name == "max" else 0])
+    values.sum().backward()
+    np.testing.assert_array_equal(x.grad.arr, [[0, 1, 0, 0], [0, 0, 0, 1] if name == "max"
+                                               else [1, 0, 0, 0]])
+
+
+@pytest.mark.parametrize("name", ["amax", "amin"])
+def test_amax_amin_gradient_is_nan_on_a_nan_slice(name):
+    # PyTorch's amax / amin backward is grad / count * (x == result): no element equals a NaN
+    # result, so that slice's gradient is 0 / 0 = NaN; other slices are unaffected.
+    x = fastgrad.tensor([[1.0, np.nan, 0.5], [1.0, 2.0, 3.0]], requires_grad=True)
+    out = getattr(x, name)(1)
+    np.testing.assert_array_equal(out.arr, [np.nan, 3.0 if name == "amax" else 1.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out.sum().backward()
+    np.testing.assert_array_equal(x.grad.arr, [[np.nan] * 3, [0, 0, 1] if name == "amax"
+                                               else [1, 0, 0]])
+    assert x.grad.dtype == np.float32
+    x.grad = None
+    getattr(x, name)().backward()
+    assert np.isnan(x.grad.arr).all()
+
+
+@pytest.mark.parametrize("name", ["amax", "amin", "max", "min", "argmax", "argmin"])
+def test_empty_inputs_as_pytorch(name):
+    indexed = name in ("max", "min")
+
+    def values(result):
+        return result.values if indexed else result
+
+    # Reducing a non-empty dim of an empty tensor gives an empty result.
+    x = fastgrad.ones(0, 3, requires_grad=name not in ("argmax", "argmin"))
+    out = getattr(x, name)(1)
+    assert values(out).shape == (0,)
+    assert values(out).dtype == (np.int64 if name.startswith("arg") else np.float32)
+    if indexed:
+        assert out.indices.shape == (0,) and out.indices.dtype == np.int64
+    assert values(getattr(x, name)(-1, keepdim=True)).shape == (0, 1)
+    assert values(getattr(fastgrad.ones(2, 0, 3), name)(0)).shape == (0, 3)
+    if x.requires_grad:
+        values(out).sum().backward()
+        assert x.grad.shape == (0, 3)
+    # Reducing a dim of size 0 is an IndexError, as PyTorch's; and so is an arg without dim.
+    with pytest.raises(IndexError, match="Expected reduction dim 0 to have non-zero size"):
+        getattr(x, name)(0)
+    with pytest.raises(IndexError, match="Expected reduction dim 1 to have non-zero size"):
+        getattr(fastgrad.ones(3, 0), name)(1)
+    full_error = IndexError if name.startswith("arg") else RuntimeError
+    with pytest.raises(full_error, match="Expected reduction dim to be specified"):
+        getattr(fastgrad.ones(0), name)()
+    if name in ("amax", "amin"):
+        with pytest.raises(IndexError, match="dim 0 to have non-zero size"):
+            getattr(x, name)((1, 0))
+        with pytest.raises(RuntimeError, match="Expected reduction dim to be specified"):
+            getattr(x, name)(())
 
 
 # ------------------------------------------------------------------------------ argmax / min

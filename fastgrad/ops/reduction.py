@@ -2,6 +2,7 @@
 argmax / argmin. ``dim`` / ``keepdim`` as in PyTorch; NumPy's ``axis`` / ``keepdims`` too.
 """
 import collections
+import warnings
 
 import numpy as np
 
@@ -15,9 +16,13 @@ MinResult = collections.namedtuple("min", ["values", "indices"])
 
 
 def _axes_and_keep(x, dim, keepdim, axis, keepdims):
+    """(axes, keepdim): axes a tuple of non-negative dims, or None for all of them.
+
+    An empty ``dim`` (``()`` or ``[]``) reduces over all dims, as in PyTorch.
+    """
     dim = resolve_alias(dim, axis, "dim", "axis", None)
     keepdim = bool(resolve_alias(keepdim, keepdims, "keepdim", "keepdims", False))
-    return normalize_dims(dim, x.arr.ndim), keepdim
+    return normalize_dims(dim, x.arr.ndim) or None, keepdim
 
 
 def _kept_shape(shape, axes):
@@ -44,7 +49,8 @@ def sum(x, dim=None, keepdim=False, dtype=None, *, axis=None, keepdims=None):
     axes, keep = _axes_and_keep(x, dim, keepdim, axis, keepdims)
     arr = x.arr if dtype is None else x.arr.astype(dtypes.as_dtype(dtype))
     out_dtype = np.int64 if arr.dtype.kind in "biu" else arr.dtype
-    out = np.asarray(np.sum(arr, axis=axes, keepdims=keep, dtype=out_dtype))
+    with np.errstate(invalid="ignore", over="ignore"):  # inf + -inf is nan, silently (PyTorch)
+        out = np.asarray(np.sum(arr, axis=axes, keepdims=keep, dtype=out_dtype))
     return Tensor._wrap(out, SumGradFn(x, axes) if needs_grad(x) else None)
 
 
@@ -84,20 +90,37 @@ def mean(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
 
 
 class VarGradFn(GradFn):
-    def __init__(self, x, axes, divisor):
+    """d var = 2 (x - mean) / (n - correction), with PyTorch's values where n - correction <= 0.
+
+    There PyTorch's full reduction (no dim, or a 0-d input) gives nan where x equals the mean
+    and +inf elsewhere; with a dim it keeps the formula (2 / 0 = inf; a negative divisor gives
+    finite values). No exception, no warning.
+    """
+
+    def __init__(self, x, centered, axes, divisor):
         super().__init__(x)
-        self.centered = x.arr - np.mean(x.arr, axis=axes, keepdims=True)
+        self.centered = centered
         self.axes = axes
         self.divisor = divisor
 
     def backward(self, grad_output):
         g = grad_output.reshape(_kept_shape(self.centered.shape, self.axes))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return (g * self.centered * (2.0 / self.divisor),)
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            if self.divisor > 0:
+                return (g * self.centered * (2.0 / self.divisor),)
+            if self.axes is None:
+                scale = np.where(self.centered == 0, np.nan, np.inf).astype(self.centered.dtype)
+                return (g * scale,)
+            return (g * self.centered * (np.inf if self.divisor == 0 else 2.0 / self.divisor),)
 
 
 def _variance(x, dim, unbiased, keepdim, correction, axis, keepdims, op):
-    """(x, out, axes, divisor) of the variance, shared by var and std."""
+    """(x, out, centered, axes, divisor) of the variance, shared by var and std.
+
+    ``out`` is in the working precision: float64 for float16 / float32 input, so the squared
+    deviations neither overflow nor underflow (as PyTorch's std of [1e30, -1e30] in float32 is
+    finite); the caller casts it back. ``centered`` (x - mean) is in the input's dtype.
+    """
     x = as_tensor(x)
     _require_float(x, op)
     axes, keep = _axes_and_keep(x, dim, keepdim, axis, keepdims)
@@ -105,23 +128,39 @@ def _variance(x, dim, unbiased, keepdim, correction, axis, keepdims, op):
         correction = 1 if unbiased is None or unbiased else 0
     elif unbiased is not None:
         raise TypeError(f"{op}: pass either unbiased= or correction=, not both")
-    divisor = _count(x.arr.shape, axes) - correction
+    count = _count(x.arr.shape, axes)
+    divisor = count - correction
+    if divisor <= 0:
+        # PyTorch warns too, and gives inf (or nan for 0 / 0): it divides by max(0, divisor).
+        warnings.warn(f"Degrees of freedom <= 0 in {op}(): correction ({correction}) should be "
+                      f"strictly less than the number of elements reduced ({count})",
+                      RuntimeWarning, stacklevel=3)
+    a = x.arr.astype(np.promote_types(x.arr.dtype, np.float64), copy=False)
     with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.asarray(np.var(x.arr, axis=axes, keepdims=keep, ddof=correction), dtype=x.arr.dtype)
-    return x, out, axes, divisor
+        centered = a - np.sum(a, axis=axes, keepdims=True) / count
+        squares = np.sum(centered * centered, axis=axes, keepdims=keep)
+        out = np.asarray(squares / np.float64(divisor if divisor > 0 else 0))
+    return x, out, centered.astype(x.arr.dtype, copy=False), axes, divisor
+
+
+def _cast_back(out, dtype):
+    with np.errstate(over="ignore"):  # a variance beyond float32's range is inf, as in PyTorch
+        return out.astype(dtype, copy=False)
 
 
 def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
     """Variance with Bessel's correction by default (``correction=1``), as PyTorch."""
-    x, out, axes, divisor = _variance(x, dim, unbiased, keepdim, correction, axis, keepdims, "var")
-    return Tensor._wrap(out, VarGradFn(x, axes, divisor) if needs_grad(x) else None)
+    x, out, centered, axes, divisor = _variance(
+        x, dim, unbiased, keepdim, correction, axis, keepdims, "var")
+    out = _cast_back(out, x.arr.dtype)
+    return Tensor._wrap(out, VarGradFn(x, centered, axes, divisor) if needs_grad(x) else None)
 
 
 class StdGradFn(VarGradFn):
     """std = sqrt(var): d std = d var / (2 std), and 0 where std is 0 (PyTorch), not nan."""
 
-    def __init__(self, x, axes, divisor, out):
-        super().__init__(x, axes, divisor)
+    def __init__(self, x, centered, axes, divisor, out):
+        super().__init__(x, centered, axes, divisor)
         self.out_kept = out.reshape(_kept_shape(x.arr.shape, axes))
 
     def backward(self, grad_output):
@@ -132,36 +171,60 @@ class StdGradFn(VarGradFn):
 
 
 def std(x, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
-    x, out, axes, divisor = _variance(x, dim, unbiased, keepdim, correction, axis, keepdims, "std")
-    out = np.sqrt(out)
-    return Tensor._wrap(out, StdGradFn(x, axes, divisor, out) if needs_grad(x) else None)
+    x, out, centered, axes, divisor = _variance(
+        x, dim, unbiased, keepdim, correction, axis, keepdims, "std")
+    out = _cast_back(np.sqrt(out), x.arr.dtype)
+    return Tensor._wrap(out, StdGradFn(x, centered, axes, divisor, out) if needs_grad(x) else None)
 
 
 class ExtremumGradFn(GradFn):
-    """amax / amin / full max / min: the gradient is shared evenly between tied extrema."""
+    """amax / amin / full max / min: the gradient is shared evenly between tied extrema.
 
-    def __init__(self, x, out_kept, axes):
+    A NaN result (NaN in the input) follows PyTorch: the full ``max()`` / ``min()`` share the
+    gradient between the NaN elements (``nan_is_extremum``); ``amax`` / ``amin`` match no
+    element there, and grad / 0 * 0 makes that whole slice's gradient NaN.
+    """
+
+    def __init__(self, x, out_kept, axes, nan_is_extremum):
         super().__init__(x)
         self.mask = x.arr == out_kept
+        if nan_is_extremum and x.arr.dtype.kind == "f" and np.isnan(out_kept).any():
+            self.mask |= np.isnan(x.arr)
         self.axes = axes
 
     def backward(self, grad_output):
-        count = np.maximum(self.mask.sum(axis=self.axes, keepdims=True), 1)
         g = grad_output.reshape(_kept_shape(self.mask.shape, self.axes))
-        return (self.mask * (g / count),)
+        count = self.mask.sum(axis=self.axes, keepdims=True).astype(g.dtype)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (self.mask * (g / count),)
+
+
+def _check_nonempty(x, dim, axes, name):
+    """PyTorch's errors for an empty input: a full reduction is a RuntimeError, a reduced dim
+    of size 0 an IndexError; reducing only non-empty dims of an empty input gives an empty
+    result."""
+    if x.arr.size:
+        return
+    if axes is None:
+        stop = "." if name in ("max", "min") else ""  # PyTorch's messages differ so
+        raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() "
+                           f"== 0. Specify the reduction dim with the 'dim' argument{stop}")
+    for d in (tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)):
+        if x.arr.shape[normalize_dim(d, x.arr.ndim)] == 0:
+            raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
 
 
 def _extremum(x, dim, keepdim, axis, keepdims, reduce, name):
     x = as_tensor(x)
     axes, keep = _axes_and_keep(x, dim, keepdim, axis, keepdims)
-    if x.arr.size == 0:
-        raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0")
+    _check_nonempty(x, resolve_alias(dim, axis, "dim", "axis", None), axes, name)
     out_kept = reduce(x.arr, axis=axes, keepdims=True)
     out = out_kept if keep else out_kept.reshape(
         () if axes is None else tuple(s for i, s in enumerate(x.arr.shape) if i not in axes)
     )
     out = np.asarray(out)
-    fn = ExtremumGradFn(x, out_kept, axes) if needs_grad(x) else None
+    nan_is_extremum = name in ("max", "min")  # the full max() / min(), not amax / amin
+    fn = ExtremumGradFn(x, out_kept, axes, nan_is_extremum) if needs_grad(x) else None
     return Tensor._wrap(out, fn)
 
 
@@ -224,10 +287,17 @@ def min(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     return _indexed_extremum(x, dim, keepdim, axis, keepdims, np.argmin, MinResult, "min")
 
 
-def _arg(x, dim, keepdim, axis, keepdims, func):
+def _arg(x, dim, keepdim, axis, keepdims, func, name):
     x = as_tensor(x)
     dim = resolve_alias(dim, axis, "dim", "axis", None)
     keepdim = bool(resolve_alias(keepdim, keepdims, "keepdim", "keepdims", False))
+    if x.arr.size == 0:  # PyTorch's IndexError (NumPy's would be a ValueError)
+        if dim is None:
+            raise IndexError(
+                f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
+        ax = normalize_dim(dim, x.arr.ndim)
+        if x.arr.shape[ax] == 0:
+            raise IndexError(f"{name}(): Expected reduction dim {ax} to have non-zero size.")
     if dim is None:
         out = np.asarray(func(x.arr))
         if keepdim:
@@ -240,8 +310,8 @@ def _arg(x, dim, keepdim, axis, keepdims, func):
 
 def argmax(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """Index of the first maximum (flat index when ``dim`` is None); no gradient."""
-    return _arg(x, dim, keepdim, axis, keepdims, np.argmax)
+    return _arg(x, dim, keepdim, axis, keepdims, np.argmax, "argmax")
 
 
 def argmin(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
-    return _arg(x, dim, keepdim, axis, keepdims, np.argmin)
+    return _arg(x, dim, keepdim, axis, keepdims, np.argmin, "argmin")
