@@ -182,6 +182,29 @@ def test_logsumexp(rng):
     check_grad(lambda t: t.logsumexp((0, 1)), a)
 
 
+@pytest.mark.parametrize("values,expected,grad", [
+    ([np.inf, 1.0], np.inf, [np.nan, 0.0]),           # PyTorch's values and gradients
+    ([-np.inf, -np.inf], -np.inf, [np.nan, np.nan]),
+    ([np.inf, -np.inf], np.inf, [np.nan, 0.0]),
+    ([-np.inf, 1.0], 1.0, [0.0, 1.0]),
+])
+def test_logsumexp_with_infinities(values, expected, grad):
+    x = fastgrad.tensor(values, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no NumPy warning either
+        out = x.logsumexp(0)
+        out.backward()
+    assert out.item() == expected
+    np.testing.assert_array_equal(x.grad.arr, grad)
+
+
+def test_logsumexp_of_an_empty_dim_is_minus_inf_and_needs_a_dim():
+    out = fastgrad.ones(0, 3).logsumexp(0)
+    assert out.shape == (3,) and np.all(out.arr == -np.inf)
+    with pytest.raises(RuntimeError, match="at least one dimension"):
+        fastgrad.ones(2, 3).logsumexp(())
+
+
 def test_softmax_of_integers_is_float32():
     assert fastgrad.tensor([1, 2, 3]).softmax(0).dtype == np.float32
 

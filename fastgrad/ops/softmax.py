@@ -2,7 +2,9 @@
 import numpy as np
 
 from fastgrad.autograd.function import GradFn, needs_grad
-from fastgrad.ops._operands import as_tensor, float_array, normalize_dim, wrap_saving_output
+from fastgrad.autograd.tensor import Tensor
+from fastgrad.ops._operands import (as_tensor, float_array, normalize_dim, normalize_dims,
+                                     wrap_saving_output)
 
 
 class SoftmaxGradFn(GradFn):
@@ -52,12 +54,36 @@ def log_softmax(x, dim):
     return wrap_saving_output(out, LogSoftmaxGradFn(x, out, axis if arr.ndim else None) if needs_grad(x) else None)
 
 
-def logsumexp(x, dim, keepdim=False):
-    """log(sum(exp(x), dim)), stable; differentiable through the ops it is made of."""
-    from fastgrad.ops.elementwise import exp, log
-    from fastgrad.ops.reduction import amax, sum
+class LogsumexpGradFn(GradFn):
+    """d logsumexp = grad * exp(x - out), PyTorch's formula (nan at an infinite result)."""
 
+    def __init__(self, x, arr, out_kept):
+        super().__init__(x)
+        self.arr, self.out_kept = arr, out_kept
+        self.save_for_backward(x)
+
+    def backward(self, grad_output):
+        g = grad_output.reshape(self.out_kept.shape)
+        with np.errstate(invalid="ignore", over="ignore"):
+            return (g * np.exp(self.arr - self.out_kept),)
+
+
+def logsumexp(x, dim, keepdim=False):
+    """log(sum(exp(x), dim)), shifted by the max for stability; not shifted where the max is
+    +-inf, so that [inf, 1] gives inf and all -inf gives -inf (as PyTorch), not nan."""
     x = as_tensor(x)
-    peak = amax(x, dim, keepdim=True).detach()
-    out = log(sum(exp(x - peak), dim, keepdim=True)) + peak
-    return out if keepdim else out.squeeze(dim)
+    arr = float_array(x)
+    axes = normalize_dims(dim, arr.ndim)
+    if dim is not None and not axes and arr.ndim:
+        raise RuntimeError("logsumexp: dim must name at least one dimension, got an empty list")
+    if arr.size:
+        peak = np.max(arr, axis=axes, keepdims=True)
+        peak = np.where(np.isinf(peak), 0, peak).astype(arr.dtype, copy=False)
+    else:
+        peak = np.zeros((1,) * arr.ndim, dtype=arr.dtype)  # the logsumexp of nothing is -inf
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        out_kept = np.log(np.sum(np.exp(arr - peak), axis=axes, keepdims=True)) + peak
+    out = out_kept if keepdim else out_kept.reshape(
+        () if axes is None else tuple(s for i, s in enumerate(arr.shape) if i not in axes))
+    fn = LogsumexpGradFn(x, arr, out_kept) if needs_grad(x) else None
+    return Tensor._wrap(np.asarray(out), fn)
