@@ -350,3 +350,9 @@ def test_maximum_splits_ties_and_sends_nan_both_ways_as_pytorch():
     np.testing.assert_array_equal(a.grad.arr, [10.0, 10.0, 0.0, 40.0])
     np.testing.assert_array_equal(b.grad.arr, [0.0, 10.0, 30.0, 40.0])
     assert fastgrad.maximum(fastgrad.tensor([1, 5]), fastgrad.tensor([3, 2])).tolist() == [3, 5]
+
+
+def test_max_and_min_of_two_tensors_are_maximum_and_minimum():
+    a, b = fastgrad.tensor([1.0, 5.0]), fastgrad.tensor([3.0, 2.0])
+    assert fastgrad.max(a, b).tolist() == [3.0, 5.0] and a.max(b).tolist() == [3.0, 5.0]
+    assert fastgrad.min(a, b).tolist() == [1.0, 2.0]

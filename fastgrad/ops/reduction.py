@@ -259,7 +259,10 @@ def _indexed_extremum(x, dim, keepdim, axis, keepdims, arg, result_type, name):
     if dim is None:
         return _extremum(x, None, False, None, None, np.max if name == "max" else np.min, name)
     if isinstance(dim, Tensor):
-        raise TypeError(f"{name}(tensor, tensor) is not supported; use fastgrad.maximum/minimum")
+        # max(a, b) / min(a, b) of two tensors: PyTorch's elementwise overload
+        from fastgrad.ops.arithmetic import maximum, minimum
+
+        return (maximum if name == "max" else minimum)(x, dim)
     if isinstance(dim, (tuple, list)):
         raise TypeError(f"{name}() takes a single int dim; use a{name}() to reduce over {dim}")
     if x.arr.ndim == 0:
