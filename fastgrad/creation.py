@@ -86,6 +86,8 @@ def empty_like(x, dtype=None, requires_grad=False):
 
 def arange(start, end=None, step=1, dtype=None, requires_grad=False):
     """Integers (int64) from int arguments, float32 when any argument is a float."""
+    # 0-d tensors as bounds count as the numbers they hold (an int tensor gives int64)
+    start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end, step))
     if end is None:
         start, end = 0, start
     if step == 0:

@@ -157,6 +157,8 @@ def test_bad_ranges_are_runtime_errors_as_in_pytorch():
         fastgrad.arange(5, 0, 1)
     assert fastgrad.arange(5, 0, -2).tolist() == [5, 3, 1]
     assert fastgrad.arange(3, 3).shape == (0,)
+    steps = fastgrad.arange(fastgrad.tensor(3))  # a 0-d int tensor is an int bound
+    assert steps.dtype == np.int64 and steps.tolist() == [0, 1, 2]
 
 
 def test_bad_sizes_are_refused_as_pytorch_does():

@@ -99,6 +99,12 @@ def test_abs_and_relu_have_zero_gradient_at_zero():
     assert (abs(x)).arr.tolist() == [1.0, 0.0, 3.0]
 
 
+def test_abs_has_zero_gradient_at_nan_as_pytorch():
+    x = fastgrad.tensor([2.0, np.nan, -3.0], requires_grad=True)
+    (x.abs() * fastgrad.tensor([5.0, 6.0, 7.0])).sum().backward()
+    np.testing.assert_array_equal(x.grad.arr, [5.0, 0.0, -7.0])
+
+
 def test_relu_passes_the_gradient_at_nan_as_pytorch():
     # torch.relu's backward zeroes the gradient only where the output is <= 0.
     x = fastgrad.tensor([np.nan, -2.0, 0.0, 2.0], requires_grad=True)

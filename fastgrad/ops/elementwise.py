@@ -65,7 +65,8 @@ def sqrt(x):
 class AbsGradFn(GradFn):
     def __init__(self, x):
         super().__init__(x)
-        self.sign = np.sign(x.arr)
+        # PyTorch's sgn: 0 at 0, and 0 at NaN too (NumPy's sign(NaN) is NaN)
+        self.sign = np.nan_to_num(np.sign(x.arr), nan=0.0)
 
     def backward(self, grad_output):
         return (grad_output * self.sign,)
