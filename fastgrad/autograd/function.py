@@ -9,6 +9,8 @@ producer of each input *at that moment*. An in-place operation that later gives 
 new ``grad_fn`` therefore cannot re-route gradients of nodes recorded before it.
 """
 
+import numpy as np
+
 from fastgrad.autograd.grad_mode import is_grad_enabled
 
 # Attributes a released node keeps; everything else a subclass saved is dropped by ``release``.
@@ -58,6 +60,19 @@ def unbroadcast(grad, shape):
     if axes:
         grad = grad.sum(axis=axes, keepdims=True)
     return grad.reshape(shape)
+
+
+def _holds_data(value):
+    """Whether a saved attribute holds array data (an ndarray or Tensor, or a container of them)."""
+    from fastgrad.autograd.tensor import Tensor
+
+    if isinstance(value, (np.ndarray, Tensor)):
+        return True
+    if isinstance(value, (tuple, list)):
+        return any(_holds_data(v) for v in value)
+    if isinstance(value, dict):
+        return any(_holds_data(v) for v in value.values())
+    return False
 
 
 class GradFn:
@@ -119,12 +134,22 @@ class GradFn:
         raise NotImplementedError
 
     def release(self):
-        """Drop the saved arrays (after a backward without ``retain_graph``)."""
+        """Drop the saved arrays (after a backward without ``retain_graph``).
+
+        A node that saved no array (only shapes, axes, scalars: add, reshape, sum, basic
+        indexing, ...) keeps that and stays usable, as PyTorch's nodes that save no tensor
+        do: a second backward through it works; one through a node whose arrays are gone
+        raises.
+        """
+        saved = [value for name, value in vars(self).items()
+                 if name not in _GRAPH_ATTRS and name != "inputs"]
+        self.inputs = ()
+        self.saved_versions = ()
+        if not any(_holds_data(value) for value in saved):
+            return
         for name in list(vars(self)):
             if name not in _GRAPH_ATTRS:
                 delattr(self, name)
-        self.inputs = ()
-        self.saved_versions = ()
         self.released = True
 
     @property
