@@ -232,6 +232,8 @@ def test_cross_entropy_bad_targets():
         F.cross_entropy(logits, fastgrad.tensor([[0], [1], [2]]))
     with pytest.raises(ValueError, match="For 1D input, 1D target must have size 1, but got target size: 2"):
         F.cross_entropy(fastgrad.randn(4), fastgrad.tensor([0, 1]))
+    with pytest.raises(ValueError, match=r"K-dimensional inputs are not supported\), got \(2, 3, 4\)"):
+        F.cross_entropy(fastgrad.randn(2, 3, 4), fastgrad.tensor([[0] * 4, [1] * 4]))
 
 
 @pytest.mark.parametrize("target", [2, [2]])

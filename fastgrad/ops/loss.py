@@ -28,6 +28,9 @@ def _class_targets(input, target, weight, ignore_index):
             f"expected target of integer class indices (int64), got dtype {target_arr.dtype}; "
             "probability targets are not supported"
         )
+    if scores.ndim not in (1, 2):
+        raise ValueError(f"expected input of shape (N, C) or (C,) (K-dimensional inputs are not "
+                         f"supported), got {input.shape}")
     if target_arr.ndim > 1:
         raise RuntimeError(
             f"0D or 1D target tensor expected, multi-target not supported; got target of shape "
@@ -41,8 +44,6 @@ def _class_targets(input, target, weight, ignore_index):
                 f"{target_arr.size} (input shape {input.shape}, target shape {target_arr.shape})"
             )
         scores, target_arr = scores[None, :], target_arr.reshape(1)
-    elif scores.ndim != 2:
-        raise ValueError(f"expected input of shape (N, C) or (C,), got {input.shape}")
     elif target_arr.shape != (scores.shape[0],):
         raise ValueError(
             f"Expected input batch_size ({scores.shape[0]}) to match target batch_size "
