@@ -89,7 +89,9 @@ def test_T_t_and_mT(rng):
     v = Tensor(np.array([1.0, 2.0]))
     np.testing.assert_array_equal(v.t().arr, v.arr)
     with pytest.raises(RuntimeError, match="mT is only supported on matrices.*Got 1-D"):
-        v.mT  # PyTorch refuses it below 2-D (a 1-D swap of dims -2, -1 does not exist)
+        v.mT  # PyTorch refuses it on 1-D (there are no dims -2, -1 to swap)
+    scalar = Tensor(np.array(2.0))
+    assert scalar.mT.tolist() == 2.0  # and keeps 0-d as it is
     with pytest.raises(RuntimeError, match="<= 2 dimensions, but self is 3D"):
         Tensor(b).t()
 

@@ -387,10 +387,12 @@ def as_tensor(data, dtype=None):
 
 
 def _matrix_transpose(x):
-    """``x.mT``: the last two dims swapped; PyTorch refuses it below 2-D."""
+    """``x.mT``: the last two dims swapped; PyTorch refuses it on 1-D (0-d: the identity)."""
     from fastgrad import ops
 
-    if x.arr.ndim < 2:
+    if x.arr.ndim == 0:
+        return x
+    if x.arr.ndim == 1:
         raise RuntimeError(
             f"tensor.mT is only supported on matrices or batches of matrices. Got {x.arr.ndim}-D tensor.")
     return ops.transpose(x, -2, -1)
