@@ -298,3 +298,24 @@ def test_init_is_reproducible_with_manual_seed():
 def test_fan_needs_two_dims():
     with pytest.raises(ValueError, match="fewer than 2 dimensions"):
         nn.init.xavier_uniform_(nn.Parameter(fastgrad.empty(3)))
+
+
+def test_relu_and_dropout_in_place_as_pytorch():
+    assert repr(nn.ReLU()) == "ReLU()" and repr(nn.ReLU(inplace=True)) == "ReLU(inplace=True)"
+    assert repr(nn.Dropout(0.2)) == "Dropout(p=0.2, inplace=False)"
+    x = fastgrad.tensor([[-1.0, 2.0], [3.0, -4.0]], requires_grad=True)
+    h = x * 2
+    out = nn.ReLU(inplace=True)(h)
+    assert out is h and h.tolist() == [[0.0, 4.0], [6.0, 0.0]]
+    (out * fastgrad.tensor([[1.0, 2.0], [3.0, 4.0]])).sum().backward()
+    assert x.grad.tolist() == [[0.0, 4.0], [6.0, 0.0]]
+    assert F.relu(fastgrad.tensor([-1.0, 1.0]), inplace=False).tolist() == [0.0, 1.0]
+    fastgrad.manual_seed(3)
+    y = fastgrad.ones(200, requires_grad=True)
+    g = y * 1
+    dropped = F.dropout(g, 0.5, True, inplace=True)
+    assert dropped is g and set(np.unique(g.arr)) <= {0.0, 2.0} and 0 < (g.arr == 0).sum() < 200
+    dropped.sum().backward()
+    np.testing.assert_array_equal(y.grad.arr, g.arr)  # the kept ones get 1 / (1 - p)
+    with pytest.raises(RuntimeError):
+        nn.ReLU(inplace=True)(fastgrad.ones(2, requires_grad=True))  # a leaf, as PyTorch

@@ -5,8 +5,17 @@ from fastgrad.ops.softmax import log_softmax, softmax
 
 
 class ReLU(Module):
+    """``inplace=True`` overwrites the input (``x.relu_()``), as PyTorch's."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
+
     def forward(self, x):
-        return relu(x)
+        return x.relu_() if self.inplace else relu(x)
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
 
 
 class Sigmoid(Module):

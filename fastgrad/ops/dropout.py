@@ -16,8 +16,15 @@ class DropoutGradFn(GradFn):
         return (grad_output * self.scale_mask,)
 
 
-def dropout(x, p=0.5, training=True, generator=None):
-    """In training, the expected value is unchanged; in eval (or p == 0) ``x`` passes as is."""
+def dropout(x, p=0.5, training=True, inplace=False, generator=None):
+    """In training, the expected value is unchanged; in eval (or p == 0) ``x`` passes as is.
+
+    ``inplace=True`` writes the result into ``x`` and returns ``x`` (PyTorch's in-place form;
+    the gradient flows as through the out-of-place one).
+    """
+    if inplace and training and p != 0.0:
+        out = dropout(x, p, training, generator=generator)
+        return x.copy_(out)
     x = as_tensor(x)
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
