@@ -170,3 +170,13 @@ def test_max_pool_same_result_on_one_or_all_numba_threads(monkeypatch, serial_ma
     naive.backward(fastgrad.ones(*naive.shape))
     np.testing.assert_array_equal(out.arr, naive.arr)
     np.testing.assert_array_equal(x.grad.arr, naive_x.grad.arr)
+
+
+def test_max_pool_module_returns_indices_when_asked():
+    x = fastgrad.tensor(np.arange(16.0).reshape(1, 1, 4, 4))
+    out, indices = nn.MaxPool2d(2, return_indices=True)(x)
+    assert out.tolist() == [[[[5.0, 7.0], [13.0, 15.0]]]]
+    assert indices.dtype == np.int64 and indices.tolist() == [[[[5, 7], [13, 15]]]]
+    assert not isinstance(nn.MaxPool2d(2)(x), tuple)
+    with pytest.raises(ValueError, match="needs impl='im2col'"):
+        nn.MaxPool2d(2, impl="naive", return_indices=True)
