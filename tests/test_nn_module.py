@@ -222,6 +222,27 @@ def test_deleting_renumbers_so_that_append_keeps_every_module(container):
         del seq[1]
 
 
+@pytest.mark.parametrize("container", [nn.Sequential, lambda *m: nn.ModuleList(m)])
+def test_insert_pop_and_extend_as_pytorch(container):
+    a, b, c, d = nn.ReLU(), nn.Tanh(), nn.Sigmoid(), nn.Identity()
+    seq = container(a, b)
+    seq.insert(1, c)
+    assert list(seq) == [a, c, b] and [n for n, _ in seq.named_children()] == ["0", "1", "2"]
+    seq.insert(-1, d)  # before the last one, as list.insert
+    assert list(seq) == [a, c, d, b]
+    assert seq.pop(0) is a and seq.pop() is b and list(seq) == [c, d]
+    seq.extend([a])
+    assert list(seq) == [c, d, a]
+    with pytest.raises(IndexError, match="Index out of range: 5"):
+        seq.insert(5, b)
+
+
+def test_sequentials_add_up():
+    a, b = nn.ReLU(), nn.Tanh()
+    joined = nn.Sequential(a) + nn.Sequential(b)
+    assert isinstance(joined, nn.Sequential) and list(joined) == [a, b]
+
+
 def test_module_list_registers_its_modules():
     ml = nn.ModuleList([nn.Linear(2, 2) for _ in range(3)])
     ml.append(nn.Linear(2, 1))

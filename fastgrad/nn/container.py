@@ -30,10 +30,7 @@ class _ModuleSequence(Module):
             del self._modules[key]
         # Renumbered "0", "1", ... afterwards, as PyTorch does, so that a later append never
         # reuses the name of a module still there.
-        remaining = list(self._modules.values())
-        self._modules.clear()
-        for i, module in enumerate(remaining):
-            self._modules[str(i)] = module
+        self._renumber(list(self._modules.values()))
 
     def __len__(self):
         return len(self._modules)
@@ -44,6 +41,32 @@ class _ModuleSequence(Module):
     def append(self, module):
         self.add_module(str(len(self)), module)
         return self
+
+    def extend(self, modules):
+        for module in modules:
+            self.append(module)
+        return self
+
+    def insert(self, index, module):
+        """Put ``module`` before position ``index`` (PyTorch: -len <= index <= len)."""
+        size = len(self)
+        if not -size <= index <= size:
+            raise IndexError(f"Index out of range: {index} (length {size})")
+        modules = list(self._modules.values())
+        modules.insert(index + size if index < 0 else index, module)
+        self._renumber(modules)
+        return self
+
+    def pop(self, index=-1):
+        """Remove and return the module at ``index``."""
+        module = self[index]
+        del self[index]
+        return module
+
+    def _renumber(self, modules):
+        self._modules.clear()
+        for i, module in enumerate(modules):
+            self.add_module(str(i), module)
 
 
 class Sequential(_ModuleSequence):
@@ -62,6 +85,11 @@ class Sequential(_ModuleSequence):
     def _slice(items):
         return Sequential(collections.OrderedDict(items))
 
+    def __add__(self, other):
+        if not isinstance(other, Sequential):
+            return NotImplemented
+        return Sequential(*self, *other)
+
     def forward(self, x):
         for module in self._modules.values():
             x = module(x)
@@ -79,11 +107,6 @@ class ModuleList(_ModuleSequence):
     @staticmethod
     def _slice(items):
         return ModuleList([module for _, module in items])
-
-    def extend(self, modules):
-        for module in modules:
-            self.append(module)
-        return self
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleList has no forward; iterate over it in your own forward")
