@@ -319,3 +319,32 @@ def test_relu_and_dropout_in_place_as_pytorch():
     np.testing.assert_array_equal(y.grad.arr, g.arr)  # the kept ones get 1 / (1 - p)
     with pytest.raises(RuntimeError):
         nn.ReLU(inplace=True)(fastgrad.ones(2, requires_grad=True))  # a leaf, as PyTorch
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cross_entropy_label_smoothing_closed_form_and_gradcheck(rng, reduction, weighted):
+    logits = rng.standard_normal((5, 4))
+    target = np.array([0, 3, -100, 1, 3])
+    weight = np.array([0.5, 2.0, 1.0, 1.5]) if weighted else np.ones(4)
+    eps = 0.2
+    logp = log_softmax_np(logits)
+    kept = target != -100
+    nll = np.where(kept, -logp[np.arange(5), np.where(kept, target, 0)] * weight[np.where(kept, target, 0)], 0)
+    smooth = np.where(kept, -(logp * weight).sum(axis=1), 0)
+    per_sample = (1 - eps) * nll + eps / 4 * smooth
+    denominator = weight[target[kept]].sum()
+    expected = {"mean": per_sample.sum() / denominator, "sum": per_sample.sum(),
+                "none": per_sample}[reduction]
+    w = fastgrad.tensor(weight, dtype=fastgrad.float64) if weighted else None
+    loss = nn.CrossEntropyLoss(weight=w, reduction=reduction, label_smoothing=eps)(
+        f64(logits, False), fastgrad.tensor(target))
+    np.testing.assert_allclose(loss.arr, expected, rtol=1e-12)
+    assert gradcheck(lambda x: F.cross_entropy(x, fastgrad.tensor(target), weight=w,
+                                               reduction=reduction, label_smoothing=eps),
+                     [f64(logits)])
+
+
+def test_label_smoothing_must_be_a_probability():
+    with pytest.raises(RuntimeError, match="label_smoothing must be between 0.0 and 1.0. Got: 1.5"):
+        F.cross_entropy(fastgrad.randn(2, 3), fastgrad.tensor([0, 1]), label_smoothing=1.5)

@@ -19,8 +19,13 @@ class _WeightedLoss(Module):
 class CrossEntropyLoss(_WeightedLoss):
     """logits (N, C), class indices (N,) -> log-softmax + NLL in one stable node."""
 
+    def __init__(self, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+        super().__init__(weight, ignore_index, reduction)
+        self.label_smoothing = label_smoothing
+
     def forward(self, input, target):
-        return loss_ops.cross_entropy(input, target, self.weight, self.ignore_index, self.reduction)
+        return loss_ops.cross_entropy(input, target, self.weight, self.ignore_index,
+                                      self.reduction, self.label_smoothing)
 
 
 class NLLLoss(_WeightedLoss):

@@ -97,20 +97,30 @@ def _reduce(losses, sample_weight, reduction, single):
         return total / sample_weight.sum(dtype=losses.dtype)
 
 
+def _reduction_factor(grad_output, sample_weight, reduction):
+    """d loss / d loss_i for each sample (loss_i before its weight is applied)."""
+    if reduction == "none":
+        return grad_output.reshape(-1)
+    if reduction == "sum":
+        return np.broadcast_to(grad_output, sample_weight.shape)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.broadcast_to(grad_output / sample_weight.sum(dtype=sample_weight.dtype),
+                               sample_weight.shape)
+
+
 def _per_sample_factor(grad_output, sample_weight, reduction):
     """d loss / d loss_i for each sample, times its weight."""
-    if reduction == "none":
-        return sample_weight * grad_output.reshape(-1)
-    if reduction == "sum":
-        return sample_weight * grad_output
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return sample_weight * (grad_output / sample_weight.sum(dtype=sample_weight.dtype))
+    with np.errstate(invalid="ignore"):
+        return sample_weight * _reduction_factor(grad_output, sample_weight, reduction)
 
 
 class CrossEntropyGradFn(GradFn):
-    """d/dx of -w_i log softmax(x_i)[t_i] is w_i (softmax(x_i) - onehot(t_i))."""
+    """d/dx of -w_i log softmax(x_i)[t_i] is w_i (softmax(x_i) - onehot(t_i)); with label
+    smoothing e over C classes, loss_i = (1 - e) nll_i + (e / C) sum_c -w_c log p_ic, which
+    adds (e / C) (sum(w) p_i - w)."""
 
-    def __init__(self, input, log_probs, safe_target, sample_weight, ignored, reduction):
+    def __init__(self, input, log_probs, safe_target, sample_weight, ignored, reduction,
+                 smoothing=0.0, class_weight=None):
         super().__init__(input)
         self.in_shape = input.arr.shape
         self.log_probs = log_probs
@@ -118,23 +128,38 @@ class CrossEntropyGradFn(GradFn):
         self.sample_weight = sample_weight
         self.ignored = ignored
         self.reduction = reduction
+        self.smoothing = smoothing
+        self.class_weight = class_weight
 
     def backward(self, grad_output):
-        grad = np.exp(self.log_probs)
+        probs = np.exp(self.log_probs)
+        grad = probs.copy()
         grad[np.arange(grad.shape[0]), self.target] -= 1
-        grad *= _per_sample_factor(grad_output, self.sample_weight, self.reduction)[:, None]
+        grad *= ((1 - self.smoothing) * self.sample_weight)[:, None]
+        if self.smoothing:
+            classes = probs.shape[1]
+            w = self.class_weight
+            total = classes if w is None else w.sum()
+            grad += (self.smoothing / classes) * (total * probs - (1 if w is None else w))
+        with np.errstate(invalid="ignore"):
+            grad *= _reduction_factor(grad_output, self.sample_weight, self.reduction)[:, None]
         if self.ignored is not None:
             grad[self.ignored] = 0  # skipped rows get no gradient, whatever their logits
         return (grad.reshape(self.in_shape),)
 
 
-def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean"):
+def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean",
+                  label_smoothing=0.0):
     """input (N, C) logits or (C,), target (N,) int class indices or () -> loss.
 
-    Stable for any logits (log-softmax is shifted by the row max).
+    Stable for any logits (log-softmax is shifted by the row max). ``label_smoothing`` e
+    mixes the target with the uniform distribution, as PyTorch: (1 - e) of the NLL plus e / C
+    of the (weighted) sum of -log p over the classes, reduced with the same weights.
     """
     input = as_tensor(input)
     _check_reduction(reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     scores, safe, sample_weight, ignored, single = _class_targets(input, target, weight,
                                                                    ignore_index)
     if scores.dtype.kind != "f":
@@ -142,10 +167,21 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     shifted = scores - scores.max(axis=1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
     losses = _picked_losses(log_probs, safe, sample_weight, ignored)
+    class_weight = None
+    if label_smoothing:
+        if weight is not None:
+            w = weight.arr if isinstance(weight, Tensor) else np.asarray(weight)
+            class_weight = w.astype(scores.dtype)
+        with np.errstate(invalid="ignore"):
+            smooth = -(log_probs if class_weight is None else log_probs * class_weight).sum(axis=1)
+        if ignored is not None:
+            smooth[ignored] = 0
+        losses = (1 - label_smoothing) * losses + (label_smoothing / scores.shape[1]) * smooth
     out = np.asarray(_reduce(losses, sample_weight, reduction, single))
     fn = None
     if needs_grad(input):
-        fn = CrossEntropyGradFn(input, log_probs, safe, sample_weight, ignored, reduction)
+        fn = CrossEntropyGradFn(input, log_probs, safe, sample_weight, ignored, reduction,
+                                label_smoothing, class_weight)
     return Tensor._wrap(out, fn)
 
 
