@@ -469,3 +469,25 @@ def test_zero_dim_leaf_gradient_stays_an_array_when_accumulated():
     (w * w).backward()
     assert isinstance(w.grad.arr, np.ndarray) and w.grad.arr.shape == ()
     assert w.grad.item() == 8.0
+
+
+def test_retain_grad_keeps_a_non_leaf_gradient_and_accumulates_as_pytorch():
+    x = fastgrad.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    h = x * 2
+    assert not h.retains_grad
+    h.retain_grad()
+    h.retain_grad()  # twice is once
+    assert h.retains_grad and not x.retains_grad
+    y = (h * h).sum()
+    y.retain_grad()
+    y.backward(retain_graph=True)
+    assert h.grad.tolist() == [4.0, 8.0, 12.0] and y.grad.tolist() == 1.0
+    y.backward()
+    assert h.grad.tolist() == [8.0, 16.0, 24.0]  # accumulated, as a leaf's
+    assert x.grad.tolist() == [16.0, 32.0, 48.0]
+    other = x * 3
+    other.sum().backward()
+    assert other.grad is None  # not asked for
+    with pytest.raises(RuntimeError, match="requires_grad=False"):
+        fastgrad.ones(2).retain_grad()
+

@@ -14,7 +14,8 @@ import numpy as np
 from fastgrad.autograd.grad_mode import is_grad_enabled
 
 # Attributes a released node keeps; everything else a subclass saved is dropped by ``release``.
-_GRAPH_ATTRS = frozenset({"next_edges", "needs_input_grad", "input_dtypes", "released", "saved_versions"})
+_GRAPH_ATTRS = frozenset({"next_edges", "needs_input_grad", "input_dtypes", "released", "saved_versions",
+                          "retained"})
 
 
 def needs_grad(*tensors):
@@ -102,6 +103,9 @@ class GradFn:
         self.input_dtypes = tuple(dtypes)
         self.saved_versions = ()
         self.released = False
+        # Weak references to the tensors this node made that asked for ``retain_grad()``: the
+        # engine gives them the node's gradient.
+        self.retained = ()
         # Set by the engine before each backward: True when the node is released right after
         # it, so the backward may overwrite arrays it saved (no second backward will read them).
         self.last_backward = False

@@ -4,6 +4,8 @@ The operations live in ``fastgrad.ops`` (forward and backward side by side); the
 below are those same functions, bound at the end of this module, so ``x.exp()`` and
 ``fastgrad.exp(x)`` are one implementation.
 """
+import weakref
+
 import numpy as np
 
 from fastgrad import dtypes
@@ -93,6 +95,19 @@ class Tensor:
     @property
     def is_leaf(self):
         return self.grad_fn is None
+
+    def retain_grad(self):
+        """Keep this non-leaf tensor's gradient in ``.grad`` after backward, accumulated over
+        backward calls as a leaf's (a leaf that requires grad keeps it anyway)."""
+        if not self.requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self.grad_fn is not None and not self.retains_grad:
+            self.grad_fn.retained = self.grad_fn.retained + (weakref.ref(self),)
+
+    @property
+    def retains_grad(self):
+        """True for a non-leaf tensor on which ``retain_grad()`` was called."""
+        return self.grad_fn is not None and any(ref() is self for ref in self.grad_fn.retained)
 
     @property
     def _version(self):
