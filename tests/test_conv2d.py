@@ -226,3 +226,20 @@ def test_a_retained_graph_keeps_its_columns_for_a_second_backward(per_image_max_
     (F.conv2d_naive(x, conv.weight, conv.bias) * cotangent).sum().backward()
     for got, want in zip(second, [x.grad.arr, conv.weight.grad.arr, conv.bias.grad.arr]):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("conv", [F.conv2d, F.conv2d_naive])
+@pytest.mark.parametrize("channels", [1, 16])
+def test_an_empty_batch_gives_an_empty_output_and_zero_gradients(conv, channels):
+    # PyTorch accepts a batch of 0 images (e.g. the last, empty chunk of a split)
+    x = fastgrad.zeros(0, channels, 7, 7, requires_grad=True)
+    w = fastgrad.randn(4, channels, 3, 3, requires_grad=True)
+    b = fastgrad.randn(4, requires_grad=True)
+    y = conv(x, w, b, padding=1)
+    assert y.shape == (0, 4, 7, 7)
+    y.sum().backward()
+    assert x.grad.shape == (0, channels, 7, 7)
+    np.testing.assert_array_equal(w.grad.arr, 0.0)
+    np.testing.assert_array_equal(b.grad.arr, 0.0)
+    with pytest.raises(RuntimeError, match="no channels"):
+        conv(fastgrad.zeros(2, 0, 7, 7), fastgrad.zeros(4, 0, 3, 3))

@@ -332,3 +332,13 @@ def test_logical_helpers():
     assert fastgrad.tensor([1, 2]).equal(fastgrad.tensor([[1, 2]])) is False  # shapes differ
     assert fastgrad.allclose(fastgrad.tensor([1.0]), fastgrad.tensor([1.0 + 1e-7]))
     assert not fastgrad.tensor([1.0]).allclose(fastgrad.tensor([1.1]))
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_of_an_empty_tensor_is_empty(name):
+    x = fastgrad.zeros(0, 3, requires_grad=True)
+    for dim in (0, 1):
+        y = getattr(x, name)(dim)
+        assert y.shape == (0, 3)
+        y.sum().backward()
+        assert x.grad.shape == (0, 3)

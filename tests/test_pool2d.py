@@ -180,3 +180,12 @@ def test_max_pool_module_returns_indices_when_asked():
     assert not isinstance(nn.MaxPool2d(2)(x), tuple)
     with pytest.raises(ValueError, match="needs impl='im2col'"):
         nn.MaxPool2d(2, impl="naive", return_indices=True)
+
+
+@pytest.mark.parametrize("pool", [F.max_pool2d, F.max_pool2d_naive, F.avg_pool2d])
+def test_pools_take_an_empty_batch(pool):
+    x = fastgrad.zeros(0, 3, 4, 4, requires_grad=True)
+    y = pool(x, 2)
+    assert y.shape == (0, 3, 2, 2)
+    y.sum().backward()
+    assert x.grad.shape == (0, 3, 4, 4)

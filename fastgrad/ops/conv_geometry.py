@@ -99,8 +99,8 @@ def conv2d_geometry(x, weight, bias, stride, padding, dilation):
         )
     out_h = (h + 2 * ph - eff_h) // sh + 1
     out_w = (w + 2 * pw - eff_w) // sw + 1
-    if n < 1 or c < 1:
-        raise RuntimeError(f"conv2d: input has an empty dimension: shape {x.shape}")
+    if c < 1:  # an empty batch (n == 0) is fine, as in PyTorch
+        raise RuntimeError(f"conv2d: input has no channels: shape {x.shape}")
     return ConvGeometry(n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w)
 
 
@@ -141,7 +141,7 @@ def pool2d_geometry(x, kernel_size, stride, padding, name):
     n, c, h, w = x.shape
     out_h = (h + 2 * ph - kh) // sh + 1
     out_w = (w + 2 * pw - kw) // sw + 1
-    if out_h < 1 or out_w < 1 or n < 1 or c < 1:
+    if out_h < 1 or out_w < 1 or c < 1:  # (an empty batch is fine, as in PyTorch)
         raise RuntimeError(
             f"{name}: Given input size: ({c}x{h}x{w}). Calculated output size: ({c}x{out_h}x{out_w}). "
             "Output size is too small"

@@ -91,7 +91,7 @@ def max_pool2d_naive(input, kernel_size, stride=None, padding=0):
     argmax = np.empty((g.n, g.c, g.out_h, g.out_w), dtype=np.int64)
     for i in range(g.out_h):
         for j in range(g.out_w):
-            window = padded[:, :, i * g.sh:i * g.sh + g.kh, j * g.sw:j * g.sw + g.kw].reshape(g.n, g.c, -1)
+            window = padded[:, :, i * g.sh:i * g.sh + g.kh, j * g.sw:j * g.sw + g.kw].reshape(g.n, g.c, g.kh * g.kw)
             # np.argmax returns the first maximum (and the first NaN), as PyTorch picks.
             argmax[:, :, i, j] = np.argmax(window, axis=2)
             out[:, :, i, j] = np.take_along_axis(window, argmax[:, :, i, j, None], axis=2)[..., 0]

@@ -24,6 +24,8 @@ def softmax(x, dim):
     arr = float_array(x)
     if arr.ndim == 0:
         out = np.ones_like(arr)
+    elif arr.size == 0:
+        out = arr.copy()  # nothing to normalise (PyTorch returns the empty tensor)
     else:
         shifted = arr - np.max(arr, axis=axis, keepdims=True)
         e = np.exp(shifted)
@@ -48,6 +50,8 @@ def log_softmax(x, dim):
     arr = float_array(x)
     if arr.ndim == 0:
         out = np.zeros_like(arr)
+    elif arr.size == 0:
+        out = arr.copy()
     else:
         shifted = arr - np.max(arr, axis=axis, keepdims=True)
         out = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
