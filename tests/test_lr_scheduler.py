@@ -211,3 +211,73 @@ def test_state_dict_is_a_snapshot():
     saved["milestones"][1] += 1  # editing the saved dict must not reschedule the live one
     saved["base_lrs"][0] = 5.0
     assert sched.milestones == {2: 1, 4: 1} and sched.base_lrs == list(BASE_LRS)
+
+
+# ------------------------------------------------------------------------------- LambdaLR
+def test_lambda_lr_one_function_or_one_per_group():
+    sched = lr_scheduler.LambdaLR(make_optimizer(), lambda e: 0.9 ** e)
+    expected = closed_form(lambda base, e: base * 0.9 ** e, 12)
+    np.testing.assert_allclose(lr_sequence(sched, 12), expected, rtol=1e-12, atol=0)
+    per_group = lr_scheduler.LambdaLR(make_optimizer(), [lambda e: 1.0 / (e + 1), lambda e: e + 1])
+    seq = lr_sequence(per_group, 5)
+    np.testing.assert_allclose(seq[:, 0], [0.1 / (e + 1) for e in range(5)], rtol=1e-12)
+    np.testing.assert_allclose(seq[:, 1], [0.03 * (e + 1) for e in range(5)], rtol=1e-12)
+    with pytest.raises(ValueError, match="Expected 2 lr_lambdas, but got 1"):
+        lr_scheduler.LambdaLR(make_optimizer(), [lambda e: 1.0])
+
+
+def test_lambda_lr_state_dict_keeps_callable_objects_state_not_functions():
+    class Warmup:
+        def __init__(self, steps):
+            self.steps = steps
+
+        def __call__(self, epoch):
+            return min(1.0, (epoch + 1) / self.steps)
+
+    sched = lr_scheduler.LambdaLR(make_optimizer(), [Warmup(4), lambda e: 1.0])
+    for _ in range(2):
+        sched.step()
+    state = sched.state_dict()
+    assert state["lr_lambdas"] == [{"steps": 4}, None] and state["last_epoch"] == 2
+    fresh = lr_scheduler.LambdaLR(make_optimizer(), [Warmup(10), lambda e: 1.0])
+    fresh.load_state_dict(state)
+    assert fresh.lr_lambdas[0].steps == 4 and fresh.last_epoch == 2
+
+
+# ---------------------------------------------------------------------- ReduceLROnPlateau
+def test_reduce_lr_on_plateau_waits_patience_then_cools_down():
+    opt = make_optimizer()
+    sched = lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=1, cooldown=1,
+                                           min_lr=[0.0, 0.02])
+    lrs = []
+    for metric in [1.0, 0.5, 0.6, 0.6, 0.6, 0.6, 0.6, 0.4, 0.5, 0.5]:
+        sched.step(fastgrad.tensor(metric))  # a one-element tensor works, as a number
+        lrs.append(sched.get_last_lr())
+    first = [lr[0] for lr in lrs]
+    # epochs 3-4 bad -> halve at the 2nd bad one; one cooldown epoch; two more bad -> halve
+    assert first == pytest.approx([0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.025, 0.025, 0.025, 0.0125])
+    assert [lr[1] for lr in lrs][-1] == 0.02  # never below its min_lr
+    assert sched.best == pytest.approx(0.4) and sched.last_epoch == 10  # (a float32 tensor)
+
+
+@pytest.mark.parametrize("mode,threshold_mode,metrics,reduced", [
+    ("min", "rel", [1.0, 0.99995], True),    # not 1e-4 better in relative terms: bad
+    ("min", "abs", [1.0, 0.95], False),      # 0.05 better than 1.0 - 1e-4
+    ("max", "rel", [1.0, 1.2], False),
+    ("max", "abs", [1.0, 1.00005], True),
+])
+def test_reduce_lr_on_plateau_thresholds(mode, threshold_mode, metrics, reduced):
+    sched = lr_scheduler.ReduceLROnPlateau(make_optimizer(), mode=mode, patience=0,
+                                           threshold_mode=threshold_mode)
+    for m in metrics:
+        sched.step(m)
+    assert (sched.get_last_lr()[0] < 0.1) == reduced
+
+
+def test_reduce_lr_on_plateau_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="Factor should be < 1.0"):
+        lr_scheduler.ReduceLROnPlateau(make_optimizer(), factor=1.0)
+    with pytest.raises(ValueError, match="mode avg is unknown"):
+        lr_scheduler.ReduceLROnPlateau(make_optimizer(), mode="avg")
+    with pytest.raises(ValueError, match="expected 2 min_lrs, got 1"):
+        lr_scheduler.ReduceLROnPlateau(make_optimizer(), min_lr=[0.1])
