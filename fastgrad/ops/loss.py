@@ -114,20 +114,28 @@ def _per_sample_factor(grad_output, sample_weight, reduction):
         return sample_weight * _reduction_factor(grad_output, sample_weight, reduction)
 
 
-class CrossEntropyGradFn(GradFn):
+class _ClassTargetGradFn(GradFn):
+    """What the class-index losses' backwards share: the targets, per-sample weights, ignored
+    rows and reduction."""
+
+    def __init__(self, input, safe_target, sample_weight, ignored, reduction):
+        super().__init__(input)
+        self.in_shape = input.arr.shape
+        self.target = safe_target
+        self.sample_weight = sample_weight
+        self.ignored = ignored
+        self.reduction = reduction
+
+
+class CrossEntropyGradFn(_ClassTargetGradFn):
     """d/dx of -w_i log softmax(x_i)[t_i] is w_i (softmax(x_i) - onehot(t_i)); with label
     smoothing e over C classes, loss_i = (1 - e) nll_i + (e / C) sum_c -w_c log p_ic, which
     adds (e / C) (sum(w) p_i - w)."""
 
     def __init__(self, input, log_probs, safe_target, sample_weight, ignored, reduction,
                  smoothing=0.0, class_weight=None):
-        super().__init__(input)
-        self.in_shape = input.arr.shape
+        super().__init__(input, safe_target, sample_weight, ignored, reduction)
         self.log_probs = log_probs
-        self.target = safe_target
-        self.sample_weight = sample_weight
-        self.ignored = ignored
-        self.reduction = reduction
         self.smoothing = smoothing
         self.class_weight = class_weight
 
@@ -185,15 +193,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     return Tensor._wrap(out, fn)
 
 
-class NLLGradFn(GradFn):
-    def __init__(self, input, safe_target, sample_weight, ignored, reduction):
-        super().__init__(input)
-        self.in_shape = input.arr.shape
-        self.target = safe_target
-        self.sample_weight = sample_weight
-        self.ignored = ignored
-        self.reduction = reduction
-
+class NLLGradFn(_ClassTargetGradFn):
     def backward(self, grad_output):
         rows = self.target.shape[0]
         grad = np.zeros((rows, self.in_shape[-1]), dtype=grad_output.dtype)
