@@ -486,3 +486,12 @@ def test_repeated_dims_are_an_error():
 def test_both_spellings_at_once_is_an_error():
     with pytest.raises(TypeError, match="both dim= and axis="):
         fastgrad.ones(2, 3).sum(0, axis=1)
+
+
+def test_changing_std_in_place_before_its_backward_raises():
+    # its backward reads the output: a silent wrong gradient otherwise
+    x = fastgrad.tensor([1.0, 2.0, 4.0], requires_grad=True)
+    y = x.std()
+    y.add_(1.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()

@@ -230,3 +230,13 @@ def test_random_fills():
     u = fastgrad.empty(1000).uniform_(-1.0, 3.0)
     assert u.arr.min() >= -1.0 and u.arr.max() < 3.0 and u.arr.mean() > 0.5
     assert x.dtype == np.float32 and x._version == 1
+
+
+@pytest.mark.parametrize("op", ["exp", "log", "sqrt", "tanh", "relu", "abs", "std"])
+def test_a_0d_result_is_a_writable_array(op):
+    x = fastgrad.tensor([4.0]) if op == "std" else fastgrad.tensor(4.0)
+    y = getattr(x * 1, op)() if op != "std" else fastgrad.tensor([1.0, 3.0]).std()
+    assert isinstance(y.arr, np.ndarray) and y.arr.ndim == 0
+    before = y.item()
+    y.add_(1.0)  # NumPy made these read-only scalars
+    assert y.item() == pytest.approx(before + 1.0)

@@ -47,7 +47,9 @@ class Tensor:
         so an in-place change through either invalidates what the other's consumers saved.
         """
         t = Tensor.__new__(Tensor)
-        t.arr = arr
+        # NumPy gives a read-only scalar, not a 0-d array, for ufuncs on 0-d arrays: a tensor
+        # always holds an array it can write to (y = x.exp(); y.add_(1) on a 0-d x).
+        t.arr = arr if isinstance(arr, np.ndarray) else np.asarray(arr)
         t.grad = None
         t.grad_fn = grad_fn
         t._requires_grad = grad_fn is not None

@@ -9,7 +9,8 @@ import numpy as np
 from fastgrad import dtypes
 from fastgrad.autograd.function import GradFn, needs_grad
 from fastgrad.autograd.tensor import Tensor
-from fastgrad.ops._operands import as_tensor, normalize_dim, normalize_dims, resolve_alias
+from fastgrad.ops._operands import (as_tensor, normalize_dim, normalize_dims, resolve_alias,
+                                     wrap_saving_output)
 
 MaxResult = collections.namedtuple("max", ["values", "indices"])
 MinResult = collections.namedtuple("min", ["values", "indices"])
@@ -145,7 +146,7 @@ def _variance(x, dim, unbiased, keepdim, correction, axis, keepdims, op):
 
 def _cast_back(out, dtype):
     with np.errstate(over="ignore"):  # a variance beyond float32's range is inf, as in PyTorch
-        return out.astype(dtype, copy=False)
+        return np.asarray(out).astype(dtype, copy=False)  # (a 0-d result stays an array)
 
 
 def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
@@ -174,7 +175,8 @@ def std(x, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None
     x, out, centered, axes, divisor = _variance(
         x, dim, unbiased, keepdim, correction, axis, keepdims, "std")
     out = _cast_back(np.sqrt(out), x.arr.dtype)
-    return Tensor._wrap(out, StdGradFn(x, centered, axes, divisor, out) if needs_grad(x) else None)
+    # The backward reads the output: an in-place change of it must make the backward raise.
+    return wrap_saving_output(out, StdGradFn(x, centered, axes, divisor, out) if needs_grad(x) else None)
 
 
 class ExtremumGradFn(GradFn):
