@@ -63,16 +63,22 @@ def unbroadcast(grad, shape):
     return grad.reshape(shape)
 
 
+_array_types = None  # (ndarray, Tensor), filled on first use: tensor.py imports this module
+
+
 def _holds_data(value):
     """Whether a saved attribute holds array data (an ndarray or Tensor, or a container of them)."""
-    from fastgrad.autograd.tensor import Tensor
+    global _array_types
+    if _array_types is None:
+        from fastgrad.autograd.tensor import Tensor
 
-    if isinstance(value, (np.ndarray, Tensor)):
+        _array_types = (np.ndarray, Tensor)
+    if isinstance(value, _array_types):
         return True
     if isinstance(value, (tuple, list)):
-        return any(_holds_data(v) for v in value)
+        return any(map(_holds_data, value))
     if isinstance(value, dict):
-        return any(_holds_data(v) for v in value.values())
+        return any(map(_holds_data, value.values()))
     return False
 
 
@@ -145,16 +151,13 @@ class GradFn:
         do: a second backward through it works; one through a node whose arrays are gone
         raises.
         """
-        saved = [value for name, value in vars(self).items()
-                 if name not in _GRAPH_ATTRS and name != "inputs"]
         self.inputs = ()
         self.saved_versions = ()
-        if not any(_holds_data(value) for value in saved):
-            return
-        for name in list(vars(self)):
-            if name not in _GRAPH_ATTRS:
-                delattr(self, name)
-        self.released = True
+        # One pass: drop what holds data, keep the metadata (shapes, scalars: small).
+        attributes = vars(self)
+        for name in [n for n, v in attributes.items() if n not in _GRAPH_ATTRS and _holds_data(v)]:
+            del attributes[name]
+            self.released = True
 
     @property
     def next_functions(self):
