@@ -71,19 +71,6 @@ def accumulate_into_leaf(leaf, grad, expected_refs=None):
         leaf.grad.arr = np.asarray(leaf.grad.arr + grad)
 
 
-def _retain(tensor, fn, grad):
-    """Accumulate ``grad`` into the ``.grad`` of a tensor that called ``retain_grad()``, if it
-    is still alive and still the output of ``fn`` (not replaced by an in-place op since)."""
-    from fastgrad.autograd.tensor import Tensor
-
-    if tensor is None or tensor.grad_fn is not fn:
-        return
-    if tensor.grad is None:
-        tensor.grad = Tensor._wrap(np.array(grad, copy=True))
-    else:
-        tensor.grad.arr = np.asarray(tensor.grad.arr + grad)
-
-
 def run_backward(root_fn, grad, retain_graph=False):
     consumers = _count_consumers(root_fn)
     pending = {root_fn: grad}
@@ -104,7 +91,11 @@ def run_backward(root_fn, grad, retain_graph=False):
                 )
             fn.check_saved_versions()
             for ref in fn.retained:
-                _retain(ref(), fn, grad_output)
+                # a tensor that called retain_grad() gets its node's gradient as a leaf does,
+                # if it is alive and still that node's output (no in-place op since)
+                tensor = ref()
+                if tensor is not None and tensor.grad_fn is fn:
+                    accumulate_into_leaf(tensor, grad_output)
             fn.last_backward = not retain_graph
             input_grads = fn.backward(grad_output)
         # By index, not zip(): zip's reused result tuple would hold one more reference to

@@ -108,8 +108,9 @@ def add(a, b, alpha=1):
     return Tensor._wrap(out, fn)
 
 
-def _refuse_bool(values, what):
-    if any(getattr(v, "dtype", None) == np.bool_ for v in values):
+def _refuse_bool(operands, what):
+    """PyTorch refuses - on bool tensors; checked on the arguments as given (no conversion)."""
+    if any(getattr(getattr(v, "arr", v), "dtype", None) == np.bool_ for v in operands):
         raise RuntimeError(
             f"{what}, the `-` operator, with a bool tensor is not supported; to invert a mask "
             "use `~` or logical_not()"
@@ -118,7 +119,7 @@ def _refuse_bool(values, what):
 
 def sub(a, b, alpha=1):
     """a - alpha * b, broadcasting."""
-    _refuse_bool((operand(a)[0], operand(b)[0]), "Subtraction")  # PyTorch refuses it too
+    _refuse_bool((a, b), "Subtraction")
     a_val, a_t, b_val, b_t, out = _binary(a, b, lambda x, y: x - y if alpha == 1 else x - alpha * y)
     fn = SubGradFn(a_t, b_t, a_val, b_val, alpha) if needs_grad(a_t, b_t) else None
     return Tensor._wrap(out, fn)
@@ -152,7 +153,7 @@ def pow(a, b):
     return Tensor._wrap(out, fn)
 
 
-class ExtremumGradFn(BinaryGradFn):
+class MaximumMinimumGradFn(BinaryGradFn):
     """maximum / minimum: the gradient goes to the operand that won, half to each on a tie
     (PyTorch's rule); where a NaN took part both operands get it, as in PyTorch."""
 
@@ -170,14 +171,14 @@ class ExtremumGradFn(BinaryGradFn):
 def maximum(a, b):
     """Elementwise maximum of two tensors, broadcasting; NaN propagates."""
     a_val, a_t, b_val, b_t, out = _binary(a, b, np.maximum)
-    fn = ExtremumGradFn(a_t, b_t, a_val, b_val, out, np.less) if needs_grad(a_t, b_t) else None
+    fn = MaximumMinimumGradFn(a_t, b_t, a_val, b_val, out, np.less) if needs_grad(a_t, b_t) else None
     return Tensor._wrap(out, fn)
 
 
 def minimum(a, b):
     """Elementwise minimum of two tensors, broadcasting; NaN propagates."""
     a_val, a_t, b_val, b_t, out = _binary(a, b, np.minimum)
-    fn = ExtremumGradFn(a_t, b_t, a_val, b_val, out, np.greater) if needs_grad(a_t, b_t) else None
+    fn = MaximumMinimumGradFn(a_t, b_t, a_val, b_val, out, np.greater) if needs_grad(a_t, b_t) else None
     return Tensor._wrap(out, fn)
 
 
@@ -187,8 +188,8 @@ class NegGradFn(GradFn):
 
 
 def neg(x):
+    _refuse_bool((x,), "Negation")
     x_val, x_t = operand(x)
-    _refuse_bool((x_val,), "Negation")
     out = np.negative(x_val)
     return Tensor._wrap(np.asarray(out), NegGradFn(x_t) if needs_grad(x_t) else None)
 

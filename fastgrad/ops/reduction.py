@@ -201,13 +201,16 @@ class ExtremumGradFn(GradFn):
             return (self.mask * (g / count),)
 
 
-def _check_nonempty(x, dim, axes, name):
-    """PyTorch's errors for an empty input: a full reduction is a RuntimeError, a reduced dim
-    of size 0 an IndexError; reducing only non-empty dims of an empty input gives an empty
-    result."""
+def _check_nonempty(x, dim, full, name):
+    """PyTorch's errors for an empty input: a reduced dim of size 0 is an IndexError, and so is
+    a full reduction (``full``) for argmax / argmin, a RuntimeError for the others; reducing
+    only non-empty dims of an empty input gives an empty result."""
     if x.arr.size:
         return
-    if axes is None:
+    if full:
+        if name in ("argmax", "argmin"):
+            raise IndexError(
+                f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
         stop = "." if name in ("max", "min") else ""  # PyTorch's messages differ so
         raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() "
                            f"== 0. Specify the reduction dim with the 'dim' argument{stop}")
@@ -219,7 +222,7 @@ def _check_nonempty(x, dim, axes, name):
 def _extremum(x, dim, keepdim, axis, keepdims, reduce, name):
     x = as_tensor(x)
     axes, keep = _axes_and_keep(x, dim, keepdim, axis, keepdims)
-    _check_nonempty(x, resolve_alias(dim, axis, "dim", "axis", None), axes, name)
+    _check_nonempty(x, resolve_alias(dim, axis, "dim", "axis", None), axes is None, name)
     out_kept = reduce(x.arr, axis=axes, keepdims=True)
     out = out_kept if keep else out_kept.reshape(
         () if axes is None else tuple(s for i, s in enumerate(x.arr.shape) if i not in axes)
@@ -296,13 +299,7 @@ def _arg(x, dim, keepdim, axis, keepdims, func, name):
     x = as_tensor(x)
     dim = resolve_alias(dim, axis, "dim", "axis", None)
     keepdim = bool(resolve_alias(keepdim, keepdims, "keepdim", "keepdims", False))
-    if x.arr.size == 0:  # PyTorch's IndexError (NumPy's would be a ValueError)
-        if dim is None:
-            raise IndexError(
-                f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
-        ax = normalize_dim(dim, x.arr.ndim)
-        if x.arr.shape[ax] == 0:
-            raise IndexError(f"{name}(): Expected reduction dim {ax} to have non-zero size.")
+    _check_nonempty(x, dim, dim is None, name)  # (NumPy's would be a ValueError)
     if dim is None:
         out = np.asarray(func(x.arr))
         if keepdim:
