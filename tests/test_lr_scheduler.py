@@ -281,3 +281,16 @@ def test_reduce_lr_on_plateau_rejects_bad_arguments():
         lr_scheduler.ReduceLROnPlateau(make_optimizer(), mode="avg")
     with pytest.raises(ValueError, match="expected 2 min_lrs, got 1"):
         lr_scheduler.ReduceLROnPlateau(make_optimizer(), min_lr=[0.1])
+
+
+def test_reduce_lr_on_plateau_state_dict_round_trip():
+    sched = lr_scheduler.ReduceLROnPlateau(make_optimizer(), patience=2)
+    for metric in (1.0, 2.0):
+        sched.step(metric)
+    state = sched.state_dict()
+    assert "optimizer" not in state and state["num_bad_epochs"] == 1 and state["best"] == 1.0
+    fresh = lr_scheduler.ReduceLROnPlateau(make_optimizer())
+    fresh.load_state_dict(state)
+    assert (fresh.patience, fresh.num_bad_epochs, fresh.last_epoch) == (2, 1, 2)
+    state["num_bad_epochs"] = 7  # the loaded scheduler holds its own copy
+    assert fresh.num_bad_epochs == 1

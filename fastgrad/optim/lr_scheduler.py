@@ -228,7 +228,7 @@ class CosineAnnealingLR(LRScheduler):
                 for base in self.base_lrs]
 
 
-class ReduceLROnPlateau:
+class ReduceLROnPlateau(LRScheduler):
     """Multiply the lrs by ``factor`` when a metric has not improved for ``patience`` epochs.
 
     ``step(metric)`` once per epoch, after validation. PyTorch's arguments and rules: in
@@ -264,6 +264,8 @@ class ReduceLROnPlateau:
         self.cooldown_counter = 0
         self.num_bad_epochs = 0
         self._last_lr = [group["lr"] for group in optimizer.param_groups]
+        # (LRScheduler's constructor, which takes a first step, is not called: this scheduler
+        # steps on a metric; get_last_lr and the state dict methods are LRScheduler's)
 
     @property
     def in_cooldown(self):
@@ -297,12 +299,3 @@ class ReduceLROnPlateau:
             self.cooldown_counter = self.cooldown
             self.num_bad_epochs = 0
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
-
-    def get_last_lr(self):
-        return list(self._last_lr)
-
-    def state_dict(self):
-        return {k: copy.deepcopy(v) for k, v in self.__dict__.items() if k != "optimizer"}
-
-    def load_state_dict(self, state_dict):
-        self.__dict__.update(copy.deepcopy(state_dict))
