@@ -21,6 +21,7 @@ from fastgrad.ops import (abs, add, allclose, amax, amin, argmax, argmin, astype
                           sigmoid, softmax, sqrt, squeeze, stack, std, sub, subtract, sum,
                           swapaxes, t, tanh, to, transpose, true_divide, unflatten, unsqueeze,
                           var, view, view_as, where)
+from fastgrad.kernels.threads import get_num_threads, set_num_threads  # noqa: E402
 from fastgrad.random import default_generator, initial_seed, manual_seed  # noqa: E402
 from fastgrad.serialization import load, save  # noqa: E402
 from fastgrad import data, metrics, nn, optim  # noqa: E402,F401

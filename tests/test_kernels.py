@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import weakref
 
 import numpy as np
 import pytest
@@ -19,7 +18,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastgrad.kernels as K
-from fastgrad.kernels import threads
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DTYPES = [np.float32, np.float64]
@@ -235,8 +233,8 @@ def test_col2im_matches_reference_and_is_adjoint(case, dtype):
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("case", CONV_CASES[:6])
 def test_conv_through_gemm_layout(case, dtype, bias):
-    """im2col -> Wm @ cols -> cnhw_to_nchw equals a direct convolution, and the
-    backward path nchw_to_cnhw / GEMMs / col2im gives the reference grads."""
+    """im2col -> Wm @ cols equals a direct convolution, and the backward path
+    nchw_to_cnhw / GEMMs / col2im gives the reference grads."""
     N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw = case
     g = (kh, kw, sh, sw, ph, pw, dh, dw)
     rng = np.random.default_rng(2)
@@ -248,19 +246,15 @@ def test_conv_through_gemm_layout(case, dtype, bias):
     P = oh * ow
     cols = run_im2col(x, *g)
     y2 = w.reshape(O, -1) @ cols
-    y = np.full((N, O, oh, ow), np.nan, dtype)
-    K.cnhw_to_nchw(y2, b, y.reshape(N, O, P))
+    y = y2.reshape(O, N, oh, ow).transpose(1, 0, 2, 3) + (b.reshape(O, 1, 1) if bias else 0)
     ref = ref_conv2d(x, w, b if bias else np.zeros(O, dtype), sh, sw, ph, pw, dh, dw)
     np.testing.assert_allclose(y, ref, rtol=1e-4 if dtype == np.float32 else 1e-10,
                                atol=1e-4 if dtype == np.float32 else 1e-10)
 
     gy = rng.standard_normal((N, O, oh, ow)).astype(dtype)
     g2 = np.full((O, N * P), np.nan, dtype)
-    db = np.full(O, np.nan, dtype) if bias else None
-    K.nchw_to_cnhw(gy.reshape(N, O, P), g2, db)
+    K.nchw_to_cnhw(gy.reshape(N, O, P), g2)
     np.testing.assert_array_equal(g2, gy.transpose(1, 0, 2, 3).reshape(O, N * P))
-    if bias:
-        np.testing.assert_allclose(db, gy.astype(np.float64).sum(axis=(0, 2, 3)), **tol(dtype))
     dW = g2 @ cols.T
     dx = run_col2im(w.reshape(O, -1).T @ g2, x.shape, *g)
     # references for the grads by the adjoint identities of the direct conv
@@ -273,19 +267,6 @@ def test_conv_through_gemm_layout(case, dtype, bias):
                         @ gy64.transpose(1, 0, 2, 3).reshape(O, -1), x.shape, *g)
     np.testing.assert_allclose(dx, ref_dx, rtol=1e-4 if dtype == np.float32 else 1e-10,
                                atol=1e-4 if dtype == np.float32 else 1e-10)
-
-
-def test_nchw_to_cnhw_bias_sum_of_long_rows_is_accurate():
-    # the bias gradient sums N*P values: float64 partial sums keep a float32
-    # result within one rounding of the exact sum even for 40k terms of
-    # mixed magnitude (a plain float32 running sum drifts by ~1e-3 here).
-    rng = np.random.default_rng(3)
-    g = (rng.standard_normal((64, 3, 677)) * 10 + 100).astype(np.float32)
-    out = np.empty((3, 64 * 677), np.float32)
-    db = np.empty(3, np.float32)
-    K.nchw_to_cnhw(g, out, db)
-    exact = g.astype(np.float64).sum(axis=(0, 2))
-    np.testing.assert_allclose(db, exact, rtol=1e-7)
 
 
 # --------------------------------------------------------------------------
@@ -513,6 +494,8 @@ TINY_SCRIPT = textwrap.dedent("""
         K.maxpool2d_forward(x, 3, 3, 2, 2, 1, 1, 3, 3, out, am)
         out2 = np.empty((2, 2, 2, 3), dt); am2 = np.empty((2, 2, 2, 3), np.int64)
         K.maxpool2d_forward(x, 2, 2, 2, 2, 0, 0, 2, 3, out2, am2)
+        out3 = np.empty((2, 2, 2, 3), dt); am3 = np.empty((2, 2, 2, 3), np.int32)
+        K.maxpool2d_forward_2x2s2(x, 2, 3, out3, am3)
         mdx = np.empty_like(x)
         K.maxpool2d_backward(out2 + 1, am2, mdx)
         xa = np.nan_to_num(x)
@@ -520,18 +503,14 @@ TINY_SCRIPT = textwrap.dedent("""
         K.avgpool2d_forward(xa, 3, 3, 2, 2, 1, 1, 3, 3, av)
         adx = np.empty_like(x)
         K.avgpool2d_backward(av, 3, 3, 2, 2, 1, 1, adx)
-        y2 = rng.standard_normal((3, 2 * 4)).astype(dt)
-        y = np.empty((2, 3, 4), dt)
-        K.cnhw_to_nchw(y2, np.arange(3).astype(dt), y)
-        g2 = np.empty_like(y2); db = np.empty(3, dt)
-        K.nchw_to_cnhw(y * 3, g2, db)
-        for name, a in dict(cols=cols, dx=dx, out=out, am=am, out2=out2, am2=am2, mdx=mdx,
-                            av=av, adx=adx, y=y, g2=g2, db=db).items():
+        y = rng.standard_normal((2, 3, 4)).astype(dt)
+        g2 = np.empty((3, 2 * 4), dt)
+        K.nchw_to_cnhw(y, g2)
+        for name, a in dict(cols=cols, dx=dx, out=out, am=am, out2=out2, am2=am2, out3=out3,
+                            am3=am3, mdx=mdx, av=av, adx=adx, g2=g2).items():
             res[f"{np.dtype(dt).name}/{name}"] = [a.dtype.str, a.tobytes().hex()]
     res["jit_disabled"] = bool(numba.config.DISABLE_JIT)
-    res["prange_is_range"] = list(numba.prange(3)) == [0, 1, 2]
-    res["policy"] = K.threads.describe()
-    res["split"] = K.threads.split_batch(5, lambda lo, hi: [lo, hi])
+    res["chunks"] = K.threads.run_chunks(lambda i, lo, hi: [i, lo, hi], [(0, 2), (2, 5)])
     print(json.dumps(res))
 """)
 
@@ -553,126 +532,9 @@ def test_disable_jit_gives_identical_results():
     jitted = _run_tiny(disable_jit=False)
     assert plain.pop("jit_disabled") is True
     assert jitted.pop("jit_disabled") is False
-    assert plain.pop("prange_is_range") is True
-    plain.pop("policy")
-    jitted.pop("policy")
-    jitted.pop("prange_is_range")
     assert plain.keys() == jitted.keys()
     for key in plain:
         assert plain[key] == jitted[key], key  # bit-identical, NaNs included
-
-
-# --------------------------------------------------------------------------
-# threading policy
-# --------------------------------------------------------------------------
-
-def test_policy_applied_at_import():
-    d = threads.describe()
-    assert d["applied"] is True
-    assert d["blas_threads"] == int(os.environ.get("FASTGRAD_BLAS_THREADS", "1"))
-    assert d["num_threads"] >= 1
-
-
-@pytest.mark.parametrize("n", [1, 2, 3, 7, 64])
-def test_split_batch_covers_range_in_order(n):
-    out = np.full(n, -1)
-
-    def chunk(lo, hi):
-        out[lo:hi] = np.arange(lo, hi)
-        return lo, hi
-
-    res = threads.split_batch(n, chunk)
-    assert res[0][0] == 0 and res[-1][1] == n
-    assert all(a[1] == b[0] for a, b in zip(res, res[1:]))  # contiguous, in order
-    assert len(res) == min(n, threads.describe()["num_threads"])
-    np.testing.assert_array_equal(out, np.arange(n))
-
-
-def test_split_batch_reraises_after_every_chunk_finished():
-    done = []
-
-    def chunk(lo, hi):
-        if lo == 0:
-            raise KeyError("first chunk")
-        done.append(lo)
-
-    with pytest.raises(KeyError):
-        threads.split_batch(8, chunk)
-    if threads.describe()["num_threads"] > 1:
-        assert done  # the other chunks ran to the end before the raise
-    # and the helpers still work afterwards
-    assert threads.split_batch(4, lambda lo, hi: hi - lo) != []
-
-
-def test_run_chunks_keeps_no_reference_to_a_finished_task():
-    # A helper thread that kept its last task alive would keep the op's arrays alive with it
-    # (and the engine would then have to copy an input gradient it could have taken).
-    class Payload:
-        pass
-
-    payload = Payload()
-    alive = weakref.ref(payload)
-
-    def chunk(i, lo, hi, payload=payload):
-        return hi - lo
-
-    two_chunks = [(0, 2), (2, 5)]  # two chunks: the second runs on a helper thread
-    assert threads.run_chunks(chunk, two_chunks) == [2, 3]
-    del chunk, payload
-    assert alive() is None
-
-
-def test_split_batch_nested_call_runs_its_chunks_in_place():
-    outer = threads.batch_chunks(6)
-    res = threads.split_batch(6, lambda lo, hi: threads.split_batch(hi - lo, lambda a, b: (a, b)))
-    for (lo, hi), inner in zip(outer, res):
-        # nested: the same chunks as at top level, run one after the other
-        assert inner == [tuple(c) for c in threads.batch_chunks(hi - lo)]
-
-
-def test_split_batch_of_kernels_equals_whole_batch():
-    rng = np.random.default_rng(8)
-    x = rng.standard_normal((9, 3, 12, 12)).astype(np.float32)
-    whole_out, whole_am = run_maxpool(x, 2, 2, 2, 2, 0, 0)
-    out = np.empty_like(whole_out)
-    am = np.empty_like(whole_am)
-    cols = np.empty((3 * 9, 9 * 100), np.float32)
-
-    def chunk(lo, hi):
-        K.maxpool2d_forward(x[lo:hi], 2, 2, 2, 2, 0, 0, 6, 6, out[lo:hi], am[lo:hi])
-        c = np.empty((27, (hi - lo) * 100), np.float32)
-        K.im2col(x[lo:hi], 3, 3, 1, 1, 0, 0, 1, 1, 10, 10, c)
-        return c
-
-    parts = threads.split_batch(9, chunk)
-    np.testing.assert_array_equal(out, whole_out)
-    np.testing.assert_array_equal(am, whole_am)
-    K.im2col(x, 3, 3, 1, 1, 0, 0, 1, 1, 10, 10, cols)
-    np.testing.assert_array_equal(np.concatenate(parts, axis=1), cols)
-
-
-def test_blas_limit_sets_and_restores():
-    from threadpoolctl import threadpool_info
-
-    def blas_counts():
-        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
-
-    before = blas_counts()
-    with threads.blas_limit(2):
-        assert set(blas_counts()) == {2}
-    assert blas_counts() == before
-
-
-def test_environment_overrides_and_bad_values():
-    code = "import fastgrad.kernels as K, json; print(json.dumps(K.threads.describe()))"
-    env = dict(os.environ, PYTHONPATH=ROOT, FASTGRAD_NUM_THREADS="1", FASTGRAD_BLAS_THREADS="2")
-    p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-    assert p.returncode == 0, p.stderr
-    d = json.loads(p.stdout.strip().splitlines()[-1])
-    assert d["num_threads"] == 1 and d["numba_threads"] == 1 and d["blas_threads"] == 2
-    env["FASTGRAD_NUM_THREADS"] = "zero"
-    p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-    assert p.returncode != 0 and "FASTGRAD_NUM_THREADS" in p.stderr
 
 
 # --------------------------------------------------------------------------

@@ -152,22 +152,23 @@ def test_pool_modules():
     assert repr(nn.MaxPool2d(2)) == "MaxPool2d(kernel_size=2, stride=2, padding=0)"
 
 
-@pytest.mark.parametrize("serial_max", [0, 10**9])
-def test_max_pool_same_result_on_one_or_all_numba_threads(monkeypatch, serial_max):
-    import numba
-
-    from fastgrad.ops import pooling
-
-    monkeypatch.setattr(pooling, "_SERIAL_MAX_ELEMENTS", serial_max)
+@pytest.mark.parametrize("num_threads", [1, 2, 3])
+@pytest.mark.parametrize("kernel, stride", [(2, 2), (3, 2)])
+def test_max_pool_same_result_on_any_number_of_threads(kernel, stride, num_threads):
     rng = np.random.default_rng(3)
-    x = fastgrad.tensor(rng.integers(0, 3, (4, 3, 11, 11)).astype(np.float32), requires_grad=True)
-    threads = numba.get_num_threads()
-    out = F.max_pool2d(x, 2)
-    out.backward(fastgrad.ones(*out.shape))
-    assert numba.get_num_threads() == threads  # the caller's count is restored
+    x = fastgrad.tensor(rng.integers(0, 3, (5, 3, 11, 11)).astype(np.float32), requires_grad=True)
+    cotangent = fastgrad.tensor(rng.standard_normal(F.max_pool2d(x, kernel, stride).shape),
+                                dtype=fastgrad.float32)
+    before = fastgrad.get_num_threads()
+    fastgrad.set_num_threads(num_threads)
+    try:
+        out = F.max_pool2d(x, kernel, stride)
+        out.backward(cotangent)
+    finally:
+        fastgrad.set_num_threads(before)
     naive_x = fastgrad.tensor(x.arr, requires_grad=True)
-    naive = F.max_pool2d_naive(naive_x, 2)
-    naive.backward(fastgrad.ones(*naive.shape))
+    naive = F.max_pool2d_naive(naive_x, kernel, stride)
+    naive.backward(cotangent)
     np.testing.assert_array_equal(out.arr, naive.arr)
     np.testing.assert_array_equal(x.grad.arr, naive_x.grad.arr)
 

@@ -1,25 +1,23 @@
-"""numba kernels for convolution and pooling, and the CPU threading policy.
-
-Importing this package applies the threading policy of ``threads`` (numba
-thread count, BLAS thread count); see that module for the measurements.
-"""
+"""numba kernels for convolution and pooling (plain loops over plain arrays), and the
+threads that run them on chunks of a batch (``threads``)."""
 
 from . import threads
-from .im2col import cnhw_to_nchw, col2im, im2col, nchw_to_cnhw
+from .im2col import col2im, im2col, nchw_to_cnhw
 from .pooling import (
     avgpool2d_backward,
     avgpool2d_forward,
     maxpool2d_backward,
     maxpool2d_forward,
+    maxpool2d_forward_2x2s2,
 )
 
 __all__ = [
     "threads",
     "im2col",
     "col2im",
-    "cnhw_to_nchw",
     "nchw_to_cnhw",
     "maxpool2d_forward",
+    "maxpool2d_forward_2x2s2",
     "maxpool2d_backward",
     "avgpool2d_forward",
     "avgpool2d_backward",

@@ -1,8 +1,8 @@
 """Max-pool and average-pool 2-D kernels (NCHW), PyTorch semantics.
 
-Every kernel is ``parallel=True`` over the N*C planes: pooling windows never
-cross planes, so no two iterations write the same element, and a plane
-(at most a few KB for MNIST-sized maps) stays in L1 while it is worked on.
+Plain serial loops over the N*C planes (``nogil``): the caller runs them on
+one chunk of the batch per thread (``fastgrad/kernels/threads.py``).  Pooling
+windows never cross planes, and a plane stays in L1 while it is worked on.
 Kernels never allocate their outputs and never validate their arguments; the
 caller must guarantee the preconditions given in each docstring.  All arrays
 must be C-contiguous; floating arrays of one call share one dtype (float32 or
@@ -18,17 +18,17 @@ import numba
 
 # Indices known to be >= 0 are cast to unsigned: a signed index makes numba
 # test every access for negative wraparound, several times slower in these
-# short loops (see fastgrad/kernels/im2col.py).  Planes are addressed through
-# flat (N*C, H*W) views so the argmax indices can be used as they are.
+# short loops (docs/performance.md, "Unsigned indices").  Planes are addressed
+# through flat (N*C, H*W) views so the argmax indices can be used as they are.
 _u = numba.uintp
 
 __all__ = [
     "maxpool2d_forward",
+    "maxpool2d_forward_2x2s2",
     "maxpool2d_backward",
     "avgpool2d_forward",
     "avgpool2d_backward",
 ]
-
 
 
 @numba.njit(cache=True, nogil=True)
@@ -61,14 +61,13 @@ def _window_max(xf, ut, y0, x0, kh, kw, H, W):
     return best, best_i
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@numba.njit(cache=True, nogil=True)
 def maxpool2d_forward(x, kh, kw, sh, sw, ph, pw, out_h, out_w, out, argmax):
     """Max over each (kh, kw) window, with the position of the chosen element.
 
     x:      (N, C, H, W) input, read only.
     out:    (N, C, out_h, out_w) output, every element overwritten.
-    argmax: (N, C, out_h, out_w) integer output (int32 recommended: half the
-            memory traffic of int64; int64 also works, each dtype is its own
+    argmax: (N, C, out_h, out_w) integer output (int32 or int64, each its own
             compiled specialisation), every element overwritten with the flat
             index ``h*W + w`` into the *unpadded* input plane ``x[n, c]``.
 
@@ -88,98 +87,83 @@ def maxpool2d_forward(x, kh, kw, sh, sw, ph, pw, out_h, out_w, out, argmax):
     xf = x.reshape(N * C, H * W)
     of = out.reshape(N * C, OP)
     af = argmax.reshape(N * C, OP)
-    # 2x2 unpadded windows (the usual max-pool) get an unrolled scan: the
-    # generic loops over a 2-element range cost ~5x more per window.
-    fast22 = kh == 2 and kw == 2 and ph == 0 and pw == 0
-    for t in numba.prange(N * C):
+    for t in range(N * C):
         ut = _u(t)
         for oy in range(out_h):
             o = oy * out_w
             y0 = oy * sh - ph
-            if fast22 and sw == 2:
-                # The usual max-pool (2x2, stride 2) as selects on a literal stride: LLVM
-                # vectorises this loop (pool1 forward 0.67x of the generic 2x2 loop below).
-                # Pairs first, then rows: (a, b) keeps a on a tie, (c, d) keeps c, and the
-                # bottom pair wins only when strictly greater, so ties keep the first maximum
-                # of the row-major scan as below. NaN (or inf-inf) anywhere in the row
-                # makes a window sum NaN; only then the row is rescanned exactly.
-                r = y0 * W
-                bad = False
+            for ox in range(out_w):
+                best, best_i = _window_max(xf, ut, y0, ox * sw - pw, kh, kw, H, W)
+                of[ut, _u(o + ox)] = best
+                af[ut, _u(o + ox)] = best_i
+
+
+@numba.njit(cache=True, nogil=True)
+def maxpool2d_forward_2x2s2(x, out_h, out_w, out, argmax):
+    """``maxpool2d_forward`` for the usual max-pool: 2x2 windows, stride 2, no padding.
+
+    Same arguments, results and tie / NaN rules as the general kernel with
+    ``kh = kw = sh = sw = 2, ph = pw = 0``.  Written as selects on a literal
+    stride so that LLVM vectorises the loop over a row of windows (the general
+    scan costs ~5x more per window; docs/performance.md, "Max-pool").
+
+    Preconditions: ``out_h = H // 2 >= 1``, ``out_w = W // 2 >= 1``; as for the
+    general kernel otherwise.
+    """
+    N, C, H, W = x.shape
+    OP = out_h * out_w
+    xf = x.reshape(N * C, H * W)
+    of = out.reshape(N * C, OP)
+    af = argmax.reshape(N * C, OP)
+    for t in range(N * C):
+        ut = _u(t)
+        for oy in range(out_h):
+            o = oy * out_w
+            r = 2 * oy * W
+            # Pairs first, then rows: (a, b) keeps a on a tie, (c, d) keeps c,
+            # and the bottom pair wins only when strictly greater, so ties keep
+            # the first maximum of the row-major scan.  Comparisons ignore NaN;
+            # a NaN (or inf - inf) anywhere in the row makes a window sum NaN,
+            # and only then the row is rescanned with the exact rule.
+            bad = False
+            for ox in range(out_w):
+                i0 = r + ox * 2
+                a = xf[ut, _u(i0)]
+                b = xf[ut, _u(i0 + 1)]
+                c = xf[ut, _u(i0 + W)]
+                d = xf[ut, _u(i0 + W + 1)]
+                top = b if b > a else a
+                top_i = 1 if b > a else 0
+                bottom = d if d > c else c
+                bottom_i = W + 1 if d > c else W
+                of[ut, _u(o + ox)] = bottom if bottom > top else top
+                af[ut, _u(o + ox)] = i0 + (bottom_i if bottom > top else top_i)
+                s = a + b + c + d
+                bad = bad | (s != s)
+            if bad:
                 for ox in range(out_w):
-                    i0 = r + ox * 2
-                    a = xf[ut, _u(i0)]
-                    b = xf[ut, _u(i0 + 1)]
-                    c = xf[ut, _u(i0 + W)]
-                    d = xf[ut, _u(i0 + W + 1)]
-                    top = b if b > a else a
-                    top_i = 1 if b > a else 0
-                    bottom = d if d > c else c
-                    bottom_i = W + 1 if d > c else W
-                    of[ut, _u(o + ox)] = bottom if bottom > top else top
-                    af[ut, _u(o + ox)] = i0 + (bottom_i if bottom > top else top_i)
-                    s = a + b + c + d
-                    bad = bad | (s != s)
-                if bad:
-                    for ox in range(out_w):
-                        best, best_i = _window_max(xf, ut, y0, ox * 2, 2, 2, H, W)
-                        of[ut, _u(o + ox)] = best
-                        af[ut, _u(o + ox)] = best_i
-            elif fast22:
-                r = y0 * W
-                for ox in range(out_w):
-                    i0 = r + ox * sw
-                    a = xf[ut, _u(i0)]
-                    b = xf[ut, _u(i0 + 1)]
-                    c = xf[ut, _u(i0 + W)]
-                    d = xf[ut, _u(i0 + W + 1)]
-                    best = a
-                    best_i = i0
-                    if b > best:
-                        best = b
-                        best_i = i0 + 1
-                    if c > best:
-                        best = c
-                        best_i = i0 + W
-                    if d > best:
-                        best = d
-                        best_i = i0 + W + 1
-                    # The NaN test of every comparison made this loop 2.5x
-                    # slower; a NaN (or an inf-inf) anywhere in the window
-                    # makes the sum NaN, and only then the exact scan reruns.
-                    s = a + b + c + d
-                    if s != s:
-                        best, best_i = _window_max(xf, ut, y0, ox * sw, 2, 2, H, W)
-                    of[ut, _u(o + ox)] = best
-                    af[ut, _u(o + ox)] = best_i
-            else:
-                for ox in range(out_w):
-                    best, best_i = _window_max(xf, ut, y0, ox * sw - pw, kh, kw, H, W)
+                    best, best_i = _window_max(xf, ut, 2 * oy, ox * 2, 2, 2, H, W)
                     of[ut, _u(o + ox)] = best
                     af[ut, _u(o + ox)] = best_i
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@numba.njit(cache=True, nogil=True)
 def maxpool2d_backward(grad_out, argmax, dx):
     """Route each output gradient to the input element its window chose.
 
     grad_out: (N, C, out_h, out_w), read only.
     argmax:   (N, C, out_h, out_w) flat plane indices written by
               ``maxpool2d_forward`` (int32 or int64).
-    dx:       (N, C, H, W) output.  The kernel zero-fills it first (each
-              thread its own planes), then accumulates: when stride < kernel
-              two windows can choose the same element and both contribute.
+    dx:       (N, C, H, W) output.  The kernel zero-fills it first, plane by
+              plane while it is in cache, then accumulates: when stride <
+              kernel two windows can choose the same element and both count.
 
     Preconditions: every argmax value in ``[0, H*W)``; same dtype for
     grad_out and dx; C-contiguous.
 
-    Zero fill + scatter beats writing each 2x2/2 window directly (measured
-    interleaved, batch 64 float32, 1 and 2 threads): with
-    ``dx[i0 + k] = g if argmax - i0 == k else 0`` for k in 0, 1, W, W+1 the
-    selects compile to branches on the (random) argmax position, 3.6-4.5x
-    slower; four zero stores then one store at the argmax, branch-free,
-    still 2.1x (pool2) and 1.2x (pool1) slower: five scalar stores per
-    window against the fill's vector stores (8 floats each) plus one scatter
-    store, and the stores are the bottleneck.
+    Why fill then scatter: writing each window's four elements directly is
+    slower (branches on the random argmax position, or five scalar stores
+    against the fill's vector stores; docs/performance.md, "Max-pool").
     """
     N, C, H, W = dx.shape
     HW = H * W
@@ -187,7 +171,7 @@ def maxpool2d_backward(grad_out, argmax, dx):
     gf = grad_out.reshape(N * C, OP)
     af = argmax.reshape(N * C, OP)
     df = dx.reshape(N * C, HW)
-    for t in numba.prange(N * C):
+    for t in range(N * C):
         ut = _u(t)
         for i in range(HW):
             df[ut, _u(i)] = 0
@@ -196,7 +180,7 @@ def maxpool2d_backward(grad_out, argmax, dx):
             df[ut, _u(af[ut, uo])] += gf[ut, uo]
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@numba.njit(cache=True, nogil=True)
 def avgpool2d_forward(x, kh, kw, sh, sw, ph, pw, out_h, out_w, out):
     """Mean over each (kh, kw) window, zero padding included in the count.
 
@@ -215,7 +199,7 @@ def avgpool2d_forward(x, kh, kw, sh, sw, ph, pw, out_h, out_w, out):
     xf = x.reshape(N * C, H * W)
     of = out.reshape(N * C, OP)
     div = float(kh * kw)
-    for t in numba.prange(N * C):
+    for t in range(N * C):
         ut = _u(t)
         for oy in range(out_h):
             y0 = oy * sh - ph
@@ -233,7 +217,7 @@ def avgpool2d_forward(x, kh, kw, sh, sw, ph, pw, out_h, out_w, out):
                 of[ut, _u(oy * out_w + ox)] = acc / div
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@numba.njit(cache=True, nogil=True)
 def avgpool2d_backward(grad_out, kh, kw, sh, sw, ph, pw, dx):
     """Adjoint of ``avgpool2d_forward``.
 
@@ -253,7 +237,7 @@ def avgpool2d_backward(grad_out, kh, kw, sh, sw, ph, pw, dx):
     gf = grad_out.reshape(N * C, out_h * out_w)
     df = dx.reshape(N * C, HW)
     div = float(kh * kw)
-    for t in numba.prange(N * C):
+    for t in range(N * C):
         ut = _u(t)
         for i in range(HW):
             df[ut, _u(i)] = 0

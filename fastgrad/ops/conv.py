@@ -7,24 +7,15 @@ Shapes for a chunk of n images (P = OH*OW, K = C*KH*KW, K' = K + 1 with a bias, 
     backward  g[i] = grad_output[i] (O, P), read in NCHW as it is
               [dW | db] = sum_i g[i] @ cols[:, i*P:(i+1)*P].T;
               dcols[:, i*P:(i+1)*P] = W.T @ g[i];  dx = col2im(dcols)
-              or, when K'*O is large (see below), with G (O, n*P) = nchw_to_cnhw(grad_output):
+              or, when K'*O is large, with G (O, n*P) = nchw_to_cnhw(grad_output):
               [dW | db] = (cols @ G.T).T;  dcols = W.T @ G;  dx = col2im(dcols)
 The ones row folds the bias into the GEMMs: the forward needs no bias pass and the bias
 gradient comes out of the weight-gradient GEMM. The per-image GEMMs read and write strided
 views of the column buffers (leading dimension n*P), which BLAS takes as they are.
-The batch is cut into one chunk per core, each run on its own thread with single-threaded
-kernels and BLAS (see ``fastgrad/kernels/threads.py`` for the measurements behind that), and
-``fastgrad/kernels/im2col.py`` for the column layout and the measurements behind these choices.
-
-Winograd F(2x2, 3x3) was built for conv2 (16 -> 32 channels, 13x13) and measured, and not kept:
-its 16 small GEMMs per pass took 0.56 ms per 32 images against im2col's 1.32 (three passes,
-one thread, hot), but the transforms around them move more data than im2col and col2im do
-(V 1.2 MB, M and dM 2.4 MB each per 32 images). Transforms written per tile with the tile
-index image-major: chunk fwd+bwd 0.83-0.97x of im2col's hot, 1.15x with the caches flushed,
-and the layer and the training step no faster or slower in place (alternating processes);
-with the image index innermost (vectorised transforms, plus NCHW <-> tile-layout
-transposes): 0.94-1.03x hot, 1.04-1.06x flushed. The transposes alone cost as much as the
-GEMM time saved.
+The batch is cut into one chunk per thread (``kernels/threads.py``); each ``*_chunk`` function
+below is the whole work of one chunk, as PyTorch's ``*_frame`` functions in
+``ConvolutionMM2d.cpp``. Why these layouts and GEMM orders: docs/performance.md,
+"Convolution layout".
 """
 import numpy as np
 
@@ -38,15 +29,64 @@ from fastgrad.ops.workspace import NO_WORKSPACE
 
 # While [dW | db] has at most this many entries (K' * O), it is summed from per-image GEMMs on
 # grad_output as it is; above, grad_output is moved to (O, n*P) for one long GEMM, which BLAS
-# runs well only when both K' and O are not too small. Chunk of 32 images, 1 thread, per-image
-# time / long time (incl. the move): O=16 P=676: K'=10 0.24, 46 0.41, 73 0.63, 145 1.31;
-# O=32 P=121: K'=10 0.37, 28 0.60, 46 1.17, 145 1.48 (conv2): crossover at ~1100-1600 entries.
+# runs well only when neither K' nor O is small (crossover measured at ~1100-1600 entries:
+# docs/performance.md, "Convolution layout").
 _PER_IMAGE_DW_MAX_ENTRIES = 1200
 
 
 def _per_image(cols, n, positions):
     """(K', n*P) column buffer -> (n, K', P) strided view, one (K', P) matrix per image."""
     return cols.reshape(cols.shape[0], n, positions).transpose(1, 0, 2)
+
+
+def _forward_chunk(x, weight_matrix, geometry, cols, out):
+    """One chunk of the forward: ``out = conv(x)``.
+
+    x (n, C, H, W) C-contiguous; weight_matrix (O, K') = [W | b] (K' = K + 1 with a bias);
+    cols (K', n*P) scratch, overwritten (its last row set to ones when K' > K);
+    out (n, O, OH, OW) C-contiguous, overwritten.
+    """
+    g = geometry
+    n = x.shape[0]
+    k = g.c * g.kh * g.kw
+    positions = g.out_h * g.out_w
+    im2col(x, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.out_h, g.out_w, cols)
+    if cols.shape[0] > k:
+        cols[k] = 1
+    np.matmul(weight_matrix, _per_image(cols, n, positions),
+              out=out.reshape(n, g.out_channels, positions))
+
+
+def _weight_grad_chunk(grad, cols, grad_rows):
+    """One chunk's [dW | db] as a (K', O) array, from the forward's columns.
+
+    grad (n, O, P) the chunk's grad_output; cols (K', n*P) as the forward left them;
+    grad_rows: None for per-image GEMMs summed over the chunk, or an (O, n*P) scratch buffer
+    for one long GEMM (grad_output moved into it with ``nchw_to_cnhw``).
+    """
+    if grad_rows is not None:
+        nchw_to_cnhw(grad, grad_rows)
+        # (cols @ G.T) keeps the long n*P axis as the GEMM's inner dimension with both operands
+        # in their stored order: faster than G @ cols.T.
+        return cols @ grad_rows.T
+    n, _, positions = grad.shape
+    return np.matmul(grad, _per_image(cols, n, positions).transpose(0, 2, 1)).sum(axis=0).T
+
+
+def _input_grad_chunk(grad, grad_rows, weight_t, geometry, d_cols, d_x):
+    """One chunk's input gradient ``d_x`` (n, C, H, W), overwritten.
+
+    grad (n, O, P) the chunk's grad_output; grad_rows the same as (O, n*P) when the weight
+    gradient already made it, else None; weight_t (K, O) = W.T; d_cols (K, n*P) scratch.
+    """
+    g = geometry
+    n, _, positions = grad.shape
+    if grad_rows is not None:
+        np.matmul(weight_t, grad_rows, out=d_cols)
+    else:
+        np.matmul(weight_t, grad, out=_per_image(d_cols, n, positions))
+    col2im(d_cols, n, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw,
+           g.out_h, g.out_w, d_x)
 
 
 class Conv2dGradFn(GradFn):
@@ -60,59 +100,42 @@ class Conv2dGradFn(GradFn):
         self.save_for_backward(weight)
 
     def backward(self, grad_output):
-        g = self.geometry
+        geometry = self.geometry
         need_x, need_w, need_b = self.needs_input_grad
         dtype = self.weight.dtype
-        k = g.c * g.kh * g.kw
-        rows = self.cols[0].shape[0]  # K' (K + 1 with a bias)
-        positions = g.out_h * g.out_w
-        out_ch = g.out_channels
+        k = geometry.c * geometry.kh * geometry.kw
+        positions = geometry.out_h * geometry.out_w
+        out_ch = geometry.out_channels
+        workspace = self.workspace
         weight_t = self.weight.reshape(out_ch, k).T
         grad_nchw = np.ascontiguousarray(grad_output, dtype=dtype)
-        d_x = np.empty((g.n, g.c, g.h, g.w), dtype=dtype) if need_x else None
-        long_dw = (need_w or need_b) and rows * out_ch > _PER_IMAGE_DW_MAX_ENTRIES
-        grad_rows = [self.workspace.take((out_ch, (hi - lo) * positions), dtype) if long_dw
-                     else None for lo, hi in self.chunks]
+        d_x = np.empty((geometry.n, geometry.c, geometry.h, geometry.w), dtype=dtype) \
+            if need_x else None
+        need_wb = need_w or need_b
+        long_dw = need_wb and self.cols[0].shape[0] * out_ch > _PER_IMAGE_DW_MAX_ENTRIES
+        grad_rows = [workspace.take((out_ch, (hi - lo) * positions), dtype) if long_dw else None
+                     for lo, hi in self.chunks]
         # Each chunk makes its dW before its dcols, and after its last backward a node's
-        # columns are dead: dcols can then take their first K rows. A 4.5 MB buffer less for
-        # conv2 at batch 64, which kept the step's working set nearer this machine's cache:
-        # conv2 fwd+bwd 0.74-0.94x, the training step 0.83-1.03x (medians of 300 calls,
-        # four alternations of separate processes; call-by-call alternation in one process
-        # is biased here, each variant's buffers being a call colder than in steady state).
-        reuse = need_x and (need_w or need_b) and self.last_backward
+        # columns are dead: dcols can then take their first K rows (one buffer less to keep
+        # warm; docs/performance.md, "Convolution layout").
+        reuse = need_x and need_wb and self.last_backward
         d_cols = [(self.cols[i][:k] if reuse
-                   else self.workspace.take((k, (hi - lo) * positions), dtype)) if need_x else None
+                   else workspace.take((k, (hi - lo) * positions), dtype)) if need_x else None
                   for i, (lo, hi) in enumerate(self.chunks)]
 
         def chunk(i, lo, hi):
-            n = hi - lo
-            grad_i = grad_nchw[lo:hi].reshape(n, out_ch, positions)
-            d_wb = None
-            if long_dw:
-                nchw_to_cnhw(grad_i, grad_rows[i], None)
-                # (cols @ G.T) keeps the long n*P axis as the GEMM's inner dimension with
-                # both operands in their stored order: measured faster than G @ cols.T.
-                d_wb = self.cols[i] @ grad_rows[i].T  # (K', O)
-            elif need_w or need_b:
-                d_wb = np.matmul(grad_i, _per_image(self.cols[i], n, positions)
-                                 .transpose(0, 2, 1)).sum(axis=0).T  # (K', O)
+            grad = grad_nchw[lo:hi].reshape(hi - lo, out_ch, positions)
+            d_wb = _weight_grad_chunk(grad, self.cols[i], grad_rows[i]) if need_wb else None
             if need_x:
-                if long_dw:
-                    # G is there anyway: one GEMM beat the per-image ones on conv2 (layer
-                    # fwd+bwd 0.94-0.98x of them, interleaved).
-                    np.matmul(weight_t, grad_rows[i], out=d_cols[i])
-                else:
-                    np.matmul(weight_t, grad_i, out=_per_image(d_cols[i], n, positions))
-                col2im(d_cols[i], n, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw,
-                       g.dh, g.dw, g.out_h, g.out_w, d_x[lo:hi])
+                _input_grad_chunk(grad, grad_rows[i], weight_t, geometry, d_cols[i], d_x[lo:hi])
             return d_wb
 
         parts = run_chunks(chunk, self.chunks)
         for buffer in grad_rows + ([] if reuse else d_cols):
             if buffer is not None:
-                self.workspace.give_back(buffer)
+                workspace.give_back(buffer)
         d_weight = d_bias = None
-        if need_w or need_b:
+        if need_wb:
             d_wb = parts[0] if len(parts) == 1 else sum(parts)
             if need_w:
                 d_weight = np.ascontiguousarray(d_wb[:k].T).reshape(self.weight.shape)
@@ -137,32 +160,25 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, workspace=
     """
     x, weight = as_tensor(input), as_tensor(weight)
     x, unbatched = batched(x)
-    g = conv2d_geometry(x, weight, bias, stride, padding, dilation)
+    geometry = conv2d_geometry(x, weight, bias, stride, padding, dilation)
     ws = NO_WORKSPACE if workspace is None else workspace
     dtype = x.dtype
-    k = g.c * g.kh * g.kw
-    positions = g.out_h * g.out_w
+    k = geometry.c * geometry.kh * geometry.kw
+    positions = geometry.out_h * geometry.out_w
     x_arr = np.ascontiguousarray(x.arr)
-    weight_matrix = weight.arr.reshape(g.out_channels, k)
+    weight_matrix = weight.arr.reshape(geometry.out_channels, k)
     if bias is not None:
         weight_matrix = np.concatenate([weight_matrix, bias.arr.reshape(-1, 1)], axis=1)
     rows = weight_matrix.shape[1]
-    out = np.empty((g.n, g.out_channels, g.out_h, g.out_w), dtype=dtype)
-    chunks = batch_chunks(g.n)
+    out = np.empty((geometry.n, geometry.out_channels, geometry.out_h, geometry.out_w),
+                   dtype=dtype)
+    chunks = batch_chunks(geometry.n)
     cols = [ws.take((rows, (hi - lo) * positions), dtype) for lo, hi in chunks]
-
-    def chunk(i, lo, hi):
-        n = hi - lo
-        im2col(x_arr[lo:hi], g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.out_h, g.out_w,
-               cols[i])
-        if rows > k:
-            cols[i][k] = 1
-        np.matmul(weight_matrix, _per_image(cols[i], n, positions),
-                  out=out[lo:hi].reshape(n, g.out_channels, positions))
-
-    run_chunks(chunk, chunks)
+    run_chunks(lambda i, lo, hi: _forward_chunk(x_arr[lo:hi], weight_matrix, geometry, cols[i],
+                                                out[lo:hi]),
+               chunks)
     if needs_grad(x, weight, bias):
-        fn = Conv2dGradFn(x, weight, bias, cols, chunks, g, ws)
+        fn = Conv2dGradFn(x, weight, bias, cols, chunks, geometry, ws)
     else:
         fn = None
         for buffer in cols:

@@ -1,0 +1,261 @@
+"""fastgrad's threads: run_chunks, set_num_threads, and a process left as it was found.
+
+The process-level checks run in fresh interpreters (subprocess), so that nothing this test
+session imported or configured earlier can hide a side effect of ``import fastgrad``.
+"""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import weakref
+
+import numpy as np
+import pytest
+
+import fastgrad
+import fastgrad.kernels as K
+from fastgrad.kernels import threads
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_python(code, env=None, timeout=240):
+    """Run ``code`` in a fresh interpreter, with ``train_step()`` defined (importing nothing)."""
+    env = dict(os.environ if env is None else env)
+    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    return subprocess.run([sys.executable, "-c", TRAIN_STEP + textwrap.dedent(code)], env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def last_json(completed):
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+# A CNN training step of the reference model on random data: runs every kernel (conv, pool)
+# and every GEMM path of a step.
+TRAIN_STEP = """
+def train_step():
+    import fastgrad
+    from fastgrad import nn, optim
+    from fastgrad.models import MNISTClassificationModel
+    fastgrad.manual_seed(0)
+    model = MNISTClassificationModel()
+    opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    x, y = fastgrad.randn(64, 1, 28, 28), fastgrad.randint(0, 10, (64,))
+    opt.zero_grad()
+    loss = nn.CrossEntropyLoss()(model(x), y)
+    loss.backward()
+    opt.step()
+    return float(loss.item())
+"""
+
+
+# ------------------------------------------------------------------------- run_chunks
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 7, 64])
+def test_batch_chunks_cover_the_range_in_order(n):
+    chunks = threads.batch_chunks(n)
+    assert chunks[0][0] == 0 and chunks[-1][1] == n
+    assert all(a[1] == b[0] for a, b in zip(chunks, chunks[1:]))
+    assert len(chunks) == max(min(n, fastgrad.get_num_threads()), 1)
+
+
+@pytest.mark.parametrize("num_threads", [1, 2, 3])
+def test_run_chunks_runs_every_chunk_once_and_returns_in_order(num_threads):
+    before = fastgrad.get_num_threads()
+    fastgrad.set_num_threads(num_threads)
+    try:
+        chunks = threads.batch_chunks(10)
+        out = np.full(10, -1)
+
+        def chunk(i, lo, hi):
+            out[lo:hi] = np.arange(lo, hi)
+            return i, lo, hi
+
+        assert threads.run_chunks(chunk, chunks) == [(i, lo, hi) for i, (lo, hi) in enumerate(chunks)]
+        np.testing.assert_array_equal(out, np.arange(10))
+        assert len(chunks) == num_threads
+    finally:
+        fastgrad.set_num_threads(before)
+
+
+def test_run_chunks_reraises_after_every_chunk_finished():
+    done = []
+
+    def chunk(i, lo, hi):
+        if i == 0:
+            raise KeyError("first chunk")
+        done.append(i)
+
+    with pytest.raises(KeyError):
+        threads.run_chunks(chunk, [(0, 4), (4, 8), (8, 9)])
+    assert sorted(done) == [1, 2]  # the other chunks ran to the end before the raise
+    assert threads.run_chunks(lambda i, lo, hi: hi - lo, [(0, 1), (1, 3)]) == [1, 2]
+
+
+def test_run_chunks_keeps_no_reference_to_a_finished_task():
+    # A helper thread that kept its last task alive would keep the op's arrays alive with it
+    # (and the engine would then have to copy an input gradient it could have taken).
+    class Payload:
+        pass
+
+    payload = Payload()
+    alive = weakref.ref(payload)
+
+    def chunk(i, lo, hi, payload=payload):
+        return hi - lo
+
+    assert threads.run_chunks(chunk, [(0, 2), (2, 5)]) == [2, 3]
+    del chunk, payload
+    assert alive() is None
+
+
+def test_nested_run_chunks_runs_its_chunks_in_place():
+    outer = [(0, 3), (3, 6)]
+    res = threads.run_chunks(
+        lambda i, lo, hi: threads.run_chunks(lambda j, a, b: (j, a, b), [(lo, lo + 1), (lo + 1, hi)]),
+        outer)
+    assert res == [[(0, 0, 1), (1, 1, 3)], [(0, 3, 4), (1, 4, 6)]]
+
+
+def test_chunked_kernels_equal_the_whole_batch():
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((9, 3, 12, 12)).astype(np.float32)
+    whole_out, whole_am = np.empty((9, 3, 6, 6), np.float32), np.empty((9, 3, 6, 6), np.int32)
+    K.maxpool2d_forward(x, 2, 2, 2, 2, 0, 0, 6, 6, whole_out, whole_am)
+    out, am = np.empty_like(whole_out), np.empty_like(whole_am)
+    whole_cols = np.empty((27, 9 * 100), np.float32)
+    K.im2col(x, 3, 3, 1, 1, 0, 0, 1, 1, 10, 10, whole_cols)
+
+    def chunk(i, lo, hi):
+        K.maxpool2d_forward_2x2s2(x[lo:hi], 6, 6, out[lo:hi], am[lo:hi])
+        cols = np.empty((27, (hi - lo) * 100), np.float32)
+        K.im2col(x[lo:hi], 3, 3, 1, 1, 0, 0, 1, 1, 10, 10, cols)
+        return cols
+
+    parts = threads.run_chunks(chunk, [(0, 4), (4, 9)])
+    np.testing.assert_array_equal(out, whole_out)
+    np.testing.assert_array_equal(am, whole_am)
+    np.testing.assert_array_equal(np.concatenate(parts, axis=1), whole_cols)
+
+
+def test_run_chunks_holds_blas_at_one_thread_and_gives_back_the_count():
+    from threadpoolctl import threadpool_info
+
+    def blas_counts():  # NumPy's own BLAS, the one its GEMMs call
+        return [i["num_threads"] for i in threadpool_info()
+                if i["user_api"] == "blas" and "numpy" in i["filepath"]]
+
+    before = blas_counts()
+    assert before
+    with threads.blas_limit(2):
+        inside = threads.run_chunks(lambda i, lo, hi: blas_counts(), [(0, 1), (1, 2)])
+        assert blas_counts() == [2] * len(before)
+    assert inside == [[1] * len(before)] * 2
+    assert blas_counts() == before
+
+
+# -------------------------------------------------------------------- set_num_threads
+def test_set_num_threads_as_pytorch():
+    before = fastgrad.get_num_threads()
+    try:
+        fastgrad.set_num_threads(1)
+        assert fastgrad.get_num_threads() == 1
+        assert threads.batch_chunks(64) == [(0, 64)]
+        fastgrad.set_num_threads(3)
+        assert threads.batch_chunks(6) == [(0, 2), (2, 4), (4, 6)]
+        with pytest.raises(RuntimeError, match="positive integer, got 0"):
+            fastgrad.set_num_threads(0)
+        with pytest.raises(TypeError, match="must be int, not float"):
+            fastgrad.set_num_threads(2.0)
+        assert fastgrad.get_num_threads() == 3  # a refused value changes nothing
+    finally:
+        fastgrad.set_num_threads(before)
+
+
+def test_default_is_the_usable_cores_or_the_variable():
+    code = "import fastgrad, json, os; print(json.dumps([fastgrad.get_num_threads(), len(os.sched_getaffinity(0))]))"
+    env = {k: v for k, v in os.environ.items() if k != "FASTGRAD_NUM_THREADS"}
+    got, cores = last_json(run_python(code, env))
+    assert got == cores
+    assert last_json(run_python(code, dict(env, FASTGRAD_NUM_THREADS="3")))[0] == 3
+    bad = run_python(code, dict(env, FASTGRAD_NUM_THREADS="zero"))
+    assert bad.returncode != 0 and "FASTGRAD_NUM_THREADS" in bad.stderr
+
+
+# ----------------------------------------------------- the process, as it was found
+def test_import_and_training_leave_environment_and_thread_pools_as_they_were():
+    result = last_json(run_python("""
+        import json, os
+        from threadpoolctl import threadpool_info
+        env_before = dict(os.environ)
+        pools_before = [(p["internal_api"], p["num_threads"]) for p in threadpool_info()]
+        import fastgrad
+        env_after_import = dict(os.environ)
+        train_step()
+        pools_after = [(p["internal_api"], p["num_threads"]) for p in threadpool_info()
+                       if p["internal_api"] in {api for api, _ in pools_before}]
+        openmp = [p["internal_api"] for p in threadpool_info() if p["user_api"] == "openmp"]
+        print(json.dumps(dict(import_changed=env_after_import != env_before,
+                              step_changed=dict(os.environ) != env_before,
+                              pools_before=pools_before, pools_after=pools_after,
+                              openmp=openmp)))
+    """))
+    assert not result["import_changed"] and not result["step_changed"]
+    assert result["pools_after"] == result["pools_before"]
+    assert result["openmp"] == []  # no OpenMP runtime started: fork() stays safe
+
+
+def test_a_child_process_sees_the_environment_the_parent_started_with():
+    # Started without the variable older fastgrads set at import (this session's environment
+    # may hold it), so that setting it again would show.
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    result = last_json(run_python("""
+        import json, os, subprocess, sys
+        before = dict(os.environ)
+        import fastgrad
+        train_step()
+        child = subprocess.run([sys.executable, "-c", "import os, json; print(json.dumps(dict(os.environ)))"],
+                               capture_output=True, text=True, check=True)
+        print(json.dumps(dict(before=before, child=json.loads(child.stdout))))
+    """, env))
+    added = {k: v for k, v in result["child"].items() if result["before"].get(k) != v}
+    assert added == {}
+
+
+def test_fork_after_a_training_step_trains_in_the_child():
+    result = last_json(run_python("""
+        import json, os
+        import fastgrad
+        parent_loss = train_step()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                child_loss = train_step()
+                os._exit(0 if child_loss == parent_loss else 3)
+            except BaseException:
+                os._exit(4)
+        _, status = os.waitpid(pid, 0)
+        print(json.dumps(dict(exited=os.WIFEXITED(status), code=os.waitstatus_to_exitcode(status))))
+    """, timeout=300))
+    assert result == {"exited": True, "code": 0}
+
+
+def test_a_fork_based_pool_runs_fastgrad_after_fastgrad_ran():
+    result = last_json(run_python("""
+        import json, multiprocessing
+        import fastgrad
+        from fastgrad.nn import functional as F
+        def pooled_sum(seed):
+            fastgrad.manual_seed(seed)
+            x = fastgrad.randn(64, 16, 26, 26)
+            return float(F.max_pool2d(x, 2).sum().item())
+
+        train_step()
+        expected = [pooled_sum(s) for s in range(4)]
+        with multiprocessing.get_context("fork").Pool(2) as pool:
+            got = pool.map_async(pooled_sum, range(4)).get(timeout=120)
+        print(json.dumps(dict(same=got == expected)))
+    """, timeout=300))
+    assert result == {"same": True}
