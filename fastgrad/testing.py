@@ -108,7 +108,7 @@ def _is_differentiable(x):
     """A float Tensor that requires grad, or float data (ndarray / list) that check_op makes one."""
     if isinstance(x, Tensor):
         return x.requires_grad
-    return isinstance(x, (np.ndarray, list)) and np.asarray(x).dtype.kind == "f"
+    return isinstance(x, (np.ndarray, np.floating, list)) and np.asarray(x).dtype.kind == "f"
 
 
 def _in_dtype(x, dtype):
@@ -125,7 +125,7 @@ def _in_dtype(x, dtype):
 def _array_of(x):
     if isinstance(x, Tensor):
         return x.arr
-    return x if isinstance(x, np.ndarray) else None
+    return np.asarray(x) if isinstance(x, (np.ndarray, np.generic)) else None
 
 
 def _float_outputs(out):
@@ -214,8 +214,8 @@ def check_op(fn, *inputs, name=None, extra_shapes=(), check_dtype=True, may_retu
              eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
     """Raise AssertionError, naming the op and the clause, unless ``fn`` keeps the op contract.
 
-    ``fn(*inputs)`` returns a Tensor or a tuple of them. Inputs: float ndarrays and lists
-    become Tensors that require grad, Tensors keep their ``requires_grad``, anything else (int
+    ``fn(*inputs)`` returns a Tensor or a tuple of them. Inputs: float ndarrays (0-d NumPy
+    floats too) and lists become Tensors that require grad, Tensors keep their ``requires_grad``, anything else (int
     indices, numbers) passes unchanged; float data is copied into each dtype checked. Clauses:
 
     1. gradcheck in float64 along a random cotangent (``eps`` / ``atol`` / ``rtol`` are its).
