@@ -2,13 +2,13 @@
 sides."""
 import numpy as np
 import pytest
-from fastgrad.testing import check_op
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import fastgrad
 from fastgrad import Tensor
+from fastgrad.testing import check_op
 
 BASIC = [
     1,
@@ -24,6 +24,8 @@ BASIC = [
     (0, Ellipsis, None),
     (),
     Ellipsis,
+    slice(2, 2),  # empty
+    (slice(None), slice(3, 1)),  # empty along the second dim
 ]
 ADVANCED = [
     [0, 2],
@@ -36,6 +38,8 @@ ADVANCED = [
     (Ellipsis, [1, 1]),
     np.array([True, False, True, True]),
     (slice(1, None), np.array([True, False, False, True, True])),
+    np.array([], dtype=np.int64),  # picks nothing: a zero gradient
+    np.array([False, False, False, False]),
 ]
 
 
@@ -79,7 +83,7 @@ def test_tensor_indices_and_masks():
 @settings(max_examples=30, deadline=None)
 @given(data=st.data())
 def test_random_basic_indices(data):
-    shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=4))
+    shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=4))
     idx = data.draw(hnp.basic_indices(shape, allow_newaxis=True, allow_ellipsis=True))
     a = np.random.default_rng(0).standard_normal(shape)
     out = Tensor(a, dtype=np.float64)[idx]
@@ -149,6 +153,8 @@ SET_CASES = [
     ([0, 2], (5,)),
     ((np.array([0, 3]), np.array([4, 1])), (2,)),
     (np.array([True, False, True, False]), (1,)),
+    (slice(2, 2), (0, 5)),  # writes nothing
+    (np.array([False, False, False, False]), (5,)),
 ]
 
 

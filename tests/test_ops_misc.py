@@ -4,13 +4,13 @@ import warnings
 
 import numpy as np
 import pytest
-from fastgrad.testing import check_op
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import fastgrad
 from fastgrad import Tensor
+from fastgrad.testing import check_op
 
 
 # ------------------------------------------------------------------------------ cat / stack
@@ -21,6 +21,7 @@ from fastgrad import Tensor
     ([(2, 3), (2, 2)], -1),
     ([(2, 1, 4), (2, 3, 4)], 1),
     ([(2, 3)], 0),
+    ([(0, 3), (2, 3)], 0),
 ])
 def test_cat(shapes, dim, rng):
     arrays = [rng.standard_normal(s) for s in shapes]
@@ -44,7 +45,7 @@ def test_cat_gradient_is_split_back():
 
 
 @pytest.mark.parametrize("shape,dim", [((3,), 0), ((3,), 1), ((3,), -1), ((2, 3), 1),
-                                       ((2, 3), -1), ((), 0)])
+                                       ((2, 3), -1), ((), 0), ((0, 2), 1)])
 def test_stack(shape, dim, rng):
     arrays = [rng.standard_normal(shape) for _ in range(3)]
     tensors = [Tensor(a, dtype=np.float64) for a in arrays]
@@ -138,7 +139,7 @@ def _np_log_softmax(a, axis):
 
 
 @pytest.mark.parametrize("shape,dim", [((5,), 0), ((5,), -1), ((3, 4), 1), ((3, 4), 0),
-                                       ((2, 3, 4), 1), ((2, 1, 3), 1), ((), 0)])
+                                       ((2, 3, 4), 1), ((2, 1, 3), 1), ((), 0), ((0, 3), 1)])
 def test_softmax_log_softmax(shape, dim, rng):
     a = rng.standard_normal(shape) * 3
     x = Tensor(a, dtype=np.float64)

@@ -1,13 +1,13 @@
 """reshape/view/flatten/squeeze/unsqueeze, transpose/permute/T, expand, repeat, clone."""
 import numpy as np
 import pytest
-from fastgrad.testing import check_op
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import fastgrad
 from fastgrad import Tensor
+from fastgrad.testing import check_op
 
 
 def _arange(*shape):
@@ -16,7 +16,7 @@ def _arange(*shape):
 
 @pytest.mark.parametrize("shape,new", [((6,), (2, 3)), ((2, 3), (3, 2)), ((2, 3), (-1,)),
                                        ((2, 3, 4), (4, -1)), ((), (1, 1)), ((1,), ()),
-                                       ((2, 3), (1, 6, 1))])
+                                       ((2, 3), (1, 6, 1)), ((0, 3), (3, 0)), ((2, 0), (-1,))])
 def test_reshape_view(shape, new, rng):
     a = rng.standard_normal(shape)
     x = Tensor(a, dtype=np.float64)
@@ -56,7 +56,7 @@ def test_transpose_swaps_two_dims_like_pytorch(shape, d0, d1, rng):
 @settings(max_examples=30, deadline=None)
 @given(data=st.data())
 def test_permute_random_permutations(data):
-    shape = data.draw(hnp.array_shapes(min_dims=0, max_dims=4, max_side=3))
+    shape = data.draw(hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=3))
     perm = data.draw(st.permutations(range(len(shape))))
     negative = data.draw(st.lists(st.booleans(), min_size=len(perm), max_size=len(perm)))
     dims = [p - len(shape) if neg else p for p, neg in zip(perm, negative)]
@@ -144,6 +144,7 @@ def test_unflatten(rng):
     ((1, 1), None, ()),
     ((), None, ()),
     ((), 0, ()),
+    ((0, 1), None, (0,)),
 ])
 def test_squeeze(shape, dim, expected, rng):
     a = rng.standard_normal(shape)
@@ -176,6 +177,7 @@ def test_unsqueeze(shape, dim, expected, rng):
     ((1,), (3, 2, 5), (3, 2, 5)),
     ((), (2, 2), (2, 2)),
     ((2, 1, 3), (4, 2, 5, -1), (4, 2, 5, 3)),
+    ((1, 3), (0, 3), (0, 3)),  # expanded to nothing: a zero gradient
 ])
 def test_expand_broadcast_to(shape, target, expected, rng):
     a = rng.standard_normal(shape)
