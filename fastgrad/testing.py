@@ -90,8 +90,9 @@ def _mismatch_message(a, e, matches, rtol, atol):
     with np.errstate(divide="ignore", invalid="ignore"):
         abs_diff = np.abs(a - e).astype(np.float64).reshape(-1)
         rel_diff = abs_diff / np.abs(e).reshape(-1)
+    share = mismatches / matches.size
     lines = [f"Tensor-likes are not {'equal' if rtol == 0 and atol == 0 else 'close'}!", "",
-             f"Mismatched elements: {mismatches} / {matches.size} ({mismatches / matches.size:.1%})"]
+             f"Mismatched elements: {mismatches} / {matches.size} ({share:.1%})"]
     for kind, diff, tol in (("absolute", abs_diff, atol), ("relative", rel_diff, rtol)):
         diff[matches.reshape(-1)] = 0
         flat = int(np.argmax(diff))  # NumPy's argmax, like torch.max, picks a NaN first
@@ -215,8 +216,9 @@ def check_op(fn, *inputs, name=None, extra_shapes=(), check_dtype=True, may_retu
     """Raise AssertionError, naming the op and the clause, unless ``fn`` keeps the op contract.
 
     ``fn(*inputs)`` returns a Tensor or a tuple of them. Inputs: float ndarrays (0-d NumPy
-    floats too) and lists become Tensors that require grad, Tensors keep their ``requires_grad``, anything else (int
-    indices, numbers) passes unchanged; float data is copied into each dtype checked. Clauses:
+    floats too) and lists become Tensors that require grad, Tensors keep their
+    ``requires_grad``, anything else (int indices, numbers) passes unchanged; float data is
+    copied into each dtype checked. Clauses:
 
     1. gradcheck in float64 along a random cotangent (``eps`` / ``atol`` / ``rtol`` are its).
     2. In float64 and float32, a forward and a backward along a random cotangent: leave the
@@ -224,7 +226,8 @@ def check_op(fn, *inputs, name=None, extra_shapes=(), check_dtype=True, may_retu
        that shares no memory with any input, the cotangent or another input's ``.grad``;
        return new Tensors, not an input itself (unless ``may_return_input``: ``contiguous``,
        ``to`` return ``self`` when there is nothing to do, as in PyTorch).
-    3. float32 inputs give float32 outputs (off with ``check_dtype=False``, for casts).
+    3. float32 inputs give float32 outputs, float64 ones float64 (off with
+       ``check_dtype=False``: casts, or a float64 ndarray operand, which promotes as in torch).
     4. For each tuple in ``extra_shapes`` (one shape per differentiable input, in order, e.g.
        ``[((), ()), ((0, 3), (3,))]``: 0-d and empty inputs), all of the above again on inputs
        of those shapes, their values drawn from the given input's (so they stay in the op's

@@ -158,6 +158,10 @@ class _SelfAccumulatingSumGradFn(GradFn):
         return (None, None)
 
 
+def _self_accumulating_sum(x, y, alias):
+    return Tensor._wrap(x.arr + y.arr, _SelfAccumulatingSumGradFn(x, y, alias))
+
+
 class _GradIsConstantGradFn(GradFn):
     """out = x (a copy), with a backward that hands ``x`` the constant input's array as its
     gradient: right only because the test passes check_op's own cotangent as that constant."""
@@ -194,13 +198,14 @@ def test_catches_a_backward_that_mutates_grad_output():
 def test_catches_a_grad_sharing_memory_with_grad_output():
     with pytest.raises(AssertionError, match="gradients own their memory: the .grad of input 0 "
                                              "shares memory with the cotangent of output 0"):
-        check_op(lambda x, y: Tensor._wrap(x.arr + y.arr, _SelfAccumulatingSumGradFn(x, y, "grad_output")),
+        check_op(lambda x, y: _self_accumulating_sum(x, y, "grad_output"),
                  np.array([1.0, 2.0]), np.array([3.0, 4.0]))
 
 
 def test_catches_two_grads_sharing_memory():
-    with pytest.raises(AssertionError, match="the .grad of input 0 shares memory with the .grad of input 1"):
-        check_op(lambda x, y: Tensor._wrap(x.arr + y.arr, _SelfAccumulatingSumGradFn(x, y, "each other")),
+    with pytest.raises(AssertionError,
+                       match="the .grad of input 0 shares memory with the .grad of input 1"):
+        check_op(lambda x, y: _self_accumulating_sum(x, y, "each other"),
                  np.array([1.0, 2.0]), np.array([3.0, 4.0]))
 
 
