@@ -7,6 +7,7 @@ from fastgrad.autograd import GradcheckError, GradFn, gradcheck
 from fastgrad.autograd.function import needs_grad
 from fastgrad.autograd.function import GradFn as BaseGradFn
 from fastgrad.autograd.tensor import Tensor
+from fastgrad.testing import check_op
 
 
 class _ScaleGradFn(GradFn):
@@ -48,6 +49,7 @@ def test_gradfn_is_the_public_base_class():
 
 def test_right_gradient_passes():
     assert gradcheck(lambda x: _scale(x, "right"), [_input((2, 3))])
+    check_op(lambda x: _scale(x, "right"), np.ones((2, 3)), extra_shapes=[((),), ((0, 2),)])
 
 
 def test_wrong_factor_is_caught_and_named():
@@ -111,6 +113,7 @@ def test_missing_gradient_is_caught():
 def test_tuple_outputs_are_all_checked():
     x = _input(3)
     assert gradcheck(lambda x: (x * 2, x.exp()), [x])
+    check_op(lambda x: (x * 2, x.exp()), x)
     with pytest.raises(GradcheckError):
         gradcheck(lambda x: (x * 2, _scale(x, "wrong_factor")), [x])
 
@@ -126,3 +129,4 @@ def test_works_inside_no_grad():
     x = _input(3)
     with fastgrad.no_grad():
         assert gradcheck(lambda x: x.exp(), [x])
+        check_op(lambda x: x.exp(), x)
