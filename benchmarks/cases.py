@@ -33,11 +33,11 @@ def torch_available():
     return True
 
 
-@functools.lru_cache(maxsize=1)
-def mnist_batch():
-    """(images (64, 1, 28, 28) float32, labels (64,) int64): the first 64 training images."""
+@functools.lru_cache(maxsize=None)
+def mnist_batch(batch=BATCH):
+    """(images (batch, 1, 28, 28) float32, labels (batch,) int64): the first training images."""
     images, labels = load_mnist(train=True)
-    return mnist_transform(images[:BATCH], add_channel=True), labels[:BATCH].astype(np.int64)
+    return mnist_transform(images[:batch], add_channel=True), labels[:batch].astype(np.int64)
 
 
 @functools.lru_cache(maxsize=1)
@@ -127,13 +127,13 @@ def _torch_mlp():
     return tnn.Sequential(tnn.Flatten(), tnn.Linear(784, 256), tnn.ReLU(), tnn.Linear(256, 10)), torch
 
 
-def train_step_case(model_name, impl, with_batch=False):
+def train_step_case(model_name, impl, with_batch=False, batch=BATCH):
     """One SGD step (lr 0.01, momentum 0.9) of the reference CNN or the 784-256-10 MLP.
 
-    Returns ``step()`` on a fixed real MNIST batch, or with ``with_batch`` a ``step(x, y)``
-    taking the implementation's own tensors.
+    Returns ``step()`` on a fixed real MNIST batch of ``batch`` images, or with ``with_batch``
+    a ``step(x, y)`` taking the implementation's own tensors.
     """
-    images, labels = mnist_batch()
+    images, labels = mnist_batch(batch)
     if impl == "torch":
         model, torch = _torch_cnn() if model_name == "cnn" else _torch_mlp()
         opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
@@ -159,11 +159,10 @@ def train_step_case(model_name, impl, with_batch=False):
 
 def thread_info():
     """The thread counts in force (recorded with every benchmark)."""
-    import numba
     from threadpoolctl import threadpool_info
 
     blas = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
-    info = {"numba_threads": numba.get_num_threads(), "blas_threads": blas[0] if blas else None}
+    info = {"fastgrad_threads": fastgrad.get_num_threads(), "blas_threads": blas[0] if blas else None}
     if torch_available():
         import torch
 

@@ -152,9 +152,14 @@ def test_pool_modules():
     assert repr(nn.MaxPool2d(2)) == "MaxPool2d(kernel_size=2, stride=2, padding=0)"
 
 
+@pytest.mark.parametrize("serial_max", [0, 10**9])
 @pytest.mark.parametrize("num_threads", [1, 2, 3])
 @pytest.mark.parametrize("kernel, stride", [(2, 2), (3, 2)])
-def test_max_pool_same_result_on_any_number_of_threads(kernel, stride, num_threads):
+def test_max_pool_same_result_on_any_number_of_threads(kernel, stride, num_threads, serial_max,
+                                                       monkeypatch):
+    from fastgrad.ops import pooling
+
+    monkeypatch.setattr(pooling, "_SERIAL_MAX_ELEMENTS", serial_max)
     rng = np.random.default_rng(3)
     x = fastgrad.tensor(rng.integers(0, 3, (5, 3, 11, 11)).astype(np.float32), requires_grad=True)
     cotangent = fastgrad.tensor(rng.standard_normal(F.max_pool2d(x, kernel, stride).shape),

@@ -12,12 +12,19 @@ from fastgrad.ops._operands import as_tensor
 from fastgrad.ops.conv_geometry import batched, pool2d_geometry
 
 
+# Inputs of at most this many elements are pooled on the calling thread alone: handing half
+# of a small batch to another thread costs more than it saves (pool2 of the reference CNN,
+# 248k elements, is 1.3-1.5x slower split; docs/performance.md, "Threads").
+_SERIAL_MAX_ELEMENTS = 2**18
+
+
 def _by_chunks(kernel, *arrays):
     """``kernel(*(a[lo:hi] for a in arrays))`` on each chunk of the batch, one chunk per
-    thread: every array here has the batch as its first axis, and pooling never mixes
-    images."""
-    run_chunks(lambda i, lo, hi: kernel(*(a[lo:hi] for a in arrays)),
-               batch_chunks(arrays[0].shape[0]))
+    thread (one chunk for a small input): every array here has the batch as its first axis,
+    and pooling never mixes images."""
+    n = arrays[0].shape[0]
+    chunks = batch_chunks(n) if max(a.size for a in arrays) > _SERIAL_MAX_ELEMENTS else [(0, n)]
+    run_chunks(lambda i, lo, hi: kernel(*(a[lo:hi] for a in arrays)), chunks)
 
 
 class MaxPool2dGradFn(GradFn):
