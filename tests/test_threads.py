@@ -259,3 +259,37 @@ def test_a_fork_based_pool_runs_fastgrad_after_fastgrad_ran():
         print(json.dumps(dict(same=got == expected)))
     """, timeout=300))
     assert result == {"same": True}
+
+
+# ------------------------------------------------------------------------ gemm.matmul
+@pytest.mark.parametrize("split_flops", [0, 10**12])
+@pytest.mark.parametrize("shapes", [((7, 5), (5, 3)), ((1, 4), (4, 6)), ((0, 3), (3, 2)),
+                                    ((2, 3, 4), (4, 5)), ((4,), (4, 3)), ((6, 4), (4,))])
+def test_gemm_matmul_is_numpys_matmul_split_or_not(shapes, split_flops, monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    from fastgrad.ops import gemm
+
+    monkeypatch.setattr(gemm, "_MIN_SPLIT_FLOPS", split_flops)
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal(s).astype(np.float32) for s in shapes)
+    before = [p["num_threads"] for p in threadpool_info()]
+    got = gemm.matmul(a, b)
+    assert [p["num_threads"] for p in threadpool_info()] == before
+    expected = np.matmul(a, b)
+    assert got.dtype == expected.dtype and got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+    out = np.full(expected.shape, np.nan, np.float32)
+    assert gemm.matmul(a, b, out=out) is out
+    np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-6)
+
+
+def test_gemm_matmul_of_a_transposed_operand_splits_its_rows(monkeypatch):
+    from fastgrad.ops import gemm
+
+    monkeypatch.setattr(gemm, "_MIN_SPLIT_FLOPS", 0)
+    rng = np.random.default_rng(1)
+    g, x = rng.standard_normal((64, 10)), rng.standard_normal((64, 30))
+    np.testing.assert_allclose(gemm.matmul(g.T, x), g.T @ x, rtol=1e-12)
+    with pytest.raises(ValueError):
+        gemm.matmul(g, x)  # (64, 10) @ (64, 30): NumPy's error, whichever path

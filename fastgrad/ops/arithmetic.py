@@ -8,6 +8,7 @@ import numpy as np
 
 from fastgrad.autograd.function import GradFn, needs_grad, unbroadcast
 from fastgrad.autograd.tensor import Tensor
+from fastgrad.ops import gemm
 from fastgrad.ops._operands import broadcast_error, fix_result_dtype, operand
 
 
@@ -218,12 +219,12 @@ class MatMulGradFn(GradFn):
         grad_a = grad_b = None
         if b_val is not None:
             b2 = b_val[:, None] if len(b_shape) == 1 else b_val
-            grad_a = g @ np.swapaxes(b2, -1, -2)
+            grad_a = gemm.matmul(g, np.swapaxes(b2, -1, -2))
             a2_shape = (1,) + a_shape if len(a_shape) == 1 else a_shape
             grad_a = unbroadcast(grad_a, a2_shape).reshape(a_shape)
         if a_val is not None:
             a2 = a_val[None, :] if len(a_shape) == 1 else a_val
-            grad_b = np.swapaxes(a2, -1, -2) @ g
+            grad_b = gemm.matmul(np.swapaxes(a2, -1, -2), g)
             b2_shape = b_shape + (1,) if len(b_shape) == 1 else b_shape
             grad_b = unbroadcast(grad_b, b2_shape).reshape(b_shape)
         return grad_a, grad_b
@@ -239,7 +240,7 @@ def matmul(a, b):
             f"{b_val.ndim}D"
         )
     try:
-        out = np.matmul(a_val, b_val)
+        out = gemm.matmul(a_val, b_val)
     except ValueError:
         raise RuntimeError(
             f"mat1 and mat2 shapes cannot be multiplied ({'x'.join(map(str, a_val.shape))} and "

@@ -3,6 +3,7 @@ copies): the layer every MLP step spends most of its time in."""
 from fastgrad.autograd.function import GradFn, needs_grad
 from fastgrad.autograd.tensor import Tensor
 from fastgrad.ops._operands import as_tensor
+from fastgrad.ops.gemm import matmul
 
 
 class LinearGradFn(GradFn):
@@ -17,8 +18,8 @@ class LinearGradFn(GradFn):
         need_x, need_w, need_b = self.needs_input_grad
         # Flatten leading batch dims so every gradient is one 2-D GEMM.
         g2 = grad_output.reshape(-1, grad_output.shape[-1])
-        grad_x = (g2 @ self.weight).reshape(self.x.shape) if need_x else None
-        grad_w = g2.T @ self.x.reshape(-1, self.x.shape[-1]) if need_w else None
+        grad_x = matmul(g2, self.weight).reshape(self.x.shape) if need_x else None
+        grad_w = matmul(g2.T, self.x.reshape(-1, self.x.shape[-1])) if need_w else None
         grad_b = g2.sum(axis=0) if need_b else None
         return grad_x, grad_w, grad_b
 
@@ -35,7 +36,7 @@ def linear(x, weight, bias=None):
         )
     if bias is not None and bias.shape != (weight.shape[0],):
         raise RuntimeError(f"linear: bias shape {bias.shape} does not match out_features {weight.shape[0]}")
-    out = x.arr @ weight.arr.T
+    out = matmul(x.arr, weight.arr.T)
     if bias is not None:
         out += bias.arr  # ``out`` is a fresh GEMM result, so adding in place is safe
     fn = LinearGradFn(x, weight, bias) if needs_grad(x, weight, bias) else None

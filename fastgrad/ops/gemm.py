@@ -1,0 +1,33 @@
+"""Matrix products under fastgrad's thread policy (``kernels/threads.py``).
+
+Every product runs with NumPy's BLAS at one thread; a large enough 2-D product has its rows
+split across fastgrad's threads instead (``run_chunks``). Why not BLAS's own threads: on
+this 2-core machine a 2-thread BLAS made Linear layers 6-40x slower whenever another thread
+or process held a core (its barrier waits for a descheduled worker), and its spinning workers
+starve fastgrad's chunk threads (docs/performance.md, "Threads").
+"""
+import numpy as np
+
+from fastgrad.kernels.threads import batch_chunks, blas_limit, run_chunks
+
+# A product of fewer FLOPs (2*M*N*K) runs whole on the calling thread: handing half of it to
+# another thread costs ~20-60 us (docs/performance.md, "Threads").
+_MIN_SPLIT_FLOPS = 4_000_000
+
+
+def matmul(a, b, out=None):
+    """``np.matmul(a, b, out=out)`` with NumPy's rules (1-D promotion, broadcast batch dims).
+
+    A 2-D product of at least ``_MIN_SPLIT_FLOPS`` has its rows split across fastgrad's
+    threads (``out`` must then be C-contiguous or None); anything else runs at one BLAS
+    thread on the calling thread. Returns the product (``out`` when given).
+    """
+    if a.ndim == 2 and b.ndim == 2 and 2 * a.shape[0] * a.shape[1] * b.shape[1] >= _MIN_SPLIT_FLOPS:
+        chunks = batch_chunks(a.shape[0])
+        if len(chunks) > 1 and (out is None or out.flags.c_contiguous):
+            if out is None:
+                out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
+            run_chunks(lambda i, lo, hi: np.matmul(a[lo:hi], b, out=out[lo:hi]), chunks)
+            return out
+    with blas_limit(1):
+        return np.matmul(a, b, out=out)
