@@ -1,4 +1,4 @@
-"""+ - * / ** @ and unary minus. Elementwise binary nodes keep their partial derivatives in
+"""+ - * / ** @ and unary minus, as functions, Tensor methods and operators. Elementwise binary nodes keep their partial derivatives in
 ``f_d`` and share one backward: ``grad_i = unbroadcast(grad_output * f_d[i], shape_i)``.
 
 The reversed forms (``2 - x``, ``a_ndarray @ x``) reuse the same nodes with the operands in
@@ -8,7 +8,9 @@ import numpy as np
 
 from fastgrad.autograd.function import GradFn, needs_grad, unbroadcast
 from fastgrad.autograd.tensor import Tensor
+from fastgrad.ops._methods import tensor_method
 from fastgrad.ops._operands import broadcast_error, fix_result_dtype, operand
+from fastgrad.ops.inplace import tensor_inplace_method
 
 
 class BinaryGradFn(GradFn):
@@ -101,6 +103,7 @@ def _binary(a, b, compute):
     return a_val, a_t, b_val, b_t, out
 
 
+@tensor_method("add", "__add__", reflected="__radd__")
 def add(a, b, alpha=1):
     """a + alpha * b, broadcasting."""
     a_val, a_t, b_val, b_t, out = _binary(a, b, lambda x, y: x + y if alpha == 1 else x + alpha * y)
@@ -117,6 +120,7 @@ def _refuse_bool(operands, what):
         )
 
 
+@tensor_method("sub", "subtract", "__sub__", reflected="__rsub__")
 def sub(a, b, alpha=1):
     """a - alpha * b, broadcasting."""
     _refuse_bool((a, b), "Subtraction")
@@ -125,12 +129,14 @@ def sub(a, b, alpha=1):
     return Tensor._wrap(out, fn)
 
 
+@tensor_method("mul", "multiply", "__mul__", reflected="__rmul__")
 def mul(a, b):
     a_val, a_t, b_val, b_t, out = _binary(a, b, np.multiply)
     fn = MulGradFn(a_t, b_t, a_val, b_val) if needs_grad(a_t, b_t) else None
     return Tensor._wrap(out, fn)
 
 
+@tensor_method("div", "divide", "true_divide", "__truediv__", reflected="__rtruediv__")
 def div(a, b):
     """True division; integer inputs give float32, as in PyTorch."""
 
@@ -143,6 +149,7 @@ def div(a, b):
     return Tensor._wrap(out, fn)
 
 
+@tensor_method("pow", "__pow__", reflected="__rpow__")
 def pow(a, b):
     def power(x, y):
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -168,6 +175,7 @@ class MaximumMinimumGradFn(BinaryGradFn):
         self.f_d = (d_a if need_a else None, d_b if need_b else None)
 
 
+@tensor_method()
 def maximum(a, b):
     """Elementwise maximum of two tensors, broadcasting; NaN propagates."""
     a_val, a_t, b_val, b_t, out = _binary(a, b, np.maximum)
@@ -175,6 +183,7 @@ def maximum(a, b):
     return Tensor._wrap(out, fn)
 
 
+@tensor_method()
 def minimum(a, b):
     """Elementwise minimum of two tensors, broadcasting; NaN propagates."""
     a_val, a_t, b_val, b_t, out = _binary(a, b, np.minimum)
@@ -187,6 +196,7 @@ class NegGradFn(GradFn):
         return (-grad_output,)
 
 
+@tensor_method("neg", "negative", "__neg__")
 def neg(x):
     _refuse_bool((x,), "Negation")
     x_val, x_t = operand(x)
@@ -229,6 +239,7 @@ class MatMulGradFn(GradFn):
         return grad_a, grad_b
 
 
+@tensor_method("matmul", "__matmul__", reflected="__rmatmul__")
 def matmul(a, b):
     a_val, a_t = operand(a)
     b_val, b_t = operand(b)
@@ -250,21 +261,13 @@ def matmul(a, b):
     return Tensor._wrap(out, fn)
 
 
-def _reversed(op):
-    def reflected(self, other):
-        return op(other, self)
+true_divide = divide = div
+multiply = mul
+subtract = sub
+negative = neg
 
-    reflected.__name__ = "r" + op.__name__
-    return reflected
-
-
-# Operator dunders; the reversed ones reuse the same nodes with operands swapped back.
-OPERATORS = {
-    "__add__": add, "__radd__": _reversed(add),
-    "__sub__": sub, "__rsub__": _reversed(sub),
-    "__mul__": mul, "__rmul__": _reversed(mul),
-    "__truediv__": div, "__rtruediv__": _reversed(div),
-    "__pow__": pow, "__rpow__": _reversed(pow),
-    "__matmul__": matmul, "__rmatmul__": _reversed(matmul),
-    "__neg__": neg,
-}
+tensor_inplace_method(add, "add_", "__iadd__")
+tensor_inplace_method(sub, "sub_", "__isub__")
+tensor_inplace_method(mul, "mul_", "__imul__")
+tensor_inplace_method(div, "div_", "__itruediv__")
+tensor_inplace_method(pow, "pow_", "__ipow__")

@@ -8,6 +8,8 @@ import numpy as np
 from fastgrad import dtypes
 from fastgrad.autograd.function import GradFn, needs_grad, unbroadcast
 from fastgrad.autograd.tensor import Tensor
+from fastgrad.ops._methods import tensor_method
+from fastgrad.ops.inplace import tensor_inplace_method
 from fastgrad.ops._operands import as_tensor, fix_result_dtype, float_array, wrap_saving_output
 
 
@@ -20,6 +22,7 @@ class ExpGradFn(GradFn):
         return (grad_output * self.out,)
 
 
+@tensor_method()
 def exp(x):
     x = as_tensor(x)
     with np.errstate(over="ignore"):
@@ -38,6 +41,7 @@ class LogGradFn(GradFn):
             return (grad_output / self.x,)
 
 
+@tensor_method()
 def log(x):
     x = as_tensor(x)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -55,6 +59,7 @@ class SqrtGradFn(GradFn):
             return (grad_output / (2 * self.out),)
 
 
+@tensor_method()
 def sqrt(x):
     x = as_tensor(x)
     with np.errstate(invalid="ignore"):
@@ -72,6 +77,7 @@ class AbsGradFn(GradFn):
         return (grad_output * self.sign,)
 
 
+@tensor_method("abs", "__abs__")
 def abs(x):
     x = as_tensor(x)
     out = np.abs(x.arr)
@@ -87,6 +93,7 @@ class SigmoidGradFn(GradFn):
         return (grad_output * self.out * (1 - self.out),)
 
 
+@tensor_method()
 def sigmoid(x):
     """1 / (1 + exp(-x)), computed from exp(-|x|) so that no exp overflows for large |x|."""
     x = as_tensor(x)
@@ -105,6 +112,7 @@ class TanhGradFn(GradFn):
         return (grad_output * (1 - self.out * self.out),)
 
 
+@tensor_method()
 def tanh(x):
     x = as_tensor(x)
     out = np.tanh(float_array(x))
@@ -122,6 +130,7 @@ class ReluGradFn(GradFn):
         return (grad_output * self.passes,)
 
 
+@tensor_method()
 def relu(x):
     x = as_tensor(x)
     out = np.maximum(x.arr, 0).astype(x.arr.dtype, copy=False)
@@ -137,6 +146,7 @@ class ClampGradFn(GradFn):
         return (grad_output * self.inside,)
 
 
+@tensor_method("clamp", "clip")
 def clamp(x, min=None, max=None):
     """Limit to [min, max]; the gradient passes where min <= x <= max (PyTorch's rule).
 
@@ -214,3 +224,9 @@ def _clamp_tensors(x, low, high):
 
 
 clip = clamp
+
+tensor_inplace_method(exp, "exp_")
+tensor_inplace_method(sigmoid, "sigmoid_")
+tensor_inplace_method(tanh, "tanh_")
+tensor_inplace_method(relu, "relu_")
+tensor_inplace_method(clamp, "clamp_")

@@ -9,6 +9,7 @@ import numpy as np
 from fastgrad import dtypes
 from fastgrad.autograd.function import GradFn, needs_grad
 from fastgrad.autograd.tensor import Tensor
+from fastgrad.ops._methods import tensor_method
 from fastgrad.ops._operands import (as_tensor, normalize_dim, normalize_dims, resolve_alias,
                                      wrap_saving_output)
 
@@ -44,6 +45,7 @@ class SumGradFn(GradFn):
         return (np.broadcast_to(g, self.in_shape),)
 
 
+@tensor_method()
 def sum(x, dim=None, keepdim=False, dtype=None, *, axis=None, keepdims=None):
     """Sum over ``dim`` (int, tuple or None for all). Integer and bool inputs sum to int64."""
     x = as_tensor(x)
@@ -81,6 +83,7 @@ def _require_float(x, op):
         )
 
 
+@tensor_method()
 def mean(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     x = as_tensor(x)
     _require_float(x, "mean")
@@ -149,6 +152,7 @@ def _cast_back(out, dtype):
         return np.asarray(out).astype(dtype, copy=False)  # (a 0-d result stays an array)
 
 
+@tensor_method()
 def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
     """Variance with Bessel's correction by default (``correction=1``), as PyTorch."""
     x, out, centered, axes, divisor = _variance(
@@ -171,6 +175,7 @@ class StdGradFn(VarGradFn):
         return super().backward(g_var)
 
 
+@tensor_method()
 def std(x, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
     x, out, centered, axes, divisor = _variance(
         x, dim, unbiased, keepdim, correction, axis, keepdims, "std")
@@ -233,10 +238,12 @@ def _extremum(x, dim, keepdim, axis, keepdims, reduce, name):
     return Tensor._wrap(out, fn)
 
 
+@tensor_method()
 def amax(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     return _extremum(x, dim, keepdim, axis, keepdims, np.max, "amax")
 
 
+@tensor_method()
 def amin(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     return _extremum(x, dim, keepdim, axis, keepdims, np.min, "amin")
 
@@ -286,11 +293,13 @@ def _indexed_extremum(x, dim, keepdim, axis, keepdims, arg, result_type, name):
     return result_type(Tensor._wrap(values, fn), Tensor._wrap(indices.astype(np.int64)))
 
 
+@tensor_method()
 def max(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """The maximum of all elements, or with ``dim`` the ``(values, indices)`` along it."""
     return _indexed_extremum(x, dim, keepdim, axis, keepdims, np.argmax, MaxResult, "max")
 
 
+@tensor_method()
 def min(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     return _indexed_extremum(x, dim, keepdim, axis, keepdims, np.argmin, MinResult, "min")
 
@@ -310,10 +319,12 @@ def _arg(x, dim, keepdim, axis, keepdims, func, name):
     return Tensor._wrap(np.asarray(out, dtype=np.int64))
 
 
+@tensor_method()
 def argmax(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """Index of the first maximum (flat index when ``dim`` is None); no gradient."""
     return _arg(x, dim, keepdim, axis, keepdims, np.argmax, "argmax")
 
 
+@tensor_method()
 def argmin(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     return _arg(x, dim, keepdim, axis, keepdims, np.argmin, "argmin")

@@ -3,6 +3,7 @@ import numpy as np
 
 from fastgrad.autograd.function import GradFn, needs_grad, unbroadcast
 from fastgrad.autograd.tensor import Tensor
+from fastgrad.ops._methods import tensor_method
 from fastgrad.ops._operands import broadcast_error, fix_result_dtype, operand
 
 
@@ -44,6 +45,10 @@ def where(condition, x, y):
 
 
 def _comparison(ufunc, name):
+    """The comparison ``name`` as a function and Tensor method, and as the operator
+    ``__name__``, which gives NotImplemented for an operand that is no number or array, so
+    ``x == None`` is False (Python's fallback) as in PyTorch, instead of a TypeError."""
+
     def compare(a, b):
         a_val, _ = operand(a)
         b_val, _ = operand(b)
@@ -52,9 +57,17 @@ def _comparison(ufunc, name):
         except ValueError:
             raise broadcast_error(np.shape(a_val), np.shape(b_val)) from None
 
+    def operator(self, other):
+        try:
+            return compare(self, other)
+        except TypeError:
+            return NotImplemented
+
     compare.__name__ = name
     compare.__doc__ = f"Elementwise ``{name}`` as a bool tensor (no gradient)."
-    return compare
+    operator.__name__ = f"__{name}__"
+    tensor_method(operator.__name__)(operator)
+    return tensor_method()(compare)
 
 
 eq = _comparison(np.equal, "eq")
@@ -65,11 +78,13 @@ gt = _comparison(np.greater, "gt")
 ge = _comparison(np.greater_equal, "ge")
 
 
+@tensor_method()
 def logical_not(x):
     val, _ = operand(x)
     return Tensor._wrap(np.asarray(np.logical_not(val)))
 
 
+@tensor_method("bitwise_not", "__invert__")
 def bitwise_not(x):
     """``~x``: bitwise NOT of an integer tensor, logical NOT of a bool one (as PyTorch)."""
     val, _ = operand(x)
@@ -80,11 +95,13 @@ def bitwise_not(x):
     return Tensor._wrap(np.asarray(np.invert(val)))
 
 
+@tensor_method()
 def isnan(x):
     val, _ = operand(x)
     return Tensor._wrap(np.asarray(np.isnan(val)))
 
 
+@tensor_method()
 def equal(a, b):
     """True when both have the same shape and elements (``torch.equal``)."""
     a_val, _ = operand(a)
@@ -92,6 +109,7 @@ def equal(a, b):
     return bool(np.shape(a_val) == np.shape(b_val) and np.array_equal(a_val, b_val))
 
 
+@tensor_method()
 def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     a_val, _ = operand(a)
     b_val, _ = operand(b)

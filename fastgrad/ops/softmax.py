@@ -3,6 +3,7 @@ import numpy as np
 
 from fastgrad.autograd.function import GradFn, needs_grad
 from fastgrad.autograd.tensor import Tensor
+from fastgrad.ops._methods import tensor_method
 from fastgrad.ops._operands import (as_tensor, float_array, normalize_dim, normalize_dims,
                                      wrap_saving_output)
 
@@ -18,6 +19,7 @@ class SoftmaxGradFn(GradFn):
         return (self.out * (grad_output - inner),)
 
 
+@tensor_method()
 def softmax(x, dim):
     x = as_tensor(x)
     axis = normalize_dim(dim, x.arr.ndim)
@@ -44,6 +46,7 @@ class LogSoftmaxGradFn(GradFn):
         return (grad_output - np.exp(self.out) * total,)
 
 
+@tensor_method()
 def log_softmax(x, dim):
     x = as_tensor(x)
     axis = normalize_dim(dim, x.arr.ndim)
@@ -72,6 +75,7 @@ class LogsumexpGradFn(GradFn):
             return (g * np.exp(self.arr - self.out_kept),)
 
 
+@tensor_method()
 def logsumexp(x, dim, keepdim=False):
     """log(sum(exp(x), dim)), shifted by the max for stability; not shifted where the max is
     +-inf, so that [inf, 1] gives inf and all -inf gives -inf (as PyTorch), not nan."""
