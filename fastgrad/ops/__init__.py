@@ -20,3 +20,10 @@ from fastgrad.ops.softmax import log_softmax, logsumexp, softmax
 
 # The Tensor methods that are also functions here (``x.exp()`` is ``exp(x)``).
 TENSOR_METHODS = tuple(METHOD_NAMES)
+
+# Until ops/conv.py and ops/pooling.py (being rewritten) declare it in their classes: their
+# backwards return gradients they have just allocated, which a leaf may take as they are.
+from fastgrad.ops import conv as _conv, pooling as _pooling  # noqa: E402
+
+for _grad_fn in (_conv.Conv2dGradFn, _pooling.MaxPool2dGradFn, _pooling.AvgPool2dGradFn):
+    _grad_fn.fresh_grads = True

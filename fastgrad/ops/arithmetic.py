@@ -16,13 +16,22 @@ from fastgrad.ops.inplace import tensor_inplace_method
 class BinaryGradFn(GradFn):
     """Elementwise binary op with partial derivatives ``f_d = (d out/d a, d out/d b)``.
 
-    An entry of ``f_d`` is an array broadcastable to the output, a number, or None where that
-    input needs no gradient.
+    A partial is an operand Tensor (mul: d(a*b)/da = b; version-checked when read), an array
+    broadcastable to the output, a number, or None where that input needs no gradient. The
+    partials are what the node saves: ``f_d`` reads them back.
     """
 
-    def __init__(self, a, b, a_shape, b_shape):
+    fresh_grads = True  # products and sums, or grad_output itself (which the engine copies)
+
+    def __init__(self, a, b, a_shape, b_shape, d_a, d_b):
         super().__init__(a, b)
         self.shapes = (a_shape, b_shape)
+        need_a, need_b = self.needs_input_grad
+        self.save_for_backward(d_a if need_a else None, d_b if need_b else None)
+
+    @property
+    def f_d(self):
+        return self.saved_tensors
 
     def backward(self, grad_output):
         grads = []
@@ -40,41 +49,36 @@ class BinaryGradFn(GradFn):
 
 class AddGradFn(BinaryGradFn):
     def __init__(self, a, b, a_val, b_val, alpha=1):
-        super().__init__(a, b, np.shape(a_val), np.shape(b_val))
-        self.f_d = (1 if self.needs_input_grad[0] else None,
-                    alpha if self.needs_input_grad[1] else None)
+        super().__init__(a, b, np.shape(a_val), np.shape(b_val), 1, alpha)
 
 
 class SubGradFn(BinaryGradFn):
     def __init__(self, a, b, a_val, b_val, alpha=1):
-        super().__init__(a, b, np.shape(a_val), np.shape(b_val))
-        self.f_d = (1 if self.needs_input_grad[0] else None,
-                    -alpha if self.needs_input_grad[1] else None)
+        super().__init__(a, b, np.shape(a_val), np.shape(b_val), 1, -alpha)
 
 
 class MulGradFn(BinaryGradFn):
     def __init__(self, a, b, a_val, b_val):
-        super().__init__(a, b, np.shape(a_val), np.shape(b_val))
-        need_a, need_b = self.needs_input_grad
-        self.f_d = (b_val if need_a else None, a_val if need_b else None)
-        self.save_for_backward(b if need_a else None, a if need_b else None)
+        # d(a*b)/da = b: the operand itself (its Tensor when it has one, so that an in-place
+        # change of it before the backward is detected)
+        super().__init__(a, b, np.shape(a_val), np.shape(b_val),
+                         b_val if b is None else b, a_val if a is None else a)
 
 
 class DivGradFn(BinaryGradFn):
     def __init__(self, a, b, a_val, b_val, out):
-        super().__init__(a, b, np.shape(a_val), np.shape(b_val))
-        need_a, need_b = self.needs_input_grad
+        need_a, need_b = a is not None and a.requires_grad, b is not None and b.requires_grad
         with np.errstate(divide="ignore", invalid="ignore"):
             # np.divide, not ``1 / b_val``: a Python 0 divisor must give inf (as the forward
             # does), not raise ZeroDivisionError.
             d_a = np.divide(1, b_val, dtype=out.dtype) if need_a else None
-            self.f_d = (d_a, -out / b_val if need_b else None)
+            d_b = -out / b_val if need_b else None
+        super().__init__(a, b, np.shape(a_val), np.shape(b_val), d_a, d_b)
 
 
 class PowGradFn(BinaryGradFn):
     def __init__(self, a, b, a_val, b_val, out):
-        super().__init__(a, b, np.shape(a_val), np.shape(b_val))
-        need_a, need_b = self.needs_input_grad
+        need_a, need_b = a is not None and a.requires_grad, b is not None and b.requires_grad
         with np.errstate(divide="ignore", invalid="ignore"):
             d_a = None
             if need_a:
@@ -84,7 +88,7 @@ class PowGradFn(BinaryGradFn):
             if need_b:
                 # 0 ** b with b >= 0 has derivative 0 in b (PyTorch's convention), not nan.
                 d_b = np.where((a_val == 0) & (b_val >= 0), 0, out * np.log(a_val))
-        self.f_d = (d_a, d_b)
+        super().__init__(a, b, np.shape(a_val), np.shape(b_val), d_a, d_b)
 
 
 def _binary(a, b, compute):
@@ -165,14 +169,12 @@ class MaximumMinimumGradFn(BinaryGradFn):
     (PyTorch's rule); where a NaN took part both operands get it, as in PyTorch."""
 
     def __init__(self, a, b, a_val, b_val, out, a_loses):
-        super().__init__(a, b, np.shape(a_val), np.shape(b_val))
-        need_a, need_b = self.needs_input_grad
         with np.errstate(invalid="ignore"):
             tie = np.asarray(a_val == b_val)
             half = np.asarray(0.5, dtype=out.dtype)
             d_a = np.where(tie, half, np.where(a_loses(a_val, b_val), 0, 1)).astype(out.dtype)
             d_b = np.where(tie, half, np.where(a_loses(b_val, a_val), 0, 1)).astype(out.dtype)
-        self.f_d = (d_a if need_a else None, d_b if need_b else None)
+        super().__init__(a, b, np.shape(a_val), np.shape(b_val), d_a, d_b)
 
 
 @tensor_method()
@@ -192,6 +194,8 @@ def minimum(a, b):
 
 
 class NegGradFn(GradFn):
+    fresh_grads = True
+
     def backward(self, grad_output):
         return (-grad_output,)
 
@@ -204,18 +208,26 @@ def neg(x):
     return Tensor._wrap(np.asarray(out), NegGradFn(x_t) if needs_grad(x_t) else None)
 
 
+def _reshaped(arr, shape):
+    """``arr`` in ``shape``; itself when it has that shape already (a base array stays one,
+    so a leaf can take it without a copy)."""
+    return arr if arr.shape == shape else arr.reshape(shape)
+
+
 class MatMulGradFn(GradFn):
-    """a @ b with NumPy's matmul rules (1-D promotion, broadcast batch dims); f_d = (b, a)."""
+    """a @ b with NumPy's matmul rules (1-D promotion, broadcast batch dims); saves (b, a)."""
+
+    fresh_grads = True  # matmul results (reshaped only where the operand's shape needs it)
 
     def __init__(self, a, b, a_val, b_val):
         super().__init__(a, b)
         need_a, need_b = self.needs_input_grad
-        self.f_d = (b_val if need_a else None, a_val if need_b else None)
         self.shapes = (np.shape(a_val), np.shape(b_val))
-        self.save_for_backward(b if need_a else None, a if need_b else None)
+        self.save_for_backward((b_val if b is None else b) if need_a else None,
+                               (a_val if a is None else a) if need_b else None)
 
     def backward(self, grad_output):
-        b_val, a_val = self.f_d
+        b_val, a_val = self.saved_tensors
         a_shape, b_shape = self.shapes
         # Work with the 1-D operands promoted to matrices, as matmul itself does.
         g = grad_output
@@ -230,12 +242,12 @@ class MatMulGradFn(GradFn):
             b2 = b_val[:, None] if len(b_shape) == 1 else b_val
             grad_a = g @ np.swapaxes(b2, -1, -2)
             a2_shape = (1,) + a_shape if len(a_shape) == 1 else a_shape
-            grad_a = unbroadcast(grad_a, a2_shape).reshape(a_shape)
+            grad_a = _reshaped(unbroadcast(grad_a, a2_shape), a_shape)
         if a_val is not None:
             a2 = a_val[None, :] if len(a_shape) == 1 else a_val
             grad_b = np.swapaxes(a2, -1, -2) @ g
             b2_shape = b_shape + (1,) if len(b_shape) == 1 else b_shape
-            grad_b = unbroadcast(grad_b, b2_shape).reshape(b_shape)
+            grad_b = _reshaped(unbroadcast(grad_b, b2_shape), b_shape)
         return grad_a, grad_b
 
 

@@ -15,6 +15,8 @@ from fastgrad.ops._operands import as_tensor
 
 
 class CastGradFn(GradFn):
+    fresh_grads = True  # astype copies
+
     def backward(self, grad_output):
         return (grad_output.astype(self.input_dtypes[0]),)
 

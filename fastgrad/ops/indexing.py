@@ -137,6 +137,8 @@ def _index_error(x, idx, exc):
 
 
 class GetItemGradFn(GradFn):
+    fresh_grads = True
+
     def __init__(self, x, idx, basic):
         super().__init__(x)
         self.in_shape = x.arr.shape
@@ -177,6 +179,8 @@ def getitem(x, idx):
 
 class SetitemGradFn(GradFn):
     """``x[idx] = constant``: the overwritten elements of the old x get no gradient."""
+
+    fresh_grads = True  # a copy of grad_output, and the value's part of it: a view or a copy
 
     def __init__(self, x, idx):
         super().__init__(x)

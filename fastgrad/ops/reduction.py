@@ -101,21 +101,26 @@ class VarGradFn(GradFn):
     finite values). No exception, no warning.
     """
 
+    fresh_grads = True
+
     def __init__(self, x, centered, axes, divisor):
         super().__init__(x)
-        self.centered = centered
+        self.save_for_backward(centered)
         self.axes = axes
         self.divisor = divisor
 
     def backward(self, grad_output):
-        g = grad_output.reshape(_kept_shape(self.centered.shape, self.axes))
+        return (self._var_backward(grad_output, self.saved_tensors[0]),)
+
+    def _var_backward(self, grad_output, centered):
+        g = grad_output.reshape(_kept_shape(centered.shape, self.axes))
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             if self.divisor > 0:
-                return (g * self.centered * (2.0 / self.divisor),)
+                return g * centered * (2.0 / self.divisor)
             if self.axes is None:
-                scale = np.where(self.centered == 0, np.nan, np.inf).astype(self.centered.dtype)
-                return (g * scale,)
-            return (g * self.centered * (np.inf if self.divisor == 0 else 2.0 / self.divisor),)
+                scale = np.where(centered == 0, np.nan, np.inf).astype(centered.dtype)
+                return g * scale
+            return g * centered * (np.inf if self.divisor == 0 else 2.0 / self.divisor)
 
 
 def _variance(x, dim, unbiased, keepdim, correction, axis, keepdims, op):
@@ -162,17 +167,17 @@ def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None
 
 
 class StdGradFn(VarGradFn):
-    """std = sqrt(var): d std = d var / (2 std), and 0 where std is 0 (PyTorch), not nan."""
+    """std = sqrt(var): d std = d var / (2 std), and 0 where std is 0 (PyTorch), not nan.
 
-    def __init__(self, x, centered, axes, divisor, out):
-        super().__init__(x, centered, axes, divisor)
-        self.out_kept = out.reshape(_kept_shape(x.arr.shape, axes))
+    Saves (centered, out): ``std`` saves its output after making it."""
 
     def backward(self, grad_output):
-        g = grad_output.reshape(self.out_kept.shape)
+        centered, out = self.saved_tensors
+        out_kept = out.reshape(_kept_shape(centered.shape, self.axes))
+        g = grad_output.reshape(out_kept.shape)
         with np.errstate(invalid="ignore", divide="ignore"):
-            g_var = np.where(self.out_kept == 0, 0, g / (2 * self.out_kept))
-        return super().backward(g_var)
+            g_var = np.where(out_kept == 0, 0, g / (2 * out_kept))
+        return (self._var_backward(g_var, centered),)
 
 
 @tensor_method()
@@ -181,7 +186,7 @@ def std(x, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None
         x, dim, unbiased, keepdim, correction, axis, keepdims, "std")
     out = _cast_back(np.sqrt(out), x.arr.dtype)
     # The backward reads the output: an in-place change of it must make the backward raise.
-    return wrap_saving_output(out, StdGradFn(x, centered, axes, divisor, out) if needs_grad(x) else None)
+    return wrap_saving_output(out, StdGradFn(x, centered, axes, divisor) if needs_grad(x) else None)
 
 
 class ExtremumGradFn(GradFn):
@@ -192,18 +197,22 @@ class ExtremumGradFn(GradFn):
     element there, and grad / 0 * 0 makes that whole slice's gradient NaN.
     """
 
+    fresh_grads = True
+
     def __init__(self, x, out_kept, axes, nan_is_extremum):
         super().__init__(x)
-        self.mask = x.arr == out_kept
+        mask = x.arr == out_kept
         if nan_is_extremum and x.arr.dtype.kind == "f" and np.isnan(out_kept).any():
-            self.mask |= np.isnan(x.arr)
+            mask |= np.isnan(x.arr)
+        self.save_for_backward(mask)
         self.axes = axes
 
     def backward(self, grad_output):
-        g = grad_output.reshape(_kept_shape(self.mask.shape, self.axes))
-        count = self.mask.sum(axis=self.axes, keepdims=True).astype(g.dtype)
+        mask, = self.saved_tensors
+        g = grad_output.reshape(_kept_shape(mask.shape, self.axes))
+        count = mask.sum(axis=self.axes, keepdims=True).astype(g.dtype)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return (self.mask * (g / count),)
+            return (mask * (g / count),)
 
 
 def _check_nonempty(x, dim, full, name):
@@ -251,16 +260,19 @@ def amin(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
 class IndexedExtremumGradFn(GradFn):
     """max(dim) / min(dim): the gradient goes to the returned index of each slice."""
 
+    fresh_grads = True
+
     def __init__(self, x, indices_kept, axis):
         super().__init__(x)
         self.in_shape = x.arr.shape
-        self.indices = indices_kept
+        self.save_for_backward(indices_kept)
         self.axis = axis
 
     def backward(self, grad_output):
+        indices, = self.saved_tensors
         grad = np.zeros(self.in_shape, dtype=grad_output.dtype)
-        g = grad_output.reshape(self.indices.shape)
-        np.put_along_axis(grad, self.indices, g, axis=self.axis)
+        g = grad_output.reshape(indices.shape)
+        np.put_along_axis(grad, indices, g, axis=self.axis)
         return (grad,)
 
 

@@ -8,16 +8,19 @@ from fastgrad.ops._operands import broadcast_error, fix_result_dtype, operand
 
 
 class WhereGradFn(GradFn):
+    fresh_grads = True
+
     def __init__(self, x, y, condition, x_shape, y_shape):
         super().__init__(x, y)
-        self.condition = condition
+        self.save_for_backward(condition)  # an array (a bool Tensor's array is not checked)
         self.shapes = (x_shape, y_shape)
 
     def backward(self, grad_output):
+        condition, = self.saved_tensors
         need_x, need_y = self.needs_input_grad
         zero = np.zeros((), dtype=grad_output.dtype)
-        gx = unbroadcast(np.where(self.condition, grad_output, zero), self.shapes[0]) if need_x else None
-        gy = unbroadcast(np.where(self.condition, zero, grad_output), self.shapes[1]) if need_y else None
+        gx = unbroadcast(np.where(condition, grad_output, zero), self.shapes[0]) if need_x else None
+        gy = unbroadcast(np.where(condition, zero, grad_output), self.shapes[1]) if need_y else None
         return gx, gy
 
 
