@@ -1,8 +1,8 @@
 """The graph node: one ``GradFn`` subclass per operation.
 
-A ``GradFn`` is created by an operation's forward when any input requires grad. It holds
-``inputs`` (the input Tensors, ``None`` for constants), keeps what its backward reads with one
-call, ``save_for_backward(...)``, reads it back through ``saved_tensors``, and implements
+A ``GradFn`` is created by an operation's forward when any input requires grad, from its
+inputs (Tensors, ``None`` for constants). It keeps no input: it keeps what its backward reads
+with one call, ``save_for_backward(...)``, reads it back through ``saved_tensors``, and implements
 ``backward(grad_output) -> tuple`` with one gradient (ndarray or None) per input. A class whose
 backward returns only arrays it has just allocated says so with ``fresh_grads = True``: the
 engine may then give such an array to a leaf as its ``.grad`` without copying it.
@@ -70,7 +70,8 @@ _array_types = None  # (ndarray, Tensor), filled on first use: tensor.py imports
 
 
 def _holds_data(value):
-    """Whether a saved attribute holds array data (an ndarray or Tensor, or a container of them)."""
+    """Whether an attribute holds array data (an ndarray or Tensor, or a container of them):
+    ``_saved``, and attributes that ops/conv.py and ops/pooling.py still set themselves."""
     global _array_types
     if _array_types is None:
         from fastgrad.autograd.tensor import Tensor
@@ -95,7 +96,6 @@ class GradFn:
     fresh_grads = False
 
     def __init__(self, *inputs):
-        self.inputs = inputs
         edges = []
         needs = []
         dtypes = []
@@ -176,7 +176,6 @@ class GradFn:
         do: a second backward through it works; one through a node whose arrays are gone
         raises.
         """
-        self.inputs = ()
         self._saved_versions = ()
         # One pass: drop what holds data, keep the metadata (shapes, scalars: small).
         attributes = vars(self)
