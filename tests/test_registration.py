@@ -96,3 +96,43 @@ def test_every_op_module_attached_its_methods_and_in_place_variants():
     y.fill_(7.0)
     assert (y.arr == 7.0).all()
     assert (x == None) is False  # noqa: E711 (the comparison operator's NotImplemented)
+
+
+def test_the_worked_example_in_architecture_md_is_a_working_op():
+    text = (pathlib.Path(fastgrad.__file__).parent.parent / "ARCHITECTURE.md").read_text()
+    section = text.split("## Writing an op", 1)[1]
+    example = section.split("```python\n", 1)[1].split("```", 1)[0]
+    # In a subprocess: the example attaches Tensor.softplus, which must not leak into other tests.
+    script = example + textwrap.dedent("""
+        import fastgrad
+        from fastgrad.autograd import gradcheck
+
+        fastgrad.manual_seed(0)
+        for shape in [(3, 4), (1,), ()]:
+            x = fastgrad.randn(*shape, dtype=fastgrad.float64, requires_grad=True)
+            assert gradcheck(softplus, (x,)), shape
+        empty = fastgrad.zeros(0, 2, requires_grad=True)  # (gradcheck refuses empty inputs)
+        softplus(empty).sum().backward()
+        assert empty.grad.shape == (0, 2)
+        x = fastgrad.tensor([-800.0, 0.0, 800.0], requires_grad=True)
+        y = x.softplus()
+        np.testing.assert_allclose(y.arr, [0.0, np.log(2.0), 800.0], rtol=1e-6)  # no overflow
+        y.backward(fastgrad.ones(3))
+        assert x.grad.tolist() == [0.0, 0.5, 1.0], x.grad
+        x = fastgrad.tensor([1.0, 2.0])
+        w = fastgrad.tensor([1.0, 1.0], requires_grad=True)
+        h = x * 1 + w
+        y = softplus(h)
+        h.add_(1.0)
+        try:
+            y.sum().backward()
+        except RuntimeError as exc:
+            assert "modified by an inplace operation" in str(exc)
+        else:
+            raise AssertionError("an in-place change of a saved input was not detected")
+        print("ok")
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
