@@ -30,7 +30,8 @@ class _Returns(GradFn):
 def _backward_through(make, fresh, *leaves, given=None):
     record = []
     given = np.ones(3, dtype=np.float32) if given is None else given
-    Tensor._wrap(np.zeros(3, dtype=np.float32), _Returns(leaves, make, fresh, record)).backward(given)
+    out = Tensor._wrap(np.zeros(3, dtype=np.float32), _Returns(leaves, make, fresh, record))
+    out.backward(given)
     return record[0]
 
 

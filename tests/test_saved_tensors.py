@@ -75,6 +75,8 @@ def test_release_drops_the_saved_arrays_and_keeps_numbers():
     assert fn.saved_tensors[0] is y.arr
     y.sum().backward()
     assert fn.released and not hasattr(fn, "_saved")
+    with pytest.raises(RuntimeError, match=r"saved tensors after they were freed.*retain_graph"):
+        fn.saved_tensors
     z = x + 1  # add saves the numbers 1 and alpha: a second backward through it works
     add = z.grad_fn
     z.sum().backward()

@@ -7,7 +7,7 @@ another node produced), and accumulates into the ``.grad`` of leaf tensors.
 """
 import numpy as np
 
-from fastgrad.autograd.function import GradFn
+from fastgrad.autograd.function import GradFn, freed_error
 
 
 def _count_consumers(root_fn):
@@ -78,11 +78,7 @@ def run_backward(root_fn, grad, retain_graph=False):
             input_grads = (None,) * len(fn.next_edges)
         else:
             if fn.released:
-                raise RuntimeError(
-                    f"Trying to backward through the graph a second time (at {fn.name()}): its "
-                    "saved arrays were freed by the first backward. Specify retain_graph=True on "
-                    "the first backward() call to backward through it again."
-                )
+                raise freed_error(fn)
             for ref in fn.retained:
                 # a tensor that called retain_grad() gets its node's gradient as a leaf does,
                 # if it is alive and still that node's output (no in-place op since)

@@ -1,11 +1,11 @@
 """The graph node: one ``GradFn`` subclass per operation.
 
 A ``GradFn`` is created by an operation's forward when any input requires grad, from its
-inputs (Tensors, ``None`` for constants). It keeps no input: it keeps what its backward reads
-with one call, ``save_for_backward(...)``, reads it back through ``saved_tensors``, and implements
-``backward(grad_output) -> tuple`` with one gradient (ndarray or None) per input. A class whose
-backward returns only arrays it has just allocated says so with ``fresh_grads = True``: the
-engine may then give such an array to a leaf as its ``.grad`` without copying it.
+inputs (Tensors, ``None`` for constants). It keeps no input, only what its backward reads,
+with one call: ``save_for_backward(...)``; the backward reads that back through
+``saved_tensors`` and returns one gradient (ndarray or None) per input. A class whose backward
+returns only arrays it has just allocated says so with ``fresh_grads = True``: the engine may
+then give such an array to a leaf as its ``.grad`` without copying it.
 
 The edges the engine follows are captured when the node is made (``next_edges``): the
 producer of each input *at that moment*. An in-place operation that later gives an input a
@@ -86,6 +86,15 @@ def _holds_data(value):
     return False
 
 
+def freed_error(fn):
+    """The error for a use of ``fn``'s saved arrays after a backward freed them."""
+    return RuntimeError(
+        f"Trying to backward through the graph a second time (at {fn.name()}), or to access its "
+        "saved tensors after they were freed by the first backward. Specify retain_graph=True "
+        "on the first backward() call to backward through it again."
+    )
+
+
 class GradFn:
     """Base class of the graph nodes. Subclasses call ``super().__init__(*inputs)`` first."""
 
@@ -152,8 +161,10 @@ class GradFn:
         """The values given to ``save_for_backward`` (Tensors as their arrays), in order.
 
         The one place a backward gets its saved data; raises if a saved tensor was modified
-        in place since it was saved.
+        in place since it was saved, or if a backward without ``retain_graph`` freed them.
         """
+        if self.released:
+            raise freed_error(self)
         for counter, version, shape in self._saved_versions:
             if counter[0] != version:
                 raise RuntimeError(

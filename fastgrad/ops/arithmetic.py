@@ -1,5 +1,7 @@
-"""+ - * / ** @ and unary minus, as functions, Tensor methods and operators. Elementwise binary nodes keep their partial derivatives in
-``f_d`` and share one backward: ``grad_i = unbroadcast(grad_output * f_d[i], shape_i)``.
+"""+ - * / ** @ and unary minus, as functions, Tensor methods and operators.
+
+Elementwise binary nodes save their partial derivatives, read back as ``f_d``, and share one
+backward: ``grad_i = unbroadcast(grad_output * f_d[i], shape_i)``.
 
 The reversed forms (``2 - x``, ``a_ndarray @ x``) reuse the same nodes with the operands in
 their mathematical order; a constant operand is an input of ``None``.

@@ -198,7 +198,8 @@ class NLLGradFn(_ClassTargetGradFn):
         target, sample_weight, ignored = self.saved_tensors
         rows = target.shape[0]
         grad = np.zeros((rows, self.in_shape[-1]), dtype=grad_output.dtype)
-        grad[np.arange(rows), target] = -_per_sample_factor(grad_output, sample_weight, self.reduction)
+        grad[np.arange(rows), target] = -_per_sample_factor(grad_output, sample_weight,
+                                                             self.reduction)
         if ignored is not None:
             grad[ignored] = 0  # skipped rows get no gradient (0 * inf when all are)
         return (grad.reshape(self.in_shape),)

@@ -151,8 +151,8 @@ def matrix_transpose(x):
     if x.arr.ndim == 0:
         return x
     if x.arr.ndim == 1:
-        raise RuntimeError(
-            f"tensor.mT is only supported on matrices or batches of matrices. Got {x.arr.ndim}-D tensor.")
+        raise RuntimeError("tensor.mT is only supported on matrices or batches of matrices. "
+                           f"Got {x.arr.ndim}-D tensor.")
     return transpose(x, -2, -1)
 
 

@@ -34,7 +34,8 @@ def softmax(x, dim):
         shifted = arr - np.max(arr, axis=axis, keepdims=True)
         e = np.exp(shifted)
         out = e / np.sum(e, axis=axis, keepdims=True)
-    return wrap_saving_output(out, SoftmaxGradFn(x, axis if arr.ndim else None) if needs_grad(x) else None)
+    fn = SoftmaxGradFn(x, axis if arr.ndim else None) if needs_grad(x) else None
+    return wrap_saving_output(out, fn)
 
 
 class LogSoftmaxGradFn(GradFn):
@@ -62,7 +63,8 @@ def log_softmax(x, dim):
     else:
         shifted = arr - np.max(arr, axis=axis, keepdims=True)
         out = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
-    return wrap_saving_output(out, LogSoftmaxGradFn(x, axis if arr.ndim else None) if needs_grad(x) else None)
+    fn = LogSoftmaxGradFn(x, axis if arr.ndim else None) if needs_grad(x) else None
+    return wrap_saving_output(out, fn)
 
 
 class LogsumexpGradFn(GradFn):
