@@ -3,6 +3,8 @@
 Importing an op module attaches its ops to ``Tensor`` as methods and operators (see
 ``_methods.py``), so ``x.exp()`` is ``fastgrad.exp(x)``; this package only imports them.
 """
+from fastgrad.ops import conv as _conv
+from fastgrad.ops import pooling as _pooling
 from fastgrad.ops._methods import METHOD_NAMES
 from fastgrad.ops.arithmetic import (add, div, divide, matmul, maximum, minimum, mul, multiply,
                                      neg, negative, pow, sub, subtract, true_divide)
@@ -23,7 +25,5 @@ TENSOR_METHODS = tuple(METHOD_NAMES)
 
 # Until ops/conv.py and ops/pooling.py (being rewritten) declare it in their classes: their
 # backwards return gradients they have just allocated, which a leaf may take as they are.
-from fastgrad.ops import conv as _conv, pooling as _pooling  # noqa: E402
-
 for _grad_fn in (_conv.Conv2dGradFn, _pooling.MaxPool2dGradFn, _pooling.AvgPool2dGradFn):
     _grad_fn.fresh_grads = True
