@@ -128,3 +128,12 @@ def test_nodes_keep_array_data_only_through_save_for_backward(graph):
         plain = [name for name, value in vars(fn).items()
                  if name != "_saved" and isinstance(value, (np.ndarray, Tensor))]
         assert not plain, (type(fn).__name__, plain)
+
+
+def test_conv2d_refuses_a_weight_changed_in_place_before_its_backward():
+    conv = fastgrad.nn.Conv2d(2, 3, 3)
+    out = conv(_x(1, 2, 5, 5))
+    with fastgrad.no_grad():
+        conv.weight.add_(1.0)  # what an optimiser step between forward and backward does
+    with pytest.raises(RuntimeError, match=r"modified by an inplace operation.*Conv2dGradFn"):
+        out.sum().backward()

@@ -23,7 +23,17 @@ from fastgrad.ops.softmax import log_softmax, logsumexp, softmax
 # The Tensor methods that are also functions here (``x.exp()`` is ``exp(x)``).
 TENSOR_METHODS = tuple(METHOD_NAMES)
 
-# Until ops/conv.py and ops/pooling.py (being rewritten) declare it in their classes: their
-# backwards return gradients they have just allocated, which a leaf may take as they are.
+# Until ops/conv.py and ops/pooling.py (being rewritten) follow the conventions themselves:
+# their backwards return gradients they have just allocated, which a leaf may take as they
+# are; and conv2d's reads its weight from an attribute, so it reads saved_tensors first to
+# keep the check that the weight was not changed in place since the forward.
 for _grad_fn in (_conv.Conv2dGradFn, _pooling.MaxPool2dGradFn, _pooling.AvgPool2dGradFn):
     _grad_fn.fresh_grads = True
+
+
+def _conv_backward_checking_versions(self, grad_output, _backward=_conv.Conv2dGradFn.backward):
+    self.saved_tensors  # noqa: B018 (read for its version check)
+    return _backward(self, grad_output)
+
+
+_conv.Conv2dGradFn.backward = _conv_backward_checking_versions
