@@ -2,7 +2,6 @@
 branches without gradient, gradient aliasing and the in-place version checks."""
 import sys
 import time
-import weakref
 
 import numpy as np
 import pytest
@@ -297,69 +296,6 @@ def test_gradient_is_not_aliased_with_the_given_gradient_or_other_leaves():
     first = x.grad.arr
     (x * 1).sum().backward()
     assert first[1] == 6.0 and x.grad.arr[1] == 7.0
-
-
-class _ReturnsGradFn(GradFn):
-    """A node whose backward returns a fresh array and records a weak or a strong reference."""
-
-    def __init__(self, x, keep, record):
-        super().__init__(x)
-        self.keep = keep
-        self.record = record  # the test's list: it outlives the node's release
-
-    def backward(self, grad_output):
-        grad = np.array(grad_output) * 2  # fresh, owned by nobody else
-        self.record.append(weakref.ref(grad) if self.keep == "weak" else grad)
-        return (grad,)
-
-
-def _through(x, keep):
-    record = []
-    return Tensor._wrap(x.arr * 2, _ReturnsGradFn(x, keep, record)), record
-
-
-def test_a_gradient_nobody_else_holds_is_taken_without_a_copy():
-    # As PyTorch's AccumulateGrad: a fresh gradient no one else can reach becomes .grad as is.
-    x = fastgrad.tensor([1.0, 2.0, 3.0], requires_grad=True)
-    y, record = _through(x, "weak")
-    y.backward(np.ones(3, dtype=np.float32))
-    assert record[0]() is x.grad.arr
-
-
-def test_a_gradient_someone_else_holds_is_copied():
-    x = fastgrad.tensor([1.0, 2.0, 3.0], requires_grad=True)
-    y, record = _through(x, "strong")
-    y.backward(np.ones(3, dtype=np.float32))
-    held = record[0]
-    assert not np.shares_memory(held, x.grad.arr)
-    x.grad.arr[0] = -5.0
-    assert held[0] == 2.0
-
-
-def test_a_gradient_that_is_a_view_is_copied():
-    base = np.zeros((2, 3), dtype=np.float32)
-
-    class ViewGradFn(GradFn):
-        def backward(self, grad_output):
-            base[0] = grad_output
-            return (base[0],)
-
-    x = fastgrad.tensor([1.0, 2.0, 3.0], requires_grad=True)
-    Tensor._wrap(x.arr.copy(), ViewGradFn(x)).backward(np.ones(3, dtype=np.float32))
-    assert not np.shares_memory(x.grad.arr, base)
-
-
-def test_a_converted_gradient_is_taken_and_an_unconverted_one_copied():
-    x = fastgrad.tensor([1.0, 2.0], dtype=fastgrad.float64, requires_grad=True)
-    g32 = np.ones(2, dtype=np.float32)
-    from fastgrad.autograd.engine import accumulate_into_leaf
-
-    accumulate_into_leaf(x, g32, expected_refs=4)  # converted: a fresh float64 array
-    assert x.grad.dtype == np.float64 and not np.shares_memory(x.grad.arr, g32)
-    y = fastgrad.tensor([1.0, 2.0], dtype=fastgrad.float64, requires_grad=True)
-    g64 = np.ones(2, dtype=np.float64)
-    accumulate_into_leaf(y, g64)  # no count given: always a copy
-    assert not np.shares_memory(y.grad.arr, g64)
 
 
 def test_broadcast_gradients_are_writable_copies():

@@ -1,8 +1,11 @@
 """The graph node: one ``GradFn`` subclass per operation.
 
-A ``GradFn`` is created by an operation's forward when any input requires grad. It holds
-``inputs`` (the input Tensors, ``None`` for constants), whatever the backward needs, and
-implements ``backward(grad_output) -> tuple`` with one gradient (ndarray or None) per input.
+A ``GradFn`` is created by an operation's forward when any input requires grad, from its
+inputs (Tensors, ``None`` for constants). It keeps no input, only what its backward reads,
+with one call: ``save_for_backward(...)``; the backward reads that back through
+``saved_tensors`` and returns one gradient (ndarray or None) per input. A class whose backward
+returns only arrays it has just allocated says so with ``fresh_grads = True``: the engine may
+then give such an array to a leaf as its ``.grad`` without copying it.
 
 The edges the engine follows are captured when the node is made (``next_edges``): the
 producer of each input *at that moment*. An in-place operation that later gives an input a
@@ -14,8 +17,8 @@ import numpy as np
 from fastgrad.autograd.grad_mode import is_grad_enabled
 
 # Attributes a released node keeps; everything else a subclass saved is dropped by ``release``.
-_GRAPH_ATTRS = frozenset({"next_edges", "needs_input_grad", "input_dtypes", "released", "saved_versions",
-                          "retained"})
+_GRAPH_ATTRS = frozenset({"next_edges", "needs_input_grad", "input_dtypes", "released",
+                          "_saved_versions", "retained"})
 
 
 def needs_grad(*tensors):
@@ -67,7 +70,8 @@ _array_types = None  # (ndarray, Tensor), filled on first use: tensor.py imports
 
 
 def _holds_data(value):
-    """Whether a saved attribute holds array data (an ndarray or Tensor, or a container of them)."""
+    """Whether an attribute holds array data (an ndarray or Tensor, or a container of them):
+    ``_saved``, and attributes that ops/conv.py and ops/pooling.py still set themselves."""
     global _array_types
     if _array_types is None:
         from fastgrad.autograd.tensor import Tensor
@@ -82,11 +86,25 @@ def _holds_data(value):
     return False
 
 
+def freed_error(fn):
+    """The error for a use of ``fn``'s saved arrays after a backward freed them."""
+    return RuntimeError(
+        f"Trying to backward through the graph a second time (at {fn.name()}), or to access its "
+        "saved tensors after they were freed by the first backward. Specify retain_graph=True "
+        "on the first backward() call to backward through it again."
+    )
+
+
 class GradFn:
     """Base class of the graph nodes. Subclasses call ``super().__init__(*inputs)`` first."""
 
+    # True when every gradient ``backward`` returns is an array it has just allocated and keeps
+    # no reference to (never a saved array or a workspace buffer), apart from ``grad_output``
+    # itself and views, which the engine recognises. Such an array can become a leaf's
+    # ``.grad`` as it is; the default, False, makes the engine copy (safe, one copy slower).
+    fresh_grads = False
+
     def __init__(self, *inputs):
-        self.inputs = inputs
         edges = []
         needs = []
         dtypes = []
@@ -107,7 +125,8 @@ class GradFn:
         self.next_edges = tuple(edges)
         self.needs_input_grad = tuple(needs)
         self.input_dtypes = tuple(dtypes)
-        self.saved_versions = ()
+        self._saved = ()
+        self._saved_versions = ()
         self.released = False
         # Weak references to the tensors this node made that asked for ``retain_grad()``: the
         # engine gives them the node's gradient.
@@ -116,21 +135,37 @@ class GradFn:
         # it, so the backward may overwrite arrays it saved (no second backward will read them).
         self.last_backward = False
 
-    def save_for_backward(self, *tensors):
-        """Record the versions of tensors whose *data* the backward reads.
+    def save_for_backward(self, *values):
+        """Keep what the backward reads; ``saved_tensors`` gives it back, in the same order.
 
-        If one of them is modified in place before the backward runs, the engine raises
-        instead of computing a wrong gradient (PyTorch's version counter check).
+        Each value is a Tensor, an ndarray the op made itself (a mask, a partial derivative),
+        a number or None. A Tensor is kept as its array and its version: reading it back after
+        an in-place change of it raises instead of giving a wrong gradient (PyTorch's
+        SavedVariable). Each call appends, so an op saves its output after making it.
         """
-        # Keep the counter (the list a tensor shares with its views), not the tensor: a node
-        # that saves its own output would otherwise form a node <-> tensor reference cycle.
-        self.saved_versions = self.saved_versions + tuple(
-            (t._version_counter, t._version_counter[0], tuple(t.shape))
-            for t in tensors if t is not None
-        )
+        saved = list(self._saved)
+        versions = list(self._saved_versions)
+        for value in values:
+            counter = getattr(value, "_version_counter", None)
+            if counter is not None:  # a Tensor (duck-typed: tensor.py imports this module)
+                # Keep the counter (the list a tensor shares with its views), not the tensor: a
+                # node that saves its own output would otherwise form a node <-> tensor cycle.
+                versions.append((counter, counter[0], value.arr.shape))
+                value = value.arr
+            saved.append(value)
+        self._saved = tuple(saved)
+        self._saved_versions = tuple(versions)
 
-    def check_saved_versions(self):
-        for counter, version, shape in self.saved_versions:
+    @property
+    def saved_tensors(self):
+        """The values given to ``save_for_backward`` (Tensors as their arrays), in order.
+
+        The one place a backward gets its saved data; raises if a saved tensor was modified
+        in place since it was saved, or if a backward without ``retain_graph`` freed them.
+        """
+        if self.released:
+            raise freed_error(self)
+        for counter, version, shape in self._saved_versions:
             if counter[0] != version:
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been modified by an "
@@ -138,6 +173,7 @@ class GradFn:
                     f"{type(self).__name__} is at version {counter[0]}; expected version "
                     f"{version} instead."
                 )
+        return self._saved
 
     def backward(self, grad_output):
         """Return one gradient (ndarray or None) per input, for ``grad_output`` of the output's shape."""
@@ -146,13 +182,12 @@ class GradFn:
     def release(self):
         """Drop the saved arrays (after a backward without ``retain_graph``).
 
-        A node that saved no array (only shapes, axes, scalars: add, reshape, sum, basic
+        A node that saved no array (only shapes, axes, numbers: add, reshape, sum, basic
         indexing, ...) keeps that and stays usable, as PyTorch's nodes that save no tensor
         do: a second backward through it works; one through a node whose arrays are gone
         raises.
         """
-        self.inputs = ()
-        self.saved_versions = ()
+        self._saved_versions = ()
         # One pass: drop what holds data, keep the metadata (shapes, scalars: small).
         attributes = vars(self)
         for name in [n for n, v in attributes.items() if n not in _GRAPH_ATTRS and _holds_data(v)]:

@@ -1,8 +1,8 @@
 """``Tensor``: an ndarray (``.arr``) with the bookkeeping autograd needs.
 
-The operations live in ``fastgrad.ops`` (forward and backward side by side); the methods
-below are those same functions, bound at the end of this module, so ``x.exp()`` and
-``fastgrad.exp(x)`` are one implementation.
+The operations live in ``fastgrad.ops`` (forward and backward side by side), and each op
+module attaches its own methods and operators to ``Tensor`` when it is imported, so
+``x.exp()`` and ``fastgrad.exp(x)`` are one implementation and this module imports no op.
 """
 import weakref
 
@@ -199,37 +199,6 @@ class Tensor:
                 )
             view = view._view_of[0]
 
-    def _after_view_write(self):
-        """After an in-place write with grad into a view: record it in every tensor it views."""
-        if self._base is None or self.grad_fn is None or not is_grad_enabled():
-            return
-        from fastgrad.ops.indexing import record_view_write
-
-        record_view_write(self)
-
-    def _assign_inplace(self, result):
-        """Make ``self`` hold ``result`` (an out-of-place result computed from a copy of self)."""
-        if result.arr.shape != self.arr.shape:
-            raise RuntimeError(
-                f"output with shape {self.shape} doesn't match the broadcast shape {result.shape}"
-            )
-        if not np.can_cast(result.arr.dtype, self.arr.dtype, casting="same_kind"):
-            raise RuntimeError(
-                f"result type {result.arr.dtype} can't be cast to the desired output type "
-                f"{self.arr.dtype}"
-            )
-        if not self.arr.flags.writeable:
-            raise RuntimeError(
-                f"unsupported operation: the tensor of shape {self.shape} is a read-only view "
-                "(e.g. made by expand); clone() it before writing to it"
-            )
-        np.copyto(self.arr, result.arr, casting="same_kind")
-        self._bump_version()
-        if result.grad_fn is not None:
-            self.grad_fn = result.grad_fn
-            self._requires_grad = True
-            self._after_view_write()
-
     # ----------------------------------------------------------------------- array facts
     @property
     def shape(self):
@@ -345,96 +314,3 @@ class Tensor:
         elif self.requires_grad:
             extras.append("requires_grad=True")
         return "tensor(" + ", ".join([body] + extras) + ")"
-
-    # ------------------------------------------------------------------ in-place helpers
-    def _inplace(self, op, *args, **kwargs):
-        """``self = op(self, *args)`` in place: computed out of place from a copy, written back.
-
-        The copy keeps intact whatever the new node saves of the old value (``x *= w`` needs
-        the old x for w's gradient); self's own version bump invalidates older consumers.
-        """
-        self._check_inplace()
-        others_need_grad = any(getattr(a, "requires_grad", False) for a in args)
-        self._check_view_write(self.requires_grad or others_need_grad)
-        if is_grad_enabled() and (self.requires_grad or others_need_grad):
-            source = Tensor._wrap(self.arr.copy(), self.grad_fn)
-            source._requires_grad = self.requires_grad
-        else:
-            source = Tensor._wrap(self.arr)
-        self._assign_inplace(op(source, *args, **kwargs))
-        return self
-
-    def zero_(self):
-        return self.fill_(0)
-
-    # fill_ / normal_ / uniform_ write through ``self[...] = ...``: on a tensor that requires
-    # grad, its old values are then cut from the gradient (as PyTorch's FillBackward) instead of
-    # keeping the grad_fn of values that are gone.
-    def fill_(self, value):
-        self[...] = value
-        return self
-
-    def copy_(self, src):
-        """Copy ``src`` (broadcast to self's shape) into self; differentiable w.r.t. ``src``."""
-        self[...] = src
-        return self
-
-    def normal_(self, mean=0.0, std=1.0, generator=None):
-        from fastgrad.random import default_generator
-
-        gen = generator or default_generator()
-        self[...] = gen.normal(mean, std, size=self.arr.shape)
-        return self
-
-    def uniform_(self, a=0.0, b=1.0, generator=None):
-        from fastgrad.random import default_generator
-
-        gen = generator or default_generator()
-        self[...] = gen.uniform(a, b, size=self.arr.shape)
-        return self
-
-
-def as_tensor(data, dtype=None):
-    """``data`` if it is a Tensor (cast when ``dtype`` differs), else a new tensor of it."""
-    if isinstance(data, Tensor):
-        if dtype is None or data.arr.dtype == np.dtype(dtype):
-            return data
-        return data.to(dtype)
-    return Tensor(data, dtype=dtype)
-
-
-def _matrix_transpose(x):
-    """``x.mT``: the last two dims swapped; PyTorch refuses it on 1-D (0-d: the identity)."""
-    from fastgrad import ops
-
-    if x.arr.ndim == 0:
-        return x
-    if x.arr.ndim == 1:
-        raise RuntimeError(
-            f"tensor.mT is only supported on matrices or batches of matrices. Got {x.arr.ndim}-D tensor.")
-    return ops.transpose(x, -2, -1)
-
-
-def _bind_methods():
-    """Bind the ops as Tensor methods (called once ``fastgrad.ops`` is importable)."""
-    from fastgrad import ops
-
-    for name in ops.TENSOR_METHODS:
-        setattr(Tensor, name, getattr(ops, name))
-    for name, func in ops.TENSOR_OPERATORS.items():
-        setattr(Tensor, name, func)
-    Tensor.T = property(ops.numpy_T)
-    Tensor.mT = property(_matrix_transpose)
-
-    def _make_inplace(op):
-        def method(self, *args, **kwargs):
-            return self._inplace(op, *args, **kwargs)
-
-        method.__name__ = op.__name__ + "_"
-        return method
-
-    for name in ("add", "sub", "mul", "div", "pow", "clamp", "exp", "relu", "sigmoid", "tanh"):
-        setattr(Tensor, name + "_", _make_inplace(getattr(ops, name)))
-    for dunder, name in (("__iadd__", "add"), ("__isub__", "sub"), ("__imul__", "mul"),
-                         ("__itruediv__", "div"), ("__ipow__", "pow")):
-        setattr(Tensor, dunder, _make_inplace(getattr(ops, name)))

@@ -21,8 +21,9 @@ def float_array(x):
 def wrap_saving_output(out, fn):
     """``Tensor._wrap(out, fn)`` for a node whose backward reads ``out`` itself.
 
-    The result's version is saved, so an in-place change of it (``y = x.exp(); y += 1``) makes
-    the backward raise instead of silently using the changed values.
+    The result is saved (``fn.save_for_backward``, after what the node saved itself) once it
+    is a Tensor, so an in-place change of it (``y = x.exp(); y += 1``) makes the backward
+    raise instead of silently using the changed values.
     """
     result = Tensor._wrap(out, fn)
     if fn is not None:

@@ -1,5 +1,7 @@
-"""+ - * / ** @ and unary minus. Elementwise binary nodes keep their partial derivatives in
-``f_d`` and share one backward: ``grad_i = unbroadcast(grad_output * f_d[i], shape_i)``.
+"""+ - * / ** @ and unary minus, as functions, Tensor methods and operators.
+
+Elementwise binary nodes save their partial derivatives, read back as ``f_d``, and share one
+backward: ``grad_i = unbroadcast(grad_output * f_d[i], shape_i)``.
 
 The reversed forms (``2 - x``, ``a_ndarray @ x``) reuse the same nodes with the operands in
 their mathematical order; a constant operand is an input of ``None``.
@@ -9,19 +11,30 @@ import numpy as np
 from fastgrad.autograd.function import GradFn, needs_grad, unbroadcast
 from fastgrad.autograd.tensor import Tensor
 from fastgrad.ops import gemm
+from fastgrad.ops._methods import tensor_method
 from fastgrad.ops._operands import broadcast_error, fix_result_dtype, operand
+from fastgrad.ops.inplace import tensor_inplace_method
 
 
 class BinaryGradFn(GradFn):
     """Elementwise binary op with partial derivatives ``f_d = (d out/d a, d out/d b)``.
 
-    An entry of ``f_d`` is an array broadcastable to the output, a number, or None where that
-    input needs no gradient.
+    A partial is an operand Tensor (mul: d(a*b)/da = b; version-checked when read), an array
+    broadcastable to the output, a number, or None where that input needs no gradient. The
+    partials are what the node saves: ``f_d`` reads them back.
     """
 
-    def __init__(self, a, b, a_shape, b_shape):
+    fresh_grads = True  # products and sums, or grad_output itself (which the engine copies)
+
+    def __init__(self, a, b, a_shape, b_shape, d_a, d_b):
         super().__init__(a, b)
         self.shapes = (a_shape, b_shape)
+        need_a, need_b = self.needs_input_grad
+        self.save_for_backward(d_a if need_a else None, d_b if need_b else None)
+
+    @property
+    def f_d(self):
+        return self.saved_tensors
 
     def backward(self, grad_output):
         grads = []
@@ -39,41 +52,36 @@ class BinaryGradFn(GradFn):
 
 class AddGradFn(BinaryGradFn):
     def __init__(self, a, b, a_val, b_val, alpha=1):
-        super().__init__(a, b, np.shape(a_val), np.shape(b_val))
-        self.f_d = (1 if self.needs_input_grad[0] else None,
-                    alpha if self.needs_input_grad[1] else None)
+        super().__init__(a, b, np.shape(a_val), np.shape(b_val), 1, alpha)
 
 
 class SubGradFn(BinaryGradFn):
     def __init__(self, a, b, a_val, b_val, alpha=1):
-        super().__init__(a, b, np.shape(a_val), np.shape(b_val))
-        self.f_d = (1 if self.needs_input_grad[0] else None,
-                    -alpha if self.needs_input_grad[1] else None)
+        super().__init__(a, b, np.shape(a_val), np.shape(b_val), 1, -alpha)
 
 
 class MulGradFn(BinaryGradFn):
     def __init__(self, a, b, a_val, b_val):
-        super().__init__(a, b, np.shape(a_val), np.shape(b_val))
-        need_a, need_b = self.needs_input_grad
-        self.f_d = (b_val if need_a else None, a_val if need_b else None)
-        self.save_for_backward(b if need_a else None, a if need_b else None)
+        # d(a*b)/da = b: the operand itself (its Tensor when it has one, so that an in-place
+        # change of it before the backward is detected)
+        super().__init__(a, b, np.shape(a_val), np.shape(b_val),
+                         b_val if b is None else b, a_val if a is None else a)
 
 
 class DivGradFn(BinaryGradFn):
     def __init__(self, a, b, a_val, b_val, out):
-        super().__init__(a, b, np.shape(a_val), np.shape(b_val))
-        need_a, need_b = self.needs_input_grad
+        need_a, need_b = a is not None and a.requires_grad, b is not None and b.requires_grad
         with np.errstate(divide="ignore", invalid="ignore"):
             # np.divide, not ``1 / b_val``: a Python 0 divisor must give inf (as the forward
             # does), not raise ZeroDivisionError.
             d_a = np.divide(1, b_val, dtype=out.dtype) if need_a else None
-            self.f_d = (d_a, -out / b_val if need_b else None)
+            d_b = -out / b_val if need_b else None
+        super().__init__(a, b, np.shape(a_val), np.shape(b_val), d_a, d_b)
 
 
 class PowGradFn(BinaryGradFn):
     def __init__(self, a, b, a_val, b_val, out):
-        super().__init__(a, b, np.shape(a_val), np.shape(b_val))
-        need_a, need_b = self.needs_input_grad
+        need_a, need_b = a is not None and a.requires_grad, b is not None and b.requires_grad
         with np.errstate(divide="ignore", invalid="ignore"):
             d_a = None
             if need_a:
@@ -83,7 +91,7 @@ class PowGradFn(BinaryGradFn):
             if need_b:
                 # 0 ** b with b >= 0 has derivative 0 in b (PyTorch's convention), not nan.
                 d_b = np.where((a_val == 0) & (b_val >= 0), 0, out * np.log(a_val))
-        self.f_d = (d_a, d_b)
+        super().__init__(a, b, np.shape(a_val), np.shape(b_val), d_a, d_b)
 
 
 def _binary(a, b, compute):
@@ -102,6 +110,7 @@ def _binary(a, b, compute):
     return a_val, a_t, b_val, b_t, out
 
 
+@tensor_method("add", "__add__", reflected="__radd__")
 def add(a, b, alpha=1):
     """a + alpha * b, broadcasting."""
     a_val, a_t, b_val, b_t, out = _binary(a, b, lambda x, y: x + y if alpha == 1 else x + alpha * y)
@@ -118,6 +127,7 @@ def _refuse_bool(operands, what):
         )
 
 
+@tensor_method("sub", "subtract", "__sub__", reflected="__rsub__")
 def sub(a, b, alpha=1):
     """a - alpha * b, broadcasting."""
     _refuse_bool((a, b), "Subtraction")
@@ -126,12 +136,14 @@ def sub(a, b, alpha=1):
     return Tensor._wrap(out, fn)
 
 
+@tensor_method("mul", "multiply", "__mul__", reflected="__rmul__")
 def mul(a, b):
     a_val, a_t, b_val, b_t, out = _binary(a, b, np.multiply)
     fn = MulGradFn(a_t, b_t, a_val, b_val) if needs_grad(a_t, b_t) else None
     return Tensor._wrap(out, fn)
 
 
+@tensor_method("div", "divide", "true_divide", "__truediv__", reflected="__rtruediv__")
 def div(a, b):
     """True division; integer inputs give float32, as in PyTorch."""
 
@@ -144,6 +156,7 @@ def div(a, b):
     return Tensor._wrap(out, fn)
 
 
+@tensor_method("pow", "__pow__", reflected="__rpow__")
 def pow(a, b):
     def power(x, y):
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -159,16 +172,15 @@ class MaximumMinimumGradFn(BinaryGradFn):
     (PyTorch's rule); where a NaN took part both operands get it, as in PyTorch."""
 
     def __init__(self, a, b, a_val, b_val, out, a_loses):
-        super().__init__(a, b, np.shape(a_val), np.shape(b_val))
-        need_a, need_b = self.needs_input_grad
         with np.errstate(invalid="ignore"):
             tie = np.asarray(a_val == b_val)
             half = np.asarray(0.5, dtype=out.dtype)
             d_a = np.where(tie, half, np.where(a_loses(a_val, b_val), 0, 1)).astype(out.dtype)
             d_b = np.where(tie, half, np.where(a_loses(b_val, a_val), 0, 1)).astype(out.dtype)
-        self.f_d = (d_a if need_a else None, d_b if need_b else None)
+        super().__init__(a, b, np.shape(a_val), np.shape(b_val), d_a, d_b)
 
 
+@tensor_method()
 def maximum(a, b):
     """Elementwise maximum of two tensors, broadcasting; NaN propagates."""
     a_val, a_t, b_val, b_t, out = _binary(a, b, np.maximum)
@@ -176,6 +188,7 @@ def maximum(a, b):
     return Tensor._wrap(out, fn)
 
 
+@tensor_method()
 def minimum(a, b):
     """Elementwise minimum of two tensors, broadcasting; NaN propagates."""
     a_val, a_t, b_val, b_t, out = _binary(a, b, np.minimum)
@@ -184,10 +197,13 @@ def minimum(a, b):
 
 
 class NegGradFn(GradFn):
+    fresh_grads = True
+
     def backward(self, grad_output):
         return (-grad_output,)
 
 
+@tensor_method("neg", "negative", "__neg__")
 def neg(x):
     _refuse_bool((x,), "Negation")
     x_val, x_t = operand(x)
@@ -195,18 +211,26 @@ def neg(x):
     return Tensor._wrap(np.asarray(out), NegGradFn(x_t) if needs_grad(x_t) else None)
 
 
+def _reshaped(arr, shape):
+    """``arr`` in ``shape``; itself when it has that shape already (a base array stays one,
+    so a leaf can take it without a copy)."""
+    return arr if arr.shape == shape else arr.reshape(shape)
+
+
 class MatMulGradFn(GradFn):
-    """a @ b with NumPy's matmul rules (1-D promotion, broadcast batch dims); f_d = (b, a)."""
+    """a @ b with NumPy's matmul rules (1-D promotion, broadcast batch dims); saves (b, a)."""
+
+    fresh_grads = True  # matmul results (reshaped only where the operand's shape needs it)
 
     def __init__(self, a, b, a_val, b_val):
         super().__init__(a, b)
         need_a, need_b = self.needs_input_grad
-        self.f_d = (b_val if need_a else None, a_val if need_b else None)
         self.shapes = (np.shape(a_val), np.shape(b_val))
-        self.save_for_backward(b if need_a else None, a if need_b else None)
+        self.save_for_backward((b_val if b is None else b) if need_a else None,
+                               (a_val if a is None else a) if need_b else None)
 
     def backward(self, grad_output):
-        b_val, a_val = self.f_d
+        b_val, a_val = self.saved_tensors
         a_shape, b_shape = self.shapes
         # Work with the 1-D operands promoted to matrices, as matmul itself does.
         g = grad_output
@@ -221,15 +245,16 @@ class MatMulGradFn(GradFn):
             b2 = b_val[:, None] if len(b_shape) == 1 else b_val
             grad_a = gemm.matmul(g, np.swapaxes(b2, -1, -2))
             a2_shape = (1,) + a_shape if len(a_shape) == 1 else a_shape
-            grad_a = unbroadcast(grad_a, a2_shape).reshape(a_shape)
+            grad_a = _reshaped(unbroadcast(grad_a, a2_shape), a_shape)
         if a_val is not None:
             a2 = a_val[None, :] if len(a_shape) == 1 else a_val
             grad_b = gemm.matmul(np.swapaxes(a2, -1, -2), g)
             b2_shape = b_shape + (1,) if len(b_shape) == 1 else b_shape
-            grad_b = unbroadcast(grad_b, b2_shape).reshape(b_shape)
+            grad_b = _reshaped(unbroadcast(grad_b, b2_shape), b_shape)
         return grad_a, grad_b
 
 
+@tensor_method("matmul", "__matmul__", reflected="__rmatmul__")
 def matmul(a, b):
     a_val, a_t = operand(a)
     b_val, b_t = operand(b)
@@ -251,21 +276,13 @@ def matmul(a, b):
     return Tensor._wrap(out, fn)
 
 
-def _reversed(op):
-    def reflected(self, other):
-        return op(other, self)
+true_divide = divide = div
+multiply = mul
+subtract = sub
+negative = neg
 
-    reflected.__name__ = "r" + op.__name__
-    return reflected
-
-
-# Operator dunders; the reversed ones reuse the same nodes with operands swapped back.
-OPERATORS = {
-    "__add__": add, "__radd__": _reversed(add),
-    "__sub__": sub, "__rsub__": _reversed(sub),
-    "__mul__": mul, "__rmul__": _reversed(mul),
-    "__truediv__": div, "__rtruediv__": _reversed(div),
-    "__pow__": pow, "__rpow__": _reversed(pow),
-    "__matmul__": matmul, "__rmatmul__": _reversed(matmul),
-    "__neg__": neg,
-}
+tensor_inplace_method(add, "add_", "__iadd__")
+tensor_inplace_method(sub, "sub_", "__isub__")
+tensor_inplace_method(mul, "mul_", "__imul__")
+tensor_inplace_method(div, "div_", "__itruediv__")
+tensor_inplace_method(pow, "pow_", "__ipow__")

@@ -10,10 +10,13 @@ import numpy as np
 from fastgrad import dtypes
 from fastgrad.autograd.function import GradFn, needs_grad
 from fastgrad.autograd.tensor import Tensor
+from fastgrad.ops._methods import tensor_method
 from fastgrad.ops._operands import as_tensor
 
 
 class CastGradFn(GradFn):
+    fresh_grads = True  # astype copies
+
     def backward(self, grad_output):
         return (grad_output.astype(self.input_dtypes[0]),)
 
@@ -25,6 +28,7 @@ def _is_device(value):
     return isinstance(value, str) and value.split(":")[0] in _DEVICE_TYPES
 
 
+@tensor_method()
 def to(x, *args, device=None, dtype=None, non_blocking=False, copy=False):
     """``Tensor.to`` with PyTorch's forms: ``to(dtype)``, ``to(device, dtype)``, ``to(other)``
     (other's dtype), with ``device=``, ``dtype=``, ``non_blocking=``, ``copy=`` keywords.
@@ -59,34 +63,42 @@ def to(x, *args, device=None, dtype=None, non_blocking=False, copy=False):
     return Tensor._wrap(out, fn)
 
 
+@tensor_method()
 def astype(x, dtype):
     return to(x, dtype)
 
 
+@tensor_method()
 def float(x):
     return to(x, np.float32)
 
 
+@tensor_method()
 def double(x):
     return to(x, np.float64)
 
 
+@tensor_method()
 def half(x):
     return to(x, np.float16)
 
 
+@tensor_method()
 def long(x):
     return to(x, np.int64)
 
 
+@tensor_method()
 def int(x):
     return to(x, np.int32)
 
 
+@tensor_method()
 def bool(x):
     return to(x, np.bool_)
 
 
+@tensor_method()
 def type(x, dtype=None):
     if dtype is None:
         return f"fastgrad.{x.arr.dtype}"

@@ -90,42 +90,43 @@ def _input_grad_chunk(grad, grad_rows, weight_t, geometry, d_cols, d_x):
 
 
 class Conv2dGradFn(GradFn):
+    fresh_grads = True
+
     def __init__(self, x, weight, bias, cols, chunks, geometry, workspace):
         super().__init__(x, weight, bias)
-        self.cols = cols  # one column buffer per chunk of the batch
         self.chunks = chunks
-        self.weight = weight.arr
         self.geometry = geometry
         self.workspace = workspace
-        self.save_for_backward(weight)
+        self.save_for_backward(weight, *cols)  # cols: one column buffer per chunk of the batch
 
     def backward(self, grad_output):
+        weight, *cols = self.saved_tensors
         geometry = self.geometry
         need_x, need_w, need_b = self.needs_input_grad
-        dtype = self.weight.dtype
+        dtype = weight.dtype
         k = geometry.c * geometry.kh * geometry.kw
         positions = geometry.out_h * geometry.out_w
         out_ch = geometry.out_channels
         workspace = self.workspace
-        weight_t = self.weight.reshape(out_ch, k).T
+        weight_t = weight.reshape(out_ch, k).T
         grad_nchw = np.ascontiguousarray(grad_output, dtype=dtype)
         d_x = np.empty((geometry.n, geometry.c, geometry.h, geometry.w), dtype=dtype) \
             if need_x else None
         need_wb = need_w or need_b
-        long_dw = need_wb and self.cols[0].shape[0] * out_ch > _PER_IMAGE_DW_MAX_ENTRIES
+        long_dw = need_wb and cols[0].shape[0] * out_ch > _PER_IMAGE_DW_MAX_ENTRIES
         grad_rows = [workspace.take((out_ch, (hi - lo) * positions), dtype) if long_dw else None
                      for lo, hi in self.chunks]
         # Each chunk makes its dW before its dcols, and after its last backward a node's
         # columns are dead: dcols can then take their first K rows (one buffer less to keep
         # warm; docs/performance.md, "Convolution layout").
         reuse = need_x and need_wb and self.last_backward
-        d_cols = [(self.cols[i][:k] if reuse
+        d_cols = [(cols[i][:k] if reuse
                    else workspace.take((k, (hi - lo) * positions), dtype)) if need_x else None
                   for i, (lo, hi) in enumerate(self.chunks)]
 
         def chunk(i, lo, hi):
             grad = grad_nchw[lo:hi].reshape(hi - lo, out_ch, positions)
-            d_wb = _weight_grad_chunk(grad, self.cols[i], grad_rows[i]) if need_wb else None
+            d_wb = _weight_grad_chunk(grad, cols[i], grad_rows[i]) if need_wb else None
             if need_x:
                 _input_grad_chunk(grad, grad_rows[i], weight_t, geometry, d_cols[i], d_x[lo:hi])
             return d_wb
@@ -136,18 +137,22 @@ class Conv2dGradFn(GradFn):
                 workspace.give_back(buffer)
         d_weight = d_bias = None
         if need_wb:
-            d_wb = parts[0] if len(parts) == 1 else sum(parts)
+            d_wb = parts[0] if len(parts) == 1 else sum(parts)  # (K', O)
+            # Written into arrays of their own, so that the parameters may take them as they are.
             if need_w:
-                d_weight = np.ascontiguousarray(d_wb[:k].T).reshape(self.weight.shape)
+                d_weight = np.empty(weight.shape, dtype)
+                d_weight.reshape(out_ch, k)[...] = d_wb[:k].T
             if need_b:
-                d_bias = np.ascontiguousarray(d_wb[k])
+                d_bias = d_wb[k].copy()
         return d_x, d_weight, d_bias
 
     def release(self):
-        workspace, cols = self.workspace, self.cols
+        # The column buffers go back to the layer's workspace (read from the saved list
+        # directly: ``saved_tensors`` would refuse a weight changed since the forward).
+        buffers = self._saved[1:] if not self.released else ()
         super().release()
-        for buffer in cols:
-            workspace.give_back(buffer)
+        for buffer in buffers:
+            self.workspace.give_back(buffer)
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, workspace=None):

@@ -8,12 +8,15 @@ from fastgrad.random import default_generator
 
 
 class DropoutGradFn(GradFn):
+    fresh_grads = True
+
     def __init__(self, x, scale_mask):
         super().__init__(x)
-        self.scale_mask = scale_mask
+        self.save_for_backward(scale_mask)
 
     def backward(self, grad_output):
-        return (grad_output * self.scale_mask,)
+        scale_mask, = self.saved_tensors
+        return (grad_output * scale_mask,)
 
 
 def dropout(x, p=0.5, training=True, inplace=False, generator=None):

@@ -1,43 +1,49 @@
 """Elementwise unary ops: exp, log, sqrt, abs, sigmoid, tanh, relu, clamp (also with tensor bounds).
 
-Each node keeps what its derivative needs (usually the output) and multiplies the incoming
-gradient by the local derivative.
+Each node saves what its derivative needs (usually the output, saved by
+``wrap_saving_output`` once it is a Tensor) and multiplies the incoming gradient by the local
+derivative; the products are fresh arrays (``fresh_grads``).
 """
 import numpy as np
 
 from fastgrad import dtypes
 from fastgrad.autograd.function import GradFn, needs_grad, unbroadcast
 from fastgrad.autograd.tensor import Tensor
+from fastgrad.ops._methods import tensor_method
+from fastgrad.ops.inplace import tensor_inplace_method
 from fastgrad.ops._operands import as_tensor, fix_result_dtype, float_array, wrap_saving_output
 
 
 class ExpGradFn(GradFn):
-    def __init__(self, x, out):
-        super().__init__(x)
-        self.out = out
+    fresh_grads = True
 
     def backward(self, grad_output):
-        return (grad_output * self.out,)
+        out, = self.saved_tensors
+        return (grad_output * out,)
 
 
+@tensor_method()
 def exp(x):
     x = as_tensor(x)
     with np.errstate(over="ignore"):
         out = np.exp(float_array(x))
-    return wrap_saving_output(out, ExpGradFn(x, out) if needs_grad(x) else None)
+    return wrap_saving_output(out, ExpGradFn(x) if needs_grad(x) else None)
 
 
 class LogGradFn(GradFn):
+    fresh_grads = True
+
     def __init__(self, x):
         super().__init__(x)
-        self.x = x.arr
         self.save_for_backward(x)
 
     def backward(self, grad_output):
+        x, = self.saved_tensors
         with np.errstate(divide="ignore", invalid="ignore"):
-            return (grad_output / self.x,)
+            return (grad_output / x,)
 
 
+@tensor_method()
 def log(x):
     x = as_tensor(x)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -46,32 +52,36 @@ def log(x):
 
 
 class SqrtGradFn(GradFn):
-    def __init__(self, x, out):
-        super().__init__(x)
-        self.out = out
+    fresh_grads = True
 
     def backward(self, grad_output):
+        out, = self.saved_tensors
         with np.errstate(divide="ignore", invalid="ignore"):
-            return (grad_output / (2 * self.out),)
+            return (grad_output / (2 * out),)
 
 
+@tensor_method()
 def sqrt(x):
     x = as_tensor(x)
     with np.errstate(invalid="ignore"):
         out = np.sqrt(float_array(x))
-    return wrap_saving_output(out, SqrtGradFn(x, out) if needs_grad(x) else None)
+    return wrap_saving_output(out, SqrtGradFn(x) if needs_grad(x) else None)
 
 
 class AbsGradFn(GradFn):
+    fresh_grads = True
+
     def __init__(self, x):
         super().__init__(x)
         # PyTorch's sgn: 0 at 0, and 0 at NaN too (NumPy's sign(NaN) is NaN)
-        self.sign = np.nan_to_num(np.sign(x.arr), nan=0.0)
+        self.save_for_backward(np.nan_to_num(np.sign(x.arr), nan=0.0))
 
     def backward(self, grad_output):
-        return (grad_output * self.sign,)
+        sign, = self.saved_tensors
+        return (grad_output * sign,)
 
 
+@tensor_method("abs", "__abs__")
 def abs(x):
     x = as_tensor(x)
     out = np.abs(x.arr)
@@ -79,49 +89,53 @@ def abs(x):
 
 
 class SigmoidGradFn(GradFn):
-    def __init__(self, x, out):
-        super().__init__(x)
-        self.out = out
+    fresh_grads = True
 
     def backward(self, grad_output):
-        return (grad_output * self.out * (1 - self.out),)
+        out, = self.saved_tensors
+        return (grad_output * out * (1 - out),)
 
 
+@tensor_method()
 def sigmoid(x):
     """1 / (1 + exp(-x)), computed from exp(-|x|) so that no exp overflows for large |x|."""
     x = as_tensor(x)
     arr = float_array(x)
     e = np.exp(-np.abs(arr))
     out = np.where(arr >= 0, 1 / (1 + e), e / (1 + e)).astype(arr.dtype, copy=False)
-    return wrap_saving_output(out, SigmoidGradFn(x, out) if needs_grad(x) else None)
+    return wrap_saving_output(out, SigmoidGradFn(x) if needs_grad(x) else None)
 
 
 class TanhGradFn(GradFn):
-    def __init__(self, x, out):
-        super().__init__(x)
-        self.out = out
+    fresh_grads = True
 
     def backward(self, grad_output):
-        return (grad_output * (1 - self.out * self.out),)
+        out, = self.saved_tensors
+        return (grad_output * (1 - out * out),)
 
 
+@tensor_method()
 def tanh(x):
     x = as_tensor(x)
     out = np.tanh(float_array(x))
-    return wrap_saving_output(out, TanhGradFn(x, out) if needs_grad(x) else None)
+    return wrap_saving_output(out, TanhGradFn(x) if needs_grad(x) else None)
 
 
 class ReluGradFn(GradFn):
+    fresh_grads = True
+
     def __init__(self, x, out):
         super().__init__(x)
         # PyTorch's threshold_backward passes the gradient unless out <= 0: a NaN input
         # (NaN out) passes it too.
-        self.passes = ~(out <= 0)
+        self.save_for_backward(~(out <= 0))
 
     def backward(self, grad_output):
-        return (grad_output * self.passes,)
+        passes, = self.saved_tensors
+        return (grad_output * passes,)
 
 
+@tensor_method()
 def relu(x):
     x = as_tensor(x)
     out = np.maximum(x.arr, 0).astype(x.arr.dtype, copy=False)
@@ -129,14 +143,18 @@ def relu(x):
 
 
 class ClampGradFn(GradFn):
+    fresh_grads = True
+
     def __init__(self, x, inside):
         super().__init__(x)
-        self.inside = inside
+        self.save_for_backward(inside)
 
     def backward(self, grad_output):
-        return (grad_output * self.inside,)
+        inside, = self.saved_tensors
+        return (grad_output * inside,)
 
 
+@tensor_method("clamp", "clip")
 def clamp(x, min=None, max=None):
     """Limit to [min, max]; the gradient passes where min <= x <= max (PyTorch's rule).
 
@@ -167,13 +185,16 @@ class ClampTensorsGradFn(GradFn):
     """clamp with tensor bounds: each element's gradient goes to whichever of x, min, max
     gave its value (PyTorch's clamp_backward and clamp_backward_min_max)."""
 
+    fresh_grads = True
+
     def __init__(self, x, low, high, masks):
         super().__init__(x, low, high)
-        self.masks = masks  # (to x, to min, to max), each None when that input needs none
+        self.shapes = tuple(None if t is None else t.arr.shape for t in (x, low, high))
+        self.save_for_backward(*masks)  # (to x, to min, to max), None where none is needed
 
     def backward(self, grad_output):
-        return tuple(None if mask is None else unbroadcast(grad_output * mask, t.shape)
-                     for mask, t in zip(self.masks, self.inputs))
+        return tuple(None if mask is None else unbroadcast(grad_output * mask, shape)
+                     for mask, shape in zip(self.saved_tensors, self.shapes))
 
 
 def _clamp_tensors(x, low, high):
@@ -214,3 +235,9 @@ def _clamp_tensors(x, low, high):
 
 
 clip = clamp
+
+tensor_inplace_method(exp, "exp_")
+tensor_inplace_method(sigmoid, "sigmoid_")
+tensor_inplace_method(tanh, "tanh_")
+tensor_inplace_method(relu, "relu_")
+tensor_inplace_method(clamp, "clamp_")

@@ -13,6 +13,8 @@ import numpy as np
 from fastgrad.autograd.function import GradFn, needs_grad, unbroadcast
 from fastgrad.autograd.grad_mode import is_grad_enabled
 from fastgrad.autograd.tensor import Tensor
+from fastgrad.ops._methods import tensor_method
+from fastgrad.random import default_generator
 
 
 def _plain_item(i):
@@ -135,6 +137,8 @@ def _index_error(x, idx, exc):
 
 
 class GetItemGradFn(GradFn):
+    fresh_grads = True
+
     def __init__(self, x, idx, basic):
         super().__init__(x)
         self.in_shape = x.arr.shape
@@ -152,6 +156,7 @@ class GetItemGradFn(GradFn):
         return (grad,)
 
 
+@tensor_method("__getitem__")
 def getitem(x, idx):
     idx = _plain_index(idx)
     basic = _is_basic(idx)
@@ -174,6 +179,8 @@ def getitem(x, idx):
 
 class SetitemGradFn(GradFn):
     """``x[idx] = constant``: the overwritten elements of the old x get no gradient."""
+
+    fresh_grads = True  # a copy of grad_output, and the value's part of it: a view or a copy
 
     def __init__(self, x, idx):
         super().__init__(x)
@@ -223,6 +230,7 @@ def _assign(arr, idx, value):
     target[index] = value
 
 
+@tensor_method("__setitem__")
 def setitem(x, idx, value):
     """Write ``value`` into ``x[idx]`` in place; ``x`` then comes from a Setitem node."""
     x._check_inplace()
@@ -258,7 +266,8 @@ def setitem(x, idx, value):
             return
         x.grad_fn = fn
         x._requires_grad = True
-        x._after_view_write()
+        if x._base is not None:
+            record_view_write(x)
 
 
 def record_view_write(view):
@@ -266,7 +275,8 @@ def record_view_write(view):
     views, up to its base, a Setitem node that takes the view's new value at its index.
 
     The data is already shared; this makes the graphs agree with it, as PyTorch's CopySlices.
-    ``Tensor._check_view_write`` has already checked that every link is a basic index.
+    ``Tensor._check_view_write`` has already checked that every link is a basic index. Called
+    by every in-place write that records a gradient (``setitem`` and ``ops/inplace.py``).
     """
     child = view
     chain = []
@@ -279,3 +289,33 @@ def record_view_write(view):
     for v in chain + [child]:
         if v._base is not None:
             v._base_fn_at_view = v._base.grad_fn
+
+
+# The in-place fills write through ``x[...] = ...``: on a tensor that requires grad, its old
+# values are then cut from the gradient (as PyTorch's FillBackward) instead of keeping the
+# grad_fn of values that are gone.
+@tensor_method()
+def fill_(x, value):
+    setitem(x, Ellipsis, value)
+    return x
+
+
+@tensor_method()
+def zero_(x):
+    return fill_(x, 0)
+
+
+@tensor_method()
+def copy_(x, src):
+    """Copy ``src`` (broadcast to x's shape) into x; differentiable w.r.t. ``src``."""
+    return fill_(x, src)
+
+
+@tensor_method()
+def normal_(x, mean=0.0, std=1.0, generator=None):
+    return fill_(x, (generator or default_generator()).normal(mean, std, size=x.arr.shape))
+
+
+@tensor_method()
+def uniform_(x, a=0.0, b=1.0, generator=None):
+    return fill_(x, (generator or default_generator()).uniform(a, b, size=x.arr.shape))

@@ -7,19 +7,25 @@ from fastgrad.ops.gemm import matmul
 
 
 class LinearGradFn(GradFn):
+    fresh_grads = True  # GEMM results and a sum: the weight and bias gradients need no copy
+
     def __init__(self, x, weight, bias):
         super().__init__(x, weight, bias)
-        self.x = x.arr
-        self.weight = weight.arr
-        self.save_for_backward(x if self.needs_input_grad[1] else None,
-                               weight if self.needs_input_grad[0] else None)
+        need_x, need_w, _ = self.needs_input_grad
+        self.x_shape = x.arr.shape
+        self.save_for_backward(x if need_w else None, weight if need_x else None)
 
     def backward(self, grad_output):
+        x, weight = self.saved_tensors
         need_x, need_w, need_b = self.needs_input_grad
         # Flatten leading batch dims so every gradient is one 2-D GEMM.
         g2 = grad_output.reshape(-1, grad_output.shape[-1])
-        grad_x = matmul(g2, self.weight).reshape(self.x.shape) if need_x else None
-        grad_w = matmul(g2.T, self.x.reshape(-1, self.x.shape[-1])) if need_w else None
+        grad_x = None
+        if need_x:
+            grad_x = matmul(g2, weight)
+            if grad_x.shape != self.x_shape:
+                grad_x = grad_x.reshape(self.x_shape)
+        grad_w = matmul(g2.T, x.reshape(-1, x.shape[-1])) if need_w else None
         grad_b = g2.sum(axis=0) if need_b else None
         return grad_x, grad_w, grad_b
 

@@ -115,15 +115,15 @@ def _per_sample_factor(grad_output, sample_weight, reduction):
 
 
 class _ClassTargetGradFn(GradFn):
-    """What the class-index losses' backwards share: the targets, per-sample weights, ignored
-    rows and reduction."""
+    """What the class-index losses' backwards share: they save the targets, per-sample
+    weights and ignored rows (in that order, first), and keep the reduction."""
+
+    fresh_grads = True
 
     def __init__(self, input, safe_target, sample_weight, ignored, reduction):
         super().__init__(input)
         self.in_shape = input.arr.shape
-        self.target = safe_target
-        self.sample_weight = sample_weight
-        self.ignored = ignored
+        self.save_for_backward(safe_target, sample_weight, ignored)
         self.reduction = reduction
 
 
@@ -135,24 +135,24 @@ class CrossEntropyGradFn(_ClassTargetGradFn):
     def __init__(self, input, log_probs, safe_target, sample_weight, ignored, reduction,
                  smoothing=0.0, class_weight=None):
         super().__init__(input, safe_target, sample_weight, ignored, reduction)
-        self.log_probs = log_probs
+        self.save_for_backward(log_probs, class_weight)
         self.smoothing = smoothing
-        self.class_weight = class_weight
 
     def backward(self, grad_output):
-        probs = np.exp(self.log_probs)
+        target, sample_weight, ignored, log_probs, class_weight = self.saved_tensors
+        probs = np.exp(log_probs)
         grad = probs.copy()
-        grad[np.arange(grad.shape[0]), self.target] -= 1
-        grad *= ((1 - self.smoothing) * self.sample_weight)[:, None]
+        grad[np.arange(grad.shape[0]), target] -= 1
+        grad *= ((1 - self.smoothing) * sample_weight)[:, None]
         if self.smoothing:
             classes = probs.shape[1]
-            w = self.class_weight
+            w = class_weight
             total = classes if w is None else w.sum()
             grad += (self.smoothing / classes) * (total * probs - (1 if w is None else w))
         with np.errstate(invalid="ignore"):
-            grad *= _reduction_factor(grad_output, self.sample_weight, self.reduction)[:, None]
-        if self.ignored is not None:
-            grad[self.ignored] = 0  # skipped rows get no gradient, whatever their logits
+            grad *= _reduction_factor(grad_output, sample_weight, self.reduction)[:, None]
+        if ignored is not None:
+            grad[ignored] = 0  # skipped rows get no gradient, whatever their logits
         return (grad.reshape(self.in_shape),)
 
 
@@ -195,11 +195,13 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
 
 class NLLGradFn(_ClassTargetGradFn):
     def backward(self, grad_output):
-        rows = self.target.shape[0]
+        target, sample_weight, ignored = self.saved_tensors
+        rows = target.shape[0]
         grad = np.zeros((rows, self.in_shape[-1]), dtype=grad_output.dtype)
-        grad[np.arange(rows), self.target] = -_per_sample_factor(grad_output, self.sample_weight, self.reduction)
-        if self.ignored is not None:
-            grad[self.ignored] = 0  # skipped rows get no gradient (0 * inf when all are)
+        grad[np.arange(rows), target] = -_per_sample_factor(grad_output, sample_weight,
+                                                             self.reduction)
+        if ignored is not None:
+            grad[ignored] = 0  # skipped rows get no gradient (0 * inf when all are)
         return (grad.reshape(self.in_shape),)
 
 

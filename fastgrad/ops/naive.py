@@ -21,26 +21,27 @@ def _window(g, i, j):
 
 
 class NaiveConv2dGradFn(GradFn):
+    fresh_grads = True  # d_x is a view of d_padded: the engine copies it for a leaf
+
     def __init__(self, x, weight, bias, padded, geometry):
         super().__init__(x, weight, bias)
-        self.padded = padded
-        self.weight = weight.arr
+        self.save_for_backward(padded, weight)  # padded: x's values, copied by the forward
         self.geometry = geometry
-        self.save_for_backward(x, weight)
 
     def backward(self, grad_output):
+        padded, weight = self.saved_tensors
         g = self.geometry
         need_x, need_w, need_b = self.needs_input_grad
-        d_padded = np.zeros_like(self.padded) if need_x else None
-        d_weight = np.zeros_like(self.weight) if need_w else None
+        d_padded = np.zeros_like(padded) if need_x else None
+        d_weight = np.zeros_like(weight) if need_w else None
         for i in range(g.out_h):
             for j in range(g.out_w):
                 rows, cols = _window(g, i, j)
                 go = grad_output[:, :, i, j]  # (N, O)
                 if need_w:
-                    d_weight += np.tensordot(go, self.padded[:, :, rows, cols], axes=([0], [0]))
+                    d_weight += np.tensordot(go, padded[:, :, rows, cols], axes=([0], [0]))
                 if need_x:
-                    d_padded[:, :, rows, cols] += np.tensordot(go, self.weight, axes=([1], [0]))
+                    d_padded[:, :, rows, cols] += np.tensordot(go, weight, axes=([1], [0]))
         d_x = d_padded[:, :, g.ph:g.ph + g.h, g.pw:g.pw + g.w] if need_x else None
         d_bias = grad_output.sum(axis=(0, 2, 3)) if need_b else None
         return d_x, d_weight, d_bias
@@ -67,16 +68,17 @@ def conv2d_naive(input, weight, bias=None, stride=1, padding=0, dilation=1):
 class NaiveMaxPool2dGradFn(GradFn):
     def __init__(self, x, argmax, geometry):
         super().__init__(x)
-        self.argmax = argmax  # (N, C, OH, OW) flat index into each window
+        self.save_for_backward(argmax)  # (N, C, OH, OW) flat index into each window
         self.geometry = geometry
 
     def backward(self, grad_output):
+        argmax, = self.saved_tensors
         g = self.geometry
         d_padded = np.zeros((g.n, g.c, g.h + 2 * g.ph, g.w + 2 * g.pw), dtype=grad_output.dtype)
         n_idx, c_idx = np.meshgrid(np.arange(g.n), np.arange(g.c), indexing="ij")
         for i in range(g.out_h):
             for j in range(g.out_w):
-                win_r, win_c = np.divmod(self.argmax[:, :, i, j], g.kw)
+                win_r, win_c = np.divmod(argmax[:, :, i, j], g.kw)
                 # Each (n, c) hits one element here, so this fancy-index add has no repeats.
                 d_padded[n_idx, c_idx, i * g.sh + win_r, j * g.sw + win_c] += grad_output[:, :, i, j]
         return (d_padded[:, :, g.ph:g.ph + g.h, g.pw:g.pw + g.w],)

@@ -28,14 +28,17 @@ def _by_chunks(kernel, *arrays):
 
 
 class MaxPool2dGradFn(GradFn):
+    fresh_grads = True
+
     def __init__(self, x, argmax):
         super().__init__(x)
         self.in_shape = x.arr.shape
-        self.argmax = argmax
+        self.save_for_backward(argmax)
 
     def backward(self, grad_output):
+        argmax, = self.saved_tensors
         d_x = np.empty(self.in_shape, dtype=grad_output.dtype)
-        _by_chunks(maxpool2d_backward, np.ascontiguousarray(grad_output), self.argmax, d_x)
+        _by_chunks(maxpool2d_backward, np.ascontiguousarray(grad_output), argmax, d_x)
         return (d_x,)
 
 
@@ -69,6 +72,8 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, return_indices=False)
 
 
 class AvgPool2dGradFn(GradFn):
+    fresh_grads = True
+
     def __init__(self, x, geometry):
         super().__init__(x)
         self.geometry = geometry

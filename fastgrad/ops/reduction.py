@@ -9,6 +9,7 @@ import numpy as np
 from fastgrad import dtypes
 from fastgrad.autograd.function import GradFn, needs_grad
 from fastgrad.autograd.tensor import Tensor
+from fastgrad.ops._methods import tensor_method
 from fastgrad.ops._operands import (as_tensor, normalize_dim, normalize_dims, resolve_alias,
                                      wrap_saving_output)
 
@@ -44,6 +45,7 @@ class SumGradFn(GradFn):
         return (np.broadcast_to(g, self.in_shape),)
 
 
+@tensor_method()
 def sum(x, dim=None, keepdim=False, dtype=None, *, axis=None, keepdims=None):
     """Sum over ``dim`` (int, tuple or None for all). Integer and bool inputs sum to int64."""
     x = as_tensor(x)
@@ -81,6 +83,7 @@ def _require_float(x, op):
         )
 
 
+@tensor_method()
 def mean(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     x = as_tensor(x)
     _require_float(x, "mean")
@@ -98,21 +101,26 @@ class VarGradFn(GradFn):
     finite values). No exception, no warning.
     """
 
+    fresh_grads = True
+
     def __init__(self, x, centered, axes, divisor):
         super().__init__(x)
-        self.centered = centered
+        self.save_for_backward(centered)
         self.axes = axes
         self.divisor = divisor
 
     def backward(self, grad_output):
-        g = grad_output.reshape(_kept_shape(self.centered.shape, self.axes))
+        return (self._var_backward(grad_output, self.saved_tensors[0]),)
+
+    def _var_backward(self, grad_output, centered):
+        g = grad_output.reshape(_kept_shape(centered.shape, self.axes))
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             if self.divisor > 0:
-                return (g * self.centered * (2.0 / self.divisor),)
+                return g * centered * (2.0 / self.divisor)
             if self.axes is None:
-                scale = np.where(self.centered == 0, np.nan, np.inf).astype(self.centered.dtype)
-                return (g * scale,)
-            return (g * self.centered * (np.inf if self.divisor == 0 else 2.0 / self.divisor),)
+                scale = np.where(centered == 0, np.nan, np.inf).astype(centered.dtype)
+                return g * scale
+            return g * centered * (np.inf if self.divisor == 0 else 2.0 / self.divisor)
 
 
 def _variance(x, dim, unbiased, keepdim, correction, axis, keepdims, op):
@@ -149,6 +157,7 @@ def _cast_back(out, dtype):
         return np.asarray(out).astype(dtype, copy=False)  # (a 0-d result stays an array)
 
 
+@tensor_method()
 def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
     """Variance with Bessel's correction by default (``correction=1``), as PyTorch."""
     x, out, centered, axes, divisor = _variance(
@@ -158,25 +167,26 @@ def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None
 
 
 class StdGradFn(VarGradFn):
-    """std = sqrt(var): d std = d var / (2 std), and 0 where std is 0 (PyTorch), not nan."""
+    """std = sqrt(var): d std = d var / (2 std), and 0 where std is 0 (PyTorch), not nan.
 
-    def __init__(self, x, centered, axes, divisor, out):
-        super().__init__(x, centered, axes, divisor)
-        self.out_kept = out.reshape(_kept_shape(x.arr.shape, axes))
+    Saves (centered, out): ``std`` saves its output after making it."""
 
     def backward(self, grad_output):
-        g = grad_output.reshape(self.out_kept.shape)
+        centered, out = self.saved_tensors
+        out_kept = out.reshape(_kept_shape(centered.shape, self.axes))
+        g = grad_output.reshape(out_kept.shape)
         with np.errstate(invalid="ignore", divide="ignore"):
-            g_var = np.where(self.out_kept == 0, 0, g / (2 * self.out_kept))
-        return super().backward(g_var)
+            g_var = np.where(out_kept == 0, 0, g / (2 * out_kept))
+        return (self._var_backward(g_var, centered),)
 
 
+@tensor_method()
 def std(x, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
     x, out, centered, axes, divisor = _variance(
         x, dim, unbiased, keepdim, correction, axis, keepdims, "std")
     out = _cast_back(np.sqrt(out), x.arr.dtype)
     # The backward reads the output: an in-place change of it must make the backward raise.
-    return wrap_saving_output(out, StdGradFn(x, centered, axes, divisor, out) if needs_grad(x) else None)
+    return wrap_saving_output(out, StdGradFn(x, centered, axes, divisor) if needs_grad(x) else None)
 
 
 class ExtremumGradFn(GradFn):
@@ -187,18 +197,22 @@ class ExtremumGradFn(GradFn):
     element there, and grad / 0 * 0 makes that whole slice's gradient NaN.
     """
 
+    fresh_grads = True
+
     def __init__(self, x, out_kept, axes, nan_is_extremum):
         super().__init__(x)
-        self.mask = x.arr == out_kept
+        mask = x.arr == out_kept
         if nan_is_extremum and x.arr.dtype.kind == "f" and np.isnan(out_kept).any():
-            self.mask |= np.isnan(x.arr)
+            mask |= np.isnan(x.arr)
+        self.save_for_backward(mask)
         self.axes = axes
 
     def backward(self, grad_output):
-        g = grad_output.reshape(_kept_shape(self.mask.shape, self.axes))
-        count = self.mask.sum(axis=self.axes, keepdims=True).astype(g.dtype)
+        mask, = self.saved_tensors
+        g = grad_output.reshape(_kept_shape(mask.shape, self.axes))
+        count = mask.sum(axis=self.axes, keepdims=True).astype(g.dtype)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return (self.mask * (g / count),)
+            return (mask * (g / count),)
 
 
 def _check_nonempty(x, dim, full, name):
@@ -233,10 +247,12 @@ def _extremum(x, dim, keepdim, axis, keepdims, reduce, name):
     return Tensor._wrap(out, fn)
 
 
+@tensor_method()
 def amax(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     return _extremum(x, dim, keepdim, axis, keepdims, np.max, "amax")
 
 
+@tensor_method()
 def amin(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     return _extremum(x, dim, keepdim, axis, keepdims, np.min, "amin")
 
@@ -244,16 +260,19 @@ def amin(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
 class IndexedExtremumGradFn(GradFn):
     """max(dim) / min(dim): the gradient goes to the returned index of each slice."""
 
+    fresh_grads = True
+
     def __init__(self, x, indices_kept, axis):
         super().__init__(x)
         self.in_shape = x.arr.shape
-        self.indices = indices_kept
+        self.save_for_backward(indices_kept)
         self.axis = axis
 
     def backward(self, grad_output):
+        indices, = self.saved_tensors
         grad = np.zeros(self.in_shape, dtype=grad_output.dtype)
-        g = grad_output.reshape(self.indices.shape)
-        np.put_along_axis(grad, self.indices, g, axis=self.axis)
+        g = grad_output.reshape(indices.shape)
+        np.put_along_axis(grad, indices, g, axis=self.axis)
         return (grad,)
 
 
@@ -286,11 +305,13 @@ def _indexed_extremum(x, dim, keepdim, axis, keepdims, arg, result_type, name):
     return result_type(Tensor._wrap(values, fn), Tensor._wrap(indices.astype(np.int64)))
 
 
+@tensor_method()
 def max(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """The maximum of all elements, or with ``dim`` the ``(values, indices)`` along it."""
     return _indexed_extremum(x, dim, keepdim, axis, keepdims, np.argmax, MaxResult, "max")
 
 
+@tensor_method()
 def min(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     return _indexed_extremum(x, dim, keepdim, axis, keepdims, np.argmin, MinResult, "min")
 
@@ -310,10 +331,12 @@ def _arg(x, dim, keepdim, axis, keepdims, func, name):
     return Tensor._wrap(np.asarray(out, dtype=np.int64))
 
 
+@tensor_method()
 def argmax(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """Index of the first maximum (flat index when ``dim`` is None); no gradient."""
     return _arg(x, dim, keepdim, axis, keepdims, np.argmax, "argmax")
 
 
+@tensor_method()
 def argmin(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     return _arg(x, dim, keepdim, axis, keepdims, np.argmin, "argmin")

@@ -3,20 +3,24 @@ import numpy as np
 
 from fastgrad.autograd.function import GradFn, needs_grad, unbroadcast
 from fastgrad.autograd.tensor import Tensor
+from fastgrad.ops._methods import tensor_method
 from fastgrad.ops._operands import broadcast_error, fix_result_dtype, operand
 
 
 class WhereGradFn(GradFn):
+    fresh_grads = True
+
     def __init__(self, x, y, condition, x_shape, y_shape):
         super().__init__(x, y)
-        self.condition = condition
+        self.save_for_backward(condition)  # an array (a bool Tensor's array is not checked)
         self.shapes = (x_shape, y_shape)
 
     def backward(self, grad_output):
+        condition, = self.saved_tensors
         need_x, need_y = self.needs_input_grad
         zero = np.zeros((), dtype=grad_output.dtype)
-        gx = unbroadcast(np.where(self.condition, grad_output, zero), self.shapes[0]) if need_x else None
-        gy = unbroadcast(np.where(self.condition, zero, grad_output), self.shapes[1]) if need_y else None
+        gx = unbroadcast(np.where(condition, grad_output, zero), self.shapes[0]) if need_x else None
+        gy = unbroadcast(np.where(condition, zero, grad_output), self.shapes[1]) if need_y else None
         return gx, gy
 
 
@@ -44,6 +48,10 @@ def where(condition, x, y):
 
 
 def _comparison(ufunc, name):
+    """The comparison ``name`` as a function and Tensor method, and as the operator
+    ``__name__``, which gives NotImplemented for an operand that is no number or array, so
+    ``x == None`` is False (Python's fallback) as in PyTorch, instead of a TypeError."""
+
     def compare(a, b):
         a_val, _ = operand(a)
         b_val, _ = operand(b)
@@ -52,9 +60,17 @@ def _comparison(ufunc, name):
         except ValueError:
             raise broadcast_error(np.shape(a_val), np.shape(b_val)) from None
 
+    def operator(self, other):
+        try:
+            return compare(self, other)
+        except TypeError:
+            return NotImplemented
+
     compare.__name__ = name
     compare.__doc__ = f"Elementwise ``{name}`` as a bool tensor (no gradient)."
-    return compare
+    operator.__name__ = f"__{name}__"
+    tensor_method(operator.__name__)(operator)
+    return tensor_method()(compare)
 
 
 eq = _comparison(np.equal, "eq")
@@ -65,11 +81,13 @@ gt = _comparison(np.greater, "gt")
 ge = _comparison(np.greater_equal, "ge")
 
 
+@tensor_method()
 def logical_not(x):
     val, _ = operand(x)
     return Tensor._wrap(np.asarray(np.logical_not(val)))
 
 
+@tensor_method("bitwise_not", "__invert__")
 def bitwise_not(x):
     """``~x``: bitwise NOT of an integer tensor, logical NOT of a bool one (as PyTorch)."""
     val, _ = operand(x)
@@ -80,11 +98,13 @@ def bitwise_not(x):
     return Tensor._wrap(np.asarray(np.invert(val)))
 
 
+@tensor_method()
 def isnan(x):
     val, _ = operand(x)
     return Tensor._wrap(np.asarray(np.isnan(val)))
 
 
+@tensor_method()
 def equal(a, b):
     """True when both have the same shape and elements (``torch.equal``)."""
     a_val, _ = operand(a)
@@ -92,6 +112,7 @@ def equal(a, b):
     return bool(np.shape(a_val) == np.shape(b_val) and np.array_equal(a_val, b_val))
 
 
+@tensor_method()
 def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     a_val, _ = operand(a)
     b_val, _ = operand(b)

@@ -9,6 +9,7 @@ import numpy as np
 
 from fastgrad.autograd.function import GradFn, needs_grad, unbroadcast
 from fastgrad.autograd.tensor import Tensor
+from fastgrad.ops._methods import tensor_method
 from fastgrad.ops._operands import as_tensor, normalize_dim, normalize_dims
 
 
@@ -38,6 +39,7 @@ def _reshaped(x, arr):
     return Tensor._wrap(arr, fn, base=x if np.may_share_memory(arr, x.arr) else None)
 
 
+@tensor_method("reshape", "view")
 def reshape(x, *shape):
     x = as_tensor(x)
     shape = _shape_args(shape)
@@ -54,10 +56,12 @@ def reshape(x, *shape):
 view = reshape
 
 
+@tensor_method()
 def view_as(x, other):
     return reshape(x, other.shape)
 
 
+@tensor_method()
 def flatten(x, start_dim=0, end_dim=-1):
     """Merge dims ``start_dim..end_dim`` into one; a 0-d input becomes shape (1,)."""
     x = as_tensor(x)
@@ -72,6 +76,7 @@ def flatten(x, start_dim=0, end_dim=-1):
     return _reshaped(x, x.arr.reshape(new_shape))
 
 
+@tensor_method()
 def unflatten(x, dim, sizes):
     x = as_tensor(x)
     d = normalize_dim(dim, x.arr.ndim)
@@ -79,6 +84,7 @@ def unflatten(x, dim, sizes):
     return reshape(x, shape[:d] + tuple(sizes) + shape[d + 1:])
 
 
+@tensor_method()
 def squeeze(x, dim=None):
     """Remove size-1 dims (all, or those in ``dim``; a listed dim of size > 1 is kept)."""
     x = as_tensor(x)
@@ -89,6 +95,7 @@ def squeeze(x, dim=None):
     return _reshaped(x, np.squeeze(x.arr, axis=axes) if axes else x.arr.view())
 
 
+@tensor_method()
 def unsqueeze(x, dim):
     x = as_tensor(x)
     d = normalize_dim(dim, x.arr.ndim + 1)
@@ -104,6 +111,7 @@ class PermuteGradFn(GradFn):
         return (np.transpose(grad_output, self.inverse),)
 
 
+@tensor_method()
 def permute(x, *dims):
     x = as_tensor(x)
     dims = _shape_args(dims)
@@ -118,6 +126,7 @@ def permute(x, *dims):
     return Tensor._wrap(arr, PermuteGradFn(x, axes) if needs_grad(x) else None, base=x)
 
 
+@tensor_method("transpose", "swapaxes")
 def transpose(x, dim0, dim1):
     """Swap two dims (PyTorch's transpose, not NumPy's)."""
     x = as_tensor(x)
@@ -137,6 +146,21 @@ def numpy_T(x):
     return permute(x, tuple(reversed(range(x.ndim))))
 
 
+def matrix_transpose(x):
+    """``x.mT``: the last two dims swapped; PyTorch refuses it on 1-D (0-d: the identity)."""
+    if x.arr.ndim == 0:
+        return x
+    if x.arr.ndim == 1:
+        raise RuntimeError("tensor.mT is only supported on matrices or batches of matrices. "
+                           f"Got {x.arr.ndim}-D tensor.")
+    return transpose(x, -2, -1)
+
+
+Tensor.T = property(numpy_T)
+Tensor.mT = property(matrix_transpose)
+
+
+@tensor_method()
 def t(x):
     if x.ndim > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {x.ndim}D")
@@ -152,6 +176,7 @@ class ExpandGradFn(GradFn):
         return (unbroadcast(grad_output, self.in_shape),)
 
 
+@tensor_method("broadcast_to", "expand")
 def broadcast_to(x, *shape):
     """A read-only broadcast view of ``x`` with ``shape`` (-1 keeps a dim, as in ``expand``)."""
     x = as_tensor(x)
@@ -176,6 +201,7 @@ def broadcast_to(x, *shape):
 expand = broadcast_to
 
 
+@tensor_method()
 def expand_as(x, other):
     return broadcast_to(x, other.shape)
 
@@ -196,6 +222,7 @@ class RepeatGradFn(GradFn):
         return (g.reshape(self.in_shape),)
 
 
+@tensor_method()
 def repeat(x, *sizes):
     """Tile ``x``: ``sizes`` gives the repeats per dim (at least ``x.ndim`` of them)."""
     x = as_tensor(x)
@@ -214,11 +241,13 @@ class CloneGradFn(GradFn):
         return (grad_output,)
 
 
+@tensor_method()
 def clone(x):
     x = as_tensor(x)
     return Tensor._wrap(x.arr.copy(), CloneGradFn(x) if needs_grad(x) else None)
 
 
+@tensor_method()
 def contiguous(x):
     x = as_tensor(x)
     return x if x.arr.flags.c_contiguous else clone(x)

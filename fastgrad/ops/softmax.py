@@ -3,21 +3,25 @@ import numpy as np
 
 from fastgrad.autograd.function import GradFn, needs_grad
 from fastgrad.autograd.tensor import Tensor
+from fastgrad.ops._methods import tensor_method
 from fastgrad.ops._operands import (as_tensor, float_array, normalize_dim, normalize_dims,
                                      wrap_saving_output)
 
 
 class SoftmaxGradFn(GradFn):
-    def __init__(self, x, out, axis):
+    fresh_grads = True
+
+    def __init__(self, x, axis):
         super().__init__(x)
-        self.out = out
         self.axis = axis
 
     def backward(self, grad_output):
-        inner = np.sum(grad_output * self.out, axis=self.axis, keepdims=True)
-        return (self.out * (grad_output - inner),)
+        out, = self.saved_tensors  # saved by wrap_saving_output
+        inner = np.sum(grad_output * out, axis=self.axis, keepdims=True)
+        return (out * (grad_output - inner),)
 
 
+@tensor_method()
 def softmax(x, dim):
     x = as_tensor(x)
     axis = normalize_dim(dim, x.arr.ndim)
@@ -30,20 +34,24 @@ def softmax(x, dim):
         shifted = arr - np.max(arr, axis=axis, keepdims=True)
         e = np.exp(shifted)
         out = e / np.sum(e, axis=axis, keepdims=True)
-    return wrap_saving_output(out, SoftmaxGradFn(x, out, axis if arr.ndim else None) if needs_grad(x) else None)
+    fn = SoftmaxGradFn(x, axis if arr.ndim else None) if needs_grad(x) else None
+    return wrap_saving_output(out, fn)
 
 
 class LogSoftmaxGradFn(GradFn):
-    def __init__(self, x, out, axis):
+    fresh_grads = True
+
+    def __init__(self, x, axis):
         super().__init__(x)
-        self.out = out
         self.axis = axis
 
     def backward(self, grad_output):
+        out, = self.saved_tensors  # saved by wrap_saving_output
         total = np.sum(grad_output, axis=self.axis, keepdims=True)
-        return (grad_output - np.exp(self.out) * total,)
+        return (grad_output - np.exp(out) * total,)
 
 
+@tensor_method()
 def log_softmax(x, dim):
     x = as_tensor(x)
     axis = normalize_dim(dim, x.arr.ndim)
@@ -55,23 +63,27 @@ def log_softmax(x, dim):
     else:
         shifted = arr - np.max(arr, axis=axis, keepdims=True)
         out = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
-    return wrap_saving_output(out, LogSoftmaxGradFn(x, out, axis if arr.ndim else None) if needs_grad(x) else None)
+    fn = LogSoftmaxGradFn(x, axis if arr.ndim else None) if needs_grad(x) else None
+    return wrap_saving_output(out, fn)
 
 
 class LogsumexpGradFn(GradFn):
     """d logsumexp = grad * exp(x - out), PyTorch's formula (nan at an infinite result)."""
 
-    def __init__(self, x, arr, out_kept):
+    fresh_grads = True
+
+    def __init__(self, x, out_kept):
         super().__init__(x)
-        self.arr, self.out_kept = arr, out_kept
-        self.save_for_backward(x)
+        self.save_for_backward(x, out_kept)  # (x requires grad, so it is float: arr is x.arr)
 
     def backward(self, grad_output):
-        g = grad_output.reshape(self.out_kept.shape)
+        arr, out_kept = self.saved_tensors
+        g = grad_output.reshape(out_kept.shape)
         with np.errstate(invalid="ignore", over="ignore"):
-            return (g * np.exp(self.arr - self.out_kept),)
+            return (g * np.exp(arr - out_kept),)
 
 
+@tensor_method()
 def logsumexp(x, dim, keepdim=False):
     """log(sum(exp(x), dim)), shifted by the max for stability; not shifted where the max is
     +-inf, so that [inf, 1] gives inf and all -inf gives -inf (as PyTorch), not nan."""
@@ -89,5 +101,5 @@ def logsumexp(x, dim, keepdim=False):
         out_kept = np.log(np.sum(np.exp(arr - peak), axis=axes, keepdims=True)) + peak
     out = out_kept if keepdim else out_kept.reshape(
         () if axes is None else tuple(s for i, s in enumerate(arr.shape) if i not in axes))
-    fn = LogsumexpGradFn(x, arr, out_kept) if needs_grad(x) else None
+    fn = LogsumexpGradFn(x, out_kept) if needs_grad(x) else None
     return Tensor._wrap(np.asarray(out), fn)
