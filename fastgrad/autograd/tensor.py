@@ -11,6 +11,9 @@ import numpy as np
 from fastgrad import dtypes
 from fastgrad.autograd.engine import accumulate_into_leaf, run_backward
 from fastgrad.autograd.grad_mode import is_grad_enabled
+from fastgrad.devices import device as _device
+
+_CPU = _device("cpu")
 
 
 class Tensor:
@@ -248,7 +251,7 @@ class Tensor:
 
     @property
     def device(self):
-        return "cpu"
+        return _CPU
 
     def size(self, dim=None):
         """The shape, or the length of dimension ``dim`` (as ``torch.Tensor.size``)."""
@@ -392,6 +395,15 @@ class Tensor:
         gen = generator or default_generator()
         self[...] = gen.uniform(a, b, size=self.arr.shape)
         return self
+
+    # ---- PyTorch device shims (fastgrad/devices.py, fastgrad/cuda.py): one block to move ----
+    is_cuda = False
+
+    def cuda(self, device=None, non_blocking=False):
+        """Raises AssertionError, as a CPU-only PyTorch build does: fastgrad has no GPU."""
+        from fastgrad.cuda import not_compiled
+
+        raise not_compiled()
 
 
 def as_tensor(data, dtype=None):

@@ -7,6 +7,8 @@ import numpy as np
 from fastgrad import dtypes
 from fastgrad.autograd.grad_mode import no_grad
 from fastgrad.autograd.tensor import Tensor
+from fastgrad.cuda import not_compiled
+from fastgrad.devices import check_cpu
 from fastgrad.nn.parameter import Parameter
 
 IncompatibleKeys = collections.namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
@@ -225,9 +227,23 @@ class Module:
         fn(self)
         return self
 
-    def to(self, dtype):
-        """Cast float parameters and buffers to ``dtype`` in place (the objects stay the same)."""
+    def to(self, *args, device=None, dtype=None, non_blocking=False):
+        """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(tensor)`` (its dtype), as
+        ``torch.nn.Module.to``: cast float parameters and buffers in place (the objects stay the
+        same). The device must be the CPU; ``dtype`` must be a float dtype (TypeError)."""
+        for arg in args:
+            if isinstance(arg, Tensor):
+                dtype = arg.dtype
+            elif isinstance(arg, str):  # a device name or a fastgrad.device
+                device = arg
+            elif not isinstance(arg, bool):  # a bool is non_blocking
+                dtype = arg
+        check_cpu(device)
+        if dtype is None:
+            return self
         dtype = dtypes.as_dtype(dtype)
+        if not dtypes.is_floating(dtype):
+            raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dtype}")
         for t in list(self.parameters()) + list(self.buffers()):
             if dtypes.is_floating(t.arr.dtype):
                 t.arr = t.arr.astype(dtype)
@@ -238,6 +254,13 @@ class Module:
 
     def float(self):
         return self.to(np.float32)
+
+    def cpu(self):
+        return self
+
+    def cuda(self, device=None):
+        """Raises AssertionError, as a CPU-only PyTorch build does."""
+        raise not_compiled()
 
     def double(self):
         return self.to(np.float64)
