@@ -26,6 +26,6 @@ from fastgrad.ops import (abs, add, allclose, amax, amin, argmax, argmin, astype
 from fastgrad.random import (Generator, default_generator, get_rng_state, initial_seed,  # noqa: E402
                              manual_seed, seed, set_rng_state)
 from fastgrad.serialization import load, save  # noqa: E402
-from fastgrad import cuda, data, metrics, nn, optim  # noqa: E402,F401
+from fastgrad import cuda, data, metrics, nn, optim, utils  # noqa: E402,F401
 
 __version__ = "0.1.0"
