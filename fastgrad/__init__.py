@@ -1,12 +1,14 @@
 """fastgrad: a small autograd engine with a PyTorch-like API on NumPy and numba."""
 from fastgrad.autograd import (GradFn, Tensor, enable_grad, gradcheck, is_grad_enabled, no_grad,
                                set_grad_enabled)
+from fastgrad.autograd.inference_mode import inference_mode, is_inference_mode_enabled
 from fastgrad import dtypes
-from fastgrad.creation import (arange, empty, empty_like, eye, full, full_like, linspace,
-                               ones, ones_like, rand, rand_like, randint, randn, randn_like,
+from fastgrad.creation import (arange, empty, empty_like, eye, from_numpy, full, full_like,
+                               linspace, ones, ones_like, rand, rand_like, randint, randn, randn_like,
                                randperm, tensor, zeros, zeros_like)
-from fastgrad.dtypes import (bool, double, float, float16, float32, float64, half, int, int8,
-                             int16, int32, int64, long, uint8)
+from fastgrad.dtypes import (bool, double, float, float16, float32, float64, get_default_dtype,
+                             half, int, int8, int16, int32, int64, long, set_default_dtype, uint8)
+from fastgrad.devices import device
 from fastgrad.ops import (abs, add, allclose, amax, amin, argmax, argmin, astype,
                           bitwise_not,
                           broadcast_to, cat, clamp, clip, clone, concatenate, contiguous, div,
@@ -18,8 +20,9 @@ from fastgrad.ops import (abs, add, allclose, amax, amin, argmax, argmin, astype
                           swapaxes, t, tanh, to, transpose, true_divide, unflatten, unsqueeze,
                           var, view, view_as, where)
 from fastgrad.kernels.threads import get_num_threads, set_num_threads
-from fastgrad.random import default_generator, initial_seed, manual_seed
+from fastgrad.random import (Generator, default_generator, get_rng_state, initial_seed,
+                             manual_seed, seed, set_rng_state)
 from fastgrad.serialization import load, save
-from fastgrad import data, metrics, nn, optim  # noqa: F401
+from fastgrad import cuda, data, metrics, nn, optim, utils  # noqa: F401
 
 __version__ = "0.1.0"

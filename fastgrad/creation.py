@@ -1,11 +1,13 @@
-"""Tensor constructors: tensor, zeros, ones, full, arange, linspace, eye, randn, rand, randint,
-empty, and the ``*_like`` forms. Float results default to float32."""
+"""Tensor constructors: tensor, from_numpy, zeros, ones, full, arange, linspace, eye, randn,
+rand, randint, empty, and the ``*_like`` forms. Float results take the default float dtype
+(float32 unless ``set_default_dtype`` changed it); ``device=`` must name the CPU."""
 import numbers
 
 import numpy as np
 
 from fastgrad import dtypes
 from fastgrad.autograd.tensor import Tensor
+from fastgrad.devices import check_cpu
 from fastgrad.random import default_generator
 
 
@@ -26,37 +28,58 @@ def _float_dtype(dtype):
     return dtypes.DEFAULT_FLOAT if dtype is None else dtypes.as_dtype(dtype)
 
 
-def _new(arr, requires_grad):
+def _new(arr, requires_grad, device):
+    if device is not None:
+        check_cpu(device)
     t = Tensor._wrap(arr)
     if requires_grad:
         t.requires_grad = True
     return t
 
 
-def tensor(data, dtype=None, requires_grad=False):
+def tensor(data, dtype=None, device=None, requires_grad=False):
     """A new tensor holding a copy of ``data`` (float data defaults to float32)."""
     if isinstance(data, Tensor):
         # A tensor keeps its dtype (as torch.tensor(t)): float64 -> float32 is for new data only.
         data, dtype = data.arr, data.arr.dtype if dtype is None else dtype
-    return _new(dtypes.to_array(data, dtype, copy=True), requires_grad)
+    return _new(dtypes.to_array(data, dtype, copy=True), requires_grad, device)
 
 
-def zeros(*size, dtype=None, requires_grad=False):
-    return _new(np.zeros(_size(size), dtype=_float_dtype(dtype)), requires_grad)
+_FROM_NUMPY_KINDS = "biuf"
 
 
-def ones(*size, dtype=None, requires_grad=False):
-    return _new(np.ones(_size(size), dtype=_float_dtype(dtype)), requires_grad)
+def from_numpy(ndarray):
+    """A tensor that shares ``ndarray``'s memory (writes through either show in the other).
+
+    The dtype is kept, float64 included (unlike ``tensor``, which copies and applies the
+    default float dtype). Only bool, integer and float arrays are accepted (TypeError).
+    """
+    if not isinstance(ndarray, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
+    if ndarray.dtype.kind not in _FROM_NUMPY_KINDS:
+        raise TypeError(
+            f"can't convert np.ndarray of type numpy.{ndarray.dtype}. The only supported types "
+            "are: float64, float32, float16, int64, int32, int16, int8, uint64, uint32, uint16, "
+            "uint8, and bool.")
+    return Tensor._wrap(ndarray)
 
 
-def empty(*size, dtype=None, requires_grad=False):
-    return _new(np.empty(_size(size), dtype=_float_dtype(dtype)), requires_grad)
+def zeros(*size, dtype=None, device=None, requires_grad=False):
+    return _new(np.zeros(_size(size), dtype=_float_dtype(dtype)), requires_grad, device)
 
 
-def full(size, fill_value, dtype=None, requires_grad=False):
+def ones(*size, dtype=None, device=None, requires_grad=False):
+    return _new(np.ones(_size(size), dtype=_float_dtype(dtype)), requires_grad, device)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False):
+    return _new(np.empty(_size(size), dtype=_float_dtype(dtype)), requires_grad, device)
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad=False):
     if dtype is None:
         dtype = dtypes.to_array(fill_value).dtype
-    return _new(np.full(_size((size,)), fill_value, dtype=dtypes.as_dtype(dtype)), requires_grad)
+    return _new(np.full(_size((size,)), fill_value, dtype=dtypes.as_dtype(dtype)), requires_grad, device)
 
 
 def _like(x, dtype):
@@ -64,27 +87,27 @@ def _like(x, dtype):
     return arr.shape, (arr.dtype if dtype is None else dtypes.as_dtype(dtype))
 
 
-def zeros_like(x, dtype=None, requires_grad=False):
+def zeros_like(x, dtype=None, device=None, requires_grad=False):
     shape, dtype = _like(x, dtype)
-    return _new(np.zeros(shape, dtype=dtype), requires_grad)
+    return _new(np.zeros(shape, dtype=dtype), requires_grad, device)
 
 
-def ones_like(x, dtype=None, requires_grad=False):
+def ones_like(x, dtype=None, device=None, requires_grad=False):
     shape, dtype = _like(x, dtype)
-    return _new(np.ones(shape, dtype=dtype), requires_grad)
+    return _new(np.ones(shape, dtype=dtype), requires_grad, device)
 
 
-def full_like(x, fill_value, dtype=None, requires_grad=False):
+def full_like(x, fill_value, dtype=None, device=None, requires_grad=False):
     shape, dtype = _like(x, dtype)
-    return _new(np.full(shape, fill_value, dtype=dtype), requires_grad)
+    return _new(np.full(shape, fill_value, dtype=dtype), requires_grad, device)
 
 
-def empty_like(x, dtype=None, requires_grad=False):
+def empty_like(x, dtype=None, device=None, requires_grad=False):
     shape, dtype = _like(x, dtype)
-    return _new(np.empty(shape, dtype=dtype), requires_grad)
+    return _new(np.empty(shape, dtype=dtype), requires_grad, device)
 
 
-def arange(start, end=None, step=1, dtype=None, requires_grad=False):
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
     """Integers (int64) from int arguments, float32 when any argument is a float."""
     # 0-d tensors as bounds count as the numbers they hold (an int tensor gives int64)
     start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end, step))
@@ -100,37 +123,37 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False):
     if dtype is None:
         ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
         dtype = np.int64 if ints else dtypes.DEFAULT_FLOAT
-    return _new(np.arange(start, end, step, dtype=dtypes.as_dtype(dtype)), requires_grad)
+    return _new(np.arange(start, end, step, dtype=dtypes.as_dtype(dtype)), requires_grad, device)
 
 
-def linspace(start, end, steps, dtype=None, requires_grad=False):
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     if steps < 0:
         raise RuntimeError(f"linspace: number of steps must be non-negative, got {steps}")
-    return _new(np.linspace(start, end, steps, dtype=_float_dtype(dtype)), requires_grad)
+    return _new(np.linspace(start, end, steps, dtype=_float_dtype(dtype)), requires_grad, device)
 
 
-def eye(n, m=None, dtype=None, requires_grad=False):
+def eye(n, m=None, dtype=None, device=None, requires_grad=False):
     for name, value in (("n", n), ("m", m)):
         if value is not None and value < 0:
             raise RuntimeError(f"eye: {name} must be greater or equal to 0, got {value}")
-    return _new(np.eye(n, m, dtype=_float_dtype(dtype)), requires_grad)
+    return _new(np.eye(n, m, dtype=_float_dtype(dtype)), requires_grad, device)
 
 
-def randn(*size, dtype=None, requires_grad=False, generator=None):
+def randn(*size, dtype=None, device=None, requires_grad=False, generator=None):
     """Standard normal samples from fastgrad's generator (see ``manual_seed``)."""
     gen = generator or default_generator()
     dtype = _float_dtype(dtype)
-    return _new(gen.standard_normal(_size(size), dtype=dtype), requires_grad)
+    return _new(gen.standard_normal(_size(size), dtype=dtype), requires_grad, device)
 
 
-def rand(*size, dtype=None, requires_grad=False, generator=None):
+def rand(*size, dtype=None, device=None, requires_grad=False, generator=None):
     """Uniform samples in [0, 1)."""
     gen = generator or default_generator()
     dtype = _float_dtype(dtype)
-    return _new(gen.random(_size(size), dtype=dtype), requires_grad)
+    return _new(gen.random(_size(size), dtype=dtype), requires_grad, device)
 
 
-def randint(low, high=None, size=(), dtype=None, generator=None):
+def randint(low, high=None, size=(), dtype=None, generator=None, device=None, requires_grad=False):
     """Integers in [low, high): ``randint(high, size)`` or ``randint(low, high, size)``."""
     if isinstance(high, (tuple, list)) and size == ():
         high, size = None, high  # randint(high, size), PyTorch's two-argument form
@@ -140,19 +163,20 @@ def randint(low, high=None, size=(), dtype=None, generator=None):
         raise RuntimeError(f"randint: expects low to be less than high, but got low={low} >= high={high}")
     gen = generator or default_generator()
     dtype = np.int64 if dtype is None else dtypes.as_dtype(dtype)
-    return _new(gen.integers(low, high, size=_size((size,)), dtype=dtype), False)
+    return _new(gen.integers(low, high, size=_size((size,)), dtype=dtype), requires_grad, device)
 
 
-def randperm(n, generator=None):
+def randperm(n, generator=None, dtype=None, device=None, requires_grad=False):
     gen = generator or default_generator()
-    return _new(gen.permutation(n).astype(np.int64), False)
+    dtype = np.int64 if dtype is None else dtypes.as_dtype(dtype)
+    return _new(gen.permutation(n).astype(dtype), requires_grad, device)
 
 
-def randn_like(x, dtype=None, requires_grad=False, generator=None):
+def randn_like(x, dtype=None, device=None, requires_grad=False, generator=None):
     shape, dtype = _like(x, dtype)
-    return randn(shape, dtype=dtype, requires_grad=requires_grad, generator=generator)
+    return randn(shape, dtype=dtype, device=device, requires_grad=requires_grad, generator=generator)
 
 
-def rand_like(x, dtype=None, requires_grad=False, generator=None):
+def rand_like(x, dtype=None, device=None, requires_grad=False, generator=None):
     shape, dtype = _like(x, dtype)
-    return rand(shape, dtype=dtype, requires_grad=requires_grad, generator=generator)
+    return rand(shape, dtype=dtype, device=device, requires_grad=requires_grad, generator=generator)

@@ -19,6 +19,27 @@ bool = np.bool_
 DEFAULT_FLOAT = np.dtype(np.float32)
 
 
+def get_default_dtype():
+    """The dtype of new float tensors: ``fastgrad.float32`` unless ``set_default_dtype`` changed it."""
+    return DEFAULT_FLOAT.type
+
+
+def set_default_dtype(d):
+    """Make ``d`` (a float dtype: float16, float32 or float64) the dtype of new float tensors:
+    Python floats, float arrays, ``zeros``/``randn``/... without ``dtype``, and new layers.
+
+    As ``torch.set_default_dtype``, this is process-wide state the caller chose to change.
+    Other dtypes raise TypeError.
+    """
+    global DEFAULT_FLOAT
+    dtype = as_dtype(d)
+    if dtype not in (np.float16, np.float32, np.float64):
+        raise TypeError(
+            f"only floating-point types (float16, float32, float64) are supported as the default "
+            f"type, got {dtype}")
+    DEFAULT_FLOAT = dtype
+
+
 def as_dtype(dtype):
     """A ``np.dtype`` from a fastgrad/NumPy dtype, a type or a name; ``TypeError`` otherwise."""
     try:

@@ -1,5 +1,7 @@
-"""fastgrad.metrics against scikit-learn, plus input validation."""
+"""fastgrad.metrics against scikit-learn, plus input validation and the lazy sklearn import."""
 
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -8,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn import metrics as sk
 
+import fastgrad
 from fastgrad import metrics as fm
 
 SCORES = [
@@ -179,6 +182,7 @@ def test_accepts_lists_tensors_bools_and_integral_floats():
     want = fm.f1_score(np.array(y_true), np.array(y_pred))
     assert fm.f1_score(y_true, y_pred) == want
     assert fm.f1_score(FakeTensor(y_true), FakeTensor(y_pred)) == want
+    assert fm.f1_score(fastgrad.tensor(y_true), fastgrad.tensor(y_pred)) == want
     assert fm.f1_score(np.array(y_true, dtype=np.float32), y_pred) == want
     assert fm.accuracy(FakeTensor([True, False]), [1, 1]) == 0.5
     assert fm.accuracy(np.array(y_true, dtype=np.uint8), y_pred) == sk.accuracy_score(y_true, y_pred)
@@ -234,3 +238,34 @@ def test_confusion_matrix_num_classes_validation():
         fm.confusion_matrix([0], [0], num_classes=0)
     with pytest.raises(TypeError, match="num_classes"):
         fm.confusion_matrix([0], [0], num_classes=2.5)
+
+
+# --- scikit-learn is an optional dependency -------------------------------
+
+
+def test_undefined_metric_warning_is_sklearns():
+    from sklearn.exceptions import UndefinedMetricWarning
+
+    assert fm.UndefinedMetricWarning is UndefinedMetricWarning
+    with pytest.raises(AttributeError, match="no_such_name"):
+        fm.no_such_name  # noqa: B018
+
+
+# A fresh interpreter in which scikit-learn, tqdm and matplotlib cannot be imported.
+_WITHOUT_EXTRAS = """
+import sys
+for name in ("sklearn", "tqdm", "matplotlib"):
+    sys.modules[name] = None  # makes `import name` raise ImportError
+import fastgrad  # fails here if fastgrad imports any of them
+try:
+    fastgrad.metrics.accuracy([0, 1], [0, 1])
+except ImportError as error:
+    print(error)
+"""
+
+
+def test_import_fastgrad_needs_no_extras_and_metrics_say_how_to_install():
+    run = subprocess.run([sys.executable, "-c", _WITHOUT_EXTRAS], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "pip install fastgrad[metrics]" in run.stdout

@@ -11,6 +11,9 @@ import numpy as np
 from fastgrad import dtypes
 from fastgrad.autograd.engine import accumulate_into_leaf, run_backward
 from fastgrad.autograd.grad_mode import is_grad_enabled
+from fastgrad.devices import device as _device
+
+_CPU = _device("cpu")
 
 
 class Tensor:
@@ -217,7 +220,7 @@ class Tensor:
 
     @property
     def device(self):
-        return "cpu"
+        return _CPU
 
     def size(self, dim=None):
         """The shape, or the length of dimension ``dim`` (as ``torch.Tensor.size``)."""
@@ -314,3 +317,12 @@ class Tensor:
         elif self.requires_grad:
             extras.append("requires_grad=True")
         return "tensor(" + ", ".join([body] + extras) + ")"
+
+    # ---- PyTorch device shims (fastgrad/devices.py, fastgrad/cuda.py) ----
+    is_cuda = False
+
+    def cuda(self, device=None, non_blocking=False):
+        """Raises AssertionError, as a CPU-only PyTorch build does: fastgrad has no GPU."""
+        from fastgrad.cuda import not_compiled
+
+        raise not_compiled()

@@ -1,5 +1,8 @@
 """Mini-batch iteration over NumPy data, and random splits of data sets.
 
+``DataLoader`` here is ``fastgrad.utils.data.DataLoader`` (PyTorch's) with a fast gather for
+arrays, NumPy-style ``seed`` and ``transform`` options and fixed batch dtypes.
+
 A data set is one of
 - a *tuple* of equal-length arrays ``(X, y, ...)`` (ndarrays or Tensors),
 - an object with an ``arrays()`` method returning such a tuple (``MNIST``),
@@ -18,6 +21,10 @@ import math
 import numbers
 
 import numpy as np
+
+from fastgrad.utils.data.dataloader import DataLoader as _BaseDataLoader
+from fastgrad.utils.data.dataset import Subset as _BaseSubset
+from fastgrad.utils.data.sampler import RandomSampler, SequentialSampler
 
 __all__ = ["DataLoader", "Subset", "random_split", "train_val_split"]
 
@@ -94,7 +101,7 @@ def _tensor_dtype(a: np.ndarray):
     raise TypeError(f"cannot batch data of dtype {a.dtype}; use numeric arrays")
 
 
-class Subset:
+class Subset(_BaseSubset):
     """The samples ``dataset[indices[i]]``; ``indices`` is an int64 array of shape (M,)."""
 
     def __init__(self, dataset, indices):
@@ -120,8 +127,12 @@ class Subset:
         return tuple(a[self.indices] for a in parent)
 
 
-class DataLoader:
+class DataLoader(_BaseDataLoader):
     """Iterate over a data set in mini-batches of fastgrad Tensors.
+
+    A ``fastgrad.utils.data.DataLoader`` (PyTorch's) for NumPy data: its sampler and batch
+    sampler choose the indices, and each batch is gathered here with one fancy index per
+    array when the data set offers arrays.
 
     Parameters
     ----------
@@ -132,14 +143,15 @@ class DataLoader:
     drop_last : bool
         Skip the final batch when it is smaller than ``batch_size``.
     seed : int, optional / generator : numpy.random.Generator, optional
-        Source of the permutations (at most one of them).  The same seed gives
-        the same sequence of epochs.  Neither: fastgrad's global generator if
-        the core provides ``fastgrad.random.default_generator``, else fresh
-        entropy.
+        Source of the permutations (at most one of them; a ``fastgrad.Generator`` is one).
+        The same seed gives the same sequence of epochs. Neither: fastgrad's global
+        generator.
     transform : callable, optional
         ``transform(x_batch) -> array`` applied to the *first* array of each
         batch (the inputs) as an ndarray in its stored dtype, e.g.
         ``mnist_transform``.
+    num_workers : int >= 0
+        Worker processes fetching batches (as ``fastgrad.utils.data.DataLoader``).
 
     Each batch is a tuple with one Tensor per array, first axis of size
     ``batch_size`` (or less for the last batch): float and bool data and uint8
@@ -156,6 +168,7 @@ class DataLoader:
         seed=None,
         generator=None,
         transform=None,
+        num_workers=0,
     ):
         if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
             raise TypeError(f"batch_size must be an int, got {batch_size!r}")
@@ -163,12 +176,9 @@ class DataLoader:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if transform is not None and not callable(transform):
             raise TypeError(f"transform must be callable, got {type(transform).__name__}")
-        self.dataset = dataset
-        self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
-        self.drop_last = bool(drop_last)
         self.transform = transform
-        self._rng = _generator(seed, generator)
+        rng = _generator(seed, generator)
 
         # Fast path: base arrays plus an optional row map from nested Subsets,
         # so a split of MNIST is never copied.
@@ -183,44 +193,22 @@ class DataLoader:
         else:
             self._arrays, self._rows = arrays, rows
             self._n = len(arrays[0]) if rows is None else len(rows)
+        positions = range(self._n)
+        sampler = RandomSampler(positions, generator=rng) if self.shuffle else SequentialSampler(positions)
+        super().__init__(dataset, batch_size=int(batch_size), sampler=sampler,
+                         drop_last=bool(drop_last), num_workers=num_workers, generator=rng)
 
-    def __len__(self) -> int:
-        """Number of batches per epoch."""
-        if self.drop_last:
-            return self._n // self.batch_size
-        return math.ceil(self._n / self.batch_size)
-
-    def __iter__(self):
-        # The permutation is drawn here, not lazily on the first next(), so
-        # the order is fixed the moment an epoch starts.
-        order = None
-        if self.shuffle:
-            rng = self._rng if self._rng is not None else _global_generator()
-            order = rng.permutation(self._n)
-        return self._batches(order)
-
-    def _batches(self, order):
+    def _fetch(self, indices):
         from fastgrad.autograd.tensor import Tensor
 
-        for b in range(len(self)):
-            start = b * self.batch_size
-            stop = min(start + self.batch_size, self._n)
-            if order is not None:
-                picks = order[start:stop]
-            else:
-                picks = slice(start, stop)
-            fields = self._gather(picks)
-            yield tuple(Tensor(self._finish(a, i == 0)) for i, a in enumerate(fields))
+        fields = self._gather(np.asarray(indices, dtype=np.int64))
+        return tuple(Tensor(self._finish(a, i == 0)) for i, a in enumerate(fields))
 
     def _gather(self, picks) -> list:
         if self._arrays is not None:
             if self._rows is not None:
                 picks = self._rows[picks]
-            # A slice gives a view of the data set; copy so that changing a
-            # batch can never change the data.
-            return [a[picks].copy() if isinstance(picks, slice) else a[picks] for a in self._arrays]
-        if isinstance(picks, slice):
-            picks = range(picks.start, picks.stop)
+            return [a[picks] for a in self._arrays]  # fancy indexing: copies, never views
         samples = [self.dataset[int(i)] for i in picks]
         samples = [s if isinstance(s, tuple) else (s,) for s in samples]
         width = len(samples[0])

@@ -7,7 +7,11 @@ import numpy as np
 from fastgrad import dtypes
 from fastgrad.autograd.grad_mode import no_grad
 from fastgrad.autograd.tensor import Tensor
+from fastgrad.cuda import not_compiled
+from fastgrad.devices import check_cpu
+from fastgrad.nn.backward_hook import HookedCall
 from fastgrad.nn.parameter import Parameter
+from fastgrad.utils.hooks import RemovableHandle
 
 IncompatibleKeys = collections.namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
@@ -21,6 +25,9 @@ class Module:
         object.__setattr__(self, "_non_persistent_buffers", set())
         object.__setattr__(self, "_modules", {})
         object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_forward_pre_hooks", collections.OrderedDict())
+        object.__setattr__(self, "_forward_hooks", collections.OrderedDict())
+        object.__setattr__(self, "_backward_hooks", collections.OrderedDict())
 
     # ------------------------------------------------------------------ registration
     def __setattr__(self, name, value):
@@ -125,7 +132,54 @@ class Module:
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     def __call__(self, *args, **kwargs):
+        if self._forward_pre_hooks or self._forward_hooks or self._backward_hooks:
+            return self._call_with_hooks(args, kwargs)
         return self.forward(*args, **kwargs)
+
+    def _call_with_hooks(self, args, kwargs):
+        """``forward`` with PyTorch's hook order: pre-hooks, backward-hook input wrapping,
+        forward, forward hooks, backward-hook output wrapping."""
+        for hook in list(self._forward_pre_hooks.values()):
+            result = hook(self, args)
+            if result is not None:
+                args = result if isinstance(result, tuple) else (result,)
+        call = None
+        if self._backward_hooks:
+            call = HookedCall(self, self._backward_hooks, args)
+            args = call.wrap_inputs(args)
+        output = self.forward(*args, **kwargs)
+        for hook in list(self._forward_hooks.values()):
+            result = hook(self, args, output)
+            if result is not None:
+                output = result
+        return output if call is None else call.wrap_outputs(output)
+
+    # ------------------------------------------------------------------------ hooks
+    def _add_hook(self, hooks, hook, prepend):
+        if not callable(hook):
+            raise TypeError(f"a hook must be callable, got {type(hook).__name__}")
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        if prepend:
+            hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_forward_pre_hook(self, hook, *, prepend=False):
+        """``hook(module, args) -> None or new args`` runs before each ``forward``; returns a
+        handle whose ``remove()`` unregisters it. A non-tuple result becomes ``(result,)``."""
+        return self._add_hook(self._forward_pre_hooks, hook, prepend)
+
+    def register_forward_hook(self, hook, *, prepend=False):
+        """``hook(module, args, output) -> None or new output`` runs after each ``forward``;
+        returns a handle whose ``remove()`` unregisters it."""
+        return self._add_hook(self._forward_hooks, hook, prepend)
+
+    def register_full_backward_hook(self, hook, prepend=False):
+        """``hook(module, grad_input, grad_output) -> None or new grad_input`` runs in the
+        backward of each call, once the gradients w.r.t. the call's Tensor positional
+        arguments are known (see ``fastgrad/nn/backward_hook.py`` for its limits); returns a
+        handle whose ``remove()`` unregisters it."""
+        return self._add_hook(self._backward_hooks, hook, prepend)
 
     # ------------------------------------------------------------------- traversal
     def named_modules(self, memo=None, prefix=""):
@@ -225,9 +279,23 @@ class Module:
         fn(self)
         return self
 
-    def to(self, dtype):
-        """Cast float parameters and buffers to ``dtype`` in place (the objects stay the same)."""
+    def to(self, *args, device=None, dtype=None, non_blocking=False):
+        """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(tensor)`` (its dtype), as
+        ``torch.nn.Module.to``: cast float parameters and buffers in place (the objects stay the
+        same). The device must be the CPU; ``dtype`` must be a float dtype (TypeError)."""
+        for arg in args:
+            if isinstance(arg, Tensor):
+                dtype = arg.dtype
+            elif isinstance(arg, str):  # a device name or a fastgrad.device
+                device = arg
+            elif not isinstance(arg, bool):  # a bool is non_blocking
+                dtype = arg
+        check_cpu(device)
+        if dtype is None:
+            return self
         dtype = dtypes.as_dtype(dtype)
+        if not dtypes.is_floating(dtype):
+            raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dtype}")
         for t in list(self.parameters()) + list(self.buffers()):
             if dtypes.is_floating(t.arr.dtype):
                 t.arr = t.arr.astype(dtype)
@@ -238,6 +306,13 @@ class Module:
 
     def float(self):
         return self.to(np.float32)
+
+    def cpu(self):
+        return self
+
+    def cuda(self, device=None):
+        """Raises AssertionError, as a CPU-only PyTorch build does."""
+        raise not_compiled()
 
     def double(self):
         return self.to(np.float64)
