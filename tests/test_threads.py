@@ -154,6 +154,15 @@ def test_run_chunks_holds_blas_at_one_thread_and_gives_back_the_count():
         assert blas_counts() == [2] * len(before)
     assert inside == [[1] * len(before)] * 2
     assert blas_counts() == before
+    with threads.blas_limit(2):  # one chunk, or fastgrad at one thread: one BLAS thread too
+        assert threads.run_chunks(lambda i, lo, hi: blas_counts(), [(0, 2)]) == [[1] * len(before)]
+        before_threads = fastgrad.get_num_threads()
+        fastgrad.set_num_threads(1)
+        try:
+            chunks = threads.batch_chunks(8)
+            assert threads.run_chunks(lambda i, lo, hi: blas_counts(), chunks) == [[1] * len(before)]
+        finally:
+            fastgrad.set_num_threads(before_threads)
 
 
 # -------------------------------------------------------------------- set_num_threads

@@ -179,10 +179,12 @@ def run_chunks(fn, chunks):
     the chunks run one after the other on the calling thread.
     """
     global _workers
-    parts = len(chunks)
-    if parts <= 1 or getattr(_local, "in_chunk", False) \
-            or not _run_lock.acquire(blocking=False):
+    if getattr(_local, "in_chunk", False):  # nested: BLAS is already held at one thread
         return [fn(i, lo, hi) for i, (lo, hi) in enumerate(chunks)]
+    parts = len(chunks)
+    if parts <= 1 or not _run_lock.acquire(blocking=False):
+        with blas_limit(1):
+            return [fn(i, lo, hi) for i, (lo, hi) in enumerate(chunks)]
     try:
         if _workers is None or len(_workers.tasks) < parts - 1:
             _workers = _Workers(parts - 1)
