@@ -68,12 +68,28 @@ def get_num_threads():
 
 
 # threadpoolctl's controller takes ~1 ms to build (it scans the loaded libraries): built on
-# first use, then its per-library controllers switch a BLAS's thread count in ~1-2 us.
+# first use. Its per-call methods cost ~5-10 us (a symbol lookup and a lock each time), which
+# ``run_chunks`` and every GEMM would pay twice, so for OpenBLAS on pthreads (NumPy's wheels)
+# the two C functions are looked up once and called directly (~0.3 us).
 _blas_libraries = None
 
 
+class _BlasThreads:
+    """get() / set(n) for one BLAS library's thread count."""
+
+    def __init__(self, lib):
+        self.lib = lib
+        symbol = getattr(lib, "_get_symbol", None)
+        direct = (lib.internal_api == "openblas" and symbol is not None
+                  and getattr(lib, "threading_layer", None) == "pthreads")
+        self.get = symbol("openblas_get_num_threads") if direct else None
+        self.set = symbol("openblas_set_num_threads") if direct else None
+        if self.get is None or self.set is None:
+            self.get, self.set = lib.get_num_threads, lib.set_num_threads
+
+
 def _blas():
-    """The controllers of the BLAS that NumPy's GEMMs call: the one shipped inside NumPy's
+    """The thread controls of the BLAS that NumPy's GEMMs call: the one shipped inside NumPy's
     wheel (``numpy.libs``), else every BLAS loaded (a NumPy linked to a system BLAS). Another
     library's own BLAS (SciPy's, PyTorch's) is left alone: fastgrad never calls it."""
     global _blas_libraries
@@ -85,7 +101,7 @@ def _blas():
         blas = [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
         own = [lib for lib in blas
                if os.path.abspath(lib.filepath).startswith(os.path.join(numpy_home, "numpy"))]
-        _blas_libraries = own or blas
+        _blas_libraries = [_BlasThreads(lib) for lib in own or blas]
     return _blas_libraries
 
 
@@ -101,18 +117,22 @@ class blas_limit:
         self._saved = None
 
     def __enter__(self):
-        libraries = _blas()
-        saved = [lib.get_num_threads() for lib in libraries]
-        if any(count != self.n for count in saved):
-            for lib in libraries:
-                lib.set_num_threads(self.n)
-            self._saved = saved
+        saved = None
+        for i, lib in enumerate(_blas()):
+            count = lib.get()
+            if count != self.n:
+                if saved is None:
+                    saved = [None] * len(_blas_libraries)
+                saved[i] = count
+                lib.set(self.n)
+        self._saved = saved
         return self
 
     def __exit__(self, *exc):
         if self._saved is not None:
             for lib, count in zip(_blas_libraries, self._saved):
-                lib.set_num_threads(count)
+                if count is not None:
+                    lib.set(count)
             self._saved = None
         return False
 
@@ -216,6 +236,6 @@ def describe():
     """The policy in force, as a dict (for logs and benchmark reports)."""
     return {
         "num_threads": _num_threads,
-        "blas_threads_outside_fastgrad": [lib.get_num_threads() for lib in _blas()],
-        "blas_libraries": [lib.internal_api for lib in _blas()],
+        "blas_threads_outside_fastgrad": [lib.get() for lib in _blas()],
+        "blas_libraries": [lib.lib.internal_api for lib in _blas()],
     }
