@@ -13,10 +13,10 @@ from fastgrad.ops._operands import as_tensor
 from fastgrad.ops.conv_geometry import batched, conv2d_geometry, pool2d_geometry
 
 
-def _window(g, i, j):
+def _window(geo, i, j):
     """Slices of the padded input that output position (i, j) reads."""
-    rows = slice(i * g.sh, i * g.sh + g.dh * (g.kh - 1) + 1, g.dh)
-    cols = slice(j * g.sw, j * g.sw + g.dw * (g.kw - 1) + 1, g.dw)
+    rows = slice(i * geo.sh, i * geo.sh + geo.dh * (geo.kh - 1) + 1, geo.dh)
+    cols = slice(j * geo.sw, j * geo.sw + geo.dw * (geo.kw - 1) + 1, geo.dw)
     return rows, cols
 
 
@@ -30,19 +30,19 @@ class NaiveConv2dGradFn(GradFn):
 
     def backward(self, grad_output):
         padded, weight = self.saved_tensors
-        g = self.geometry
+        geo = self.geometry
         need_x, need_w, need_b = self.needs_input_grad
         d_padded = np.zeros_like(padded) if need_x else None
         d_weight = np.zeros_like(weight) if need_w else None
-        for i in range(g.out_h):
-            for j in range(g.out_w):
-                rows, cols = _window(g, i, j)
+        for i in range(geo.out_h):
+            for j in range(geo.out_w):
+                rows, cols = _window(geo, i, j)
                 go = grad_output[:, :, i, j]  # (N, O)
                 if need_w:
                     d_weight += np.tensordot(go, padded[:, :, rows, cols], axes=([0], [0]))
                 if need_x:
                     d_padded[:, :, rows, cols] += np.tensordot(go, weight, axes=([1], [0]))
-        d_x = d_padded[:, :, g.ph:g.ph + g.h, g.pw:g.pw + g.w] if need_x else None
+        d_x = d_padded[:, :, geo.ph:geo.ph + geo.h, geo.pw:geo.pw + geo.w] if need_x else None
         d_bias = grad_output.sum(axis=(0, 2, 3)) if need_b else None
         return d_x, d_weight, d_bias
 
@@ -51,16 +51,16 @@ def conv2d_naive(input, weight, bias=None, stride=1, padding=0, dilation=1):
     """Same contract as ``fastgrad.nn.functional.conv2d``: (N, C, H, W) -> (N, O, OH, OW)."""
     x, weight = as_tensor(input), as_tensor(weight)
     x, unbatched = batched(x)
-    g = conv2d_geometry(x, weight, bias, stride, padding, dilation)
-    padded = np.pad(x.arr, ((0, 0), (0, 0), (g.ph, g.ph), (g.pw, g.pw)))
-    out = np.empty((g.n, g.out_channels, g.out_h, g.out_w), dtype=x.dtype)
-    for i in range(g.out_h):
-        for j in range(g.out_w):
-            rows, cols = _window(g, i, j)
+    geo = conv2d_geometry(x, weight, bias, stride, padding, dilation)
+    padded = np.pad(x.arr, ((0, 0), (0, 0), (geo.ph, geo.ph), (geo.pw, geo.pw)))
+    out = np.empty((geo.n, geo.out_channels, geo.out_h, geo.out_w), dtype=x.dtype)
+    for i in range(geo.out_h):
+        for j in range(geo.out_w):
+            rows, cols = _window(geo, i, j)
             out[:, :, i, j] = np.tensordot(padded[:, :, rows, cols], weight.arr, axes=([1, 2, 3], [1, 2, 3]))
     if bias is not None:
         out += bias.arr[:, None, None]
-    fn = NaiveConv2dGradFn(x, weight, bias, padded, g) if needs_grad(x, weight, bias) else None
+    fn = NaiveConv2dGradFn(x, weight, bias, padded, geo) if needs_grad(x, weight, bias) else None
     result = Tensor._wrap(out, fn)
     return result.squeeze(0) if unbatched else result
 
@@ -73,30 +73,30 @@ class NaiveMaxPool2dGradFn(GradFn):
 
     def backward(self, grad_output):
         argmax, = self.saved_tensors
-        g = self.geometry
-        d_padded = np.zeros((g.n, g.c, g.h + 2 * g.ph, g.w + 2 * g.pw), dtype=grad_output.dtype)
-        n_idx, c_idx = np.meshgrid(np.arange(g.n), np.arange(g.c), indexing="ij")
-        for i in range(g.out_h):
-            for j in range(g.out_w):
-                win_r, win_c = np.divmod(argmax[:, :, i, j], g.kw)
+        geo = self.geometry
+        d_padded = np.zeros((geo.n, geo.c, geo.h + 2 * geo.ph, geo.w + 2 * geo.pw), dtype=grad_output.dtype)
+        n_idx, c_idx = np.meshgrid(np.arange(geo.n), np.arange(geo.c), indexing="ij")
+        for i in range(geo.out_h):
+            for j in range(geo.out_w):
+                win_r, win_c = np.divmod(argmax[:, :, i, j], geo.kw)
                 # Each (n, c) hits one element here, so this fancy-index add has no repeats.
-                d_padded[n_idx, c_idx, i * g.sh + win_r, j * g.sw + win_c] += grad_output[:, :, i, j]
-        return (d_padded[:, :, g.ph:g.ph + g.h, g.pw:g.pw + g.w],)
+                d_padded[n_idx, c_idx, i * geo.sh + win_r, j * geo.sw + win_c] += grad_output[:, :, i, j]
+        return (d_padded[:, :, geo.ph:geo.ph + geo.h, geo.pw:geo.pw + geo.w],)
 
 
 def max_pool2d_naive(input, kernel_size, stride=None, padding=0):
     """Same contract as ``fastgrad.nn.functional.max_pool2d``; ties go to the first maximum."""
     x, unbatched = batched(as_tensor(input))
-    g = pool2d_geometry(x, kernel_size, stride, padding, "max_pool2d")
-    padded = np.pad(x.arr, ((0, 0), (0, 0), (g.ph, g.ph), (g.pw, g.pw)), constant_values=-np.inf)
-    out = np.empty((g.n, g.c, g.out_h, g.out_w), dtype=x.dtype)
-    argmax = np.empty((g.n, g.c, g.out_h, g.out_w), dtype=np.int64)
-    for i in range(g.out_h):
-        for j in range(g.out_w):
-            window = padded[:, :, i * g.sh:i * g.sh + g.kh, j * g.sw:j * g.sw + g.kw].reshape(g.n, g.c, g.kh * g.kw)
+    geo = pool2d_geometry(x, kernel_size, stride, padding, "max_pool2d")
+    padded = np.pad(x.arr, ((0, 0), (0, 0), (geo.ph, geo.ph), (geo.pw, geo.pw)), constant_values=-np.inf)
+    out = np.empty((geo.n, geo.c, geo.out_h, geo.out_w), dtype=x.dtype)
+    argmax = np.empty((geo.n, geo.c, geo.out_h, geo.out_w), dtype=np.int64)
+    for i in range(geo.out_h):
+        for j in range(geo.out_w):
+            window = padded[:, :, i * geo.sh:i * geo.sh + geo.kh, j * geo.sw:j * geo.sw + geo.kw].reshape(geo.n, geo.c, geo.kh * geo.kw)
             # np.argmax returns the first maximum (and the first NaN), as PyTorch picks.
             argmax[:, :, i, j] = np.argmax(window, axis=2)
             out[:, :, i, j] = np.take_along_axis(window, argmax[:, :, i, j, None], axis=2)[..., 0]
-    fn = NaiveMaxPool2dGradFn(x, argmax, g) if needs_grad(x) else None
+    fn = NaiveMaxPool2dGradFn(x, argmax, geo) if needs_grad(x) else None
     result = Tensor._wrap(out, fn)
     return result.squeeze(0) if unbatched else result

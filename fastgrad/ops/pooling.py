@@ -49,19 +49,19 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, return_indices=False)
     index (h * W + w) of each chosen element in its input plane, as int64.
     """
     x, unbatched = batched(as_tensor(input))
-    g = pool2d_geometry(x, kernel_size, stride, padding, "max_pool2d")
-    out = np.empty((g.n, g.c, g.out_h, g.out_w), dtype=x.dtype)
+    geo = pool2d_geometry(x, kernel_size, stride, padding, "max_pool2d")
+    out = np.empty((geo.n, geo.c, geo.out_h, geo.out_w), dtype=x.dtype)
     # int32 halves the argmax traffic; an MNIST-sized plane index fits easily.
-    index_dtype = np.int32 if g.h * g.w < 2**31 else np.int64
-    argmax = np.empty((g.n, g.c, g.out_h, g.out_w), dtype=index_dtype)
+    index_dtype = np.int32 if geo.h * geo.w < 2**31 else np.int64
+    argmax = np.empty((geo.n, geo.c, geo.out_h, geo.out_w), dtype=index_dtype)
     x_arr = np.ascontiguousarray(x.arr)
-    if (g.kh, g.kw, g.sh, g.sw, g.ph, g.pw) == (2, 2, 2, 2, 0, 0):
-        _by_chunks(lambda x, out, argmax: maxpool2d_forward_2x2s2(x, g.out_h, g.out_w, out,
+    if (geo.kh, geo.kw, geo.sh, geo.sw, geo.ph, geo.pw) == (2, 2, 2, 2, 0, 0):
+        _by_chunks(lambda x, out, argmax: maxpool2d_forward_2x2s2(x, geo.out_h, geo.out_w, out,
                                                                    argmax),
                    x_arr, out, argmax)
     else:
-        _by_chunks(lambda x, out, argmax: maxpool2d_forward(x, g.kh, g.kw, g.sh, g.sw, g.ph,
-                                                            g.pw, g.out_h, g.out_w, out, argmax),
+        _by_chunks(lambda x, out, argmax: maxpool2d_forward(x, geo.kh, geo.kw, geo.sh, geo.sw, geo.ph,
+                                                            geo.pw, geo.out_h, geo.out_w, out, argmax),
                    x_arr, out, argmax)
     result = Tensor._wrap(out, MaxPool2dGradFn(x, argmax) if needs_grad(x) else None)
     indices = Tensor._wrap(argmax.astype(np.int64)) if return_indices else None
@@ -79,10 +79,10 @@ class AvgPool2dGradFn(GradFn):
         self.geometry = geometry
 
     def backward(self, grad_output):
-        g = self.geometry
-        d_x = np.empty((g.n, g.c, g.h, g.w), dtype=grad_output.dtype)
-        _by_chunks(lambda grad, d_x: avgpool2d_backward(grad, g.kh, g.kw, g.sh, g.sw, g.ph,
-                                                        g.pw, d_x),
+        geo = self.geometry
+        d_x = np.empty((geo.n, geo.c, geo.h, geo.w), dtype=grad_output.dtype)
+        _by_chunks(lambda grad, d_x: avgpool2d_backward(grad, geo.kh, geo.kw, geo.sh, geo.sw, geo.ph,
+                                                        geo.pw, d_x),
                    np.ascontiguousarray(grad_output), d_x)
         return (d_x,)
 
@@ -90,10 +90,10 @@ class AvgPool2dGradFn(GradFn):
 def avg_pool2d(input, kernel_size, stride=None, padding=0):
     """Mean over windows, zero padding counted (PyTorch's count_include_pad=True)."""
     x, unbatched = batched(as_tensor(input))
-    g = pool2d_geometry(x, kernel_size, stride, padding, "avg_pool2d")
-    out = np.empty((g.n, g.c, g.out_h, g.out_w), dtype=x.dtype)
-    _by_chunks(lambda x, out: avgpool2d_forward(x, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw,
-                                                g.out_h, g.out_w, out),
+    geo = pool2d_geometry(x, kernel_size, stride, padding, "avg_pool2d")
+    out = np.empty((geo.n, geo.c, geo.out_h, geo.out_w), dtype=x.dtype)
+    _by_chunks(lambda x, out: avgpool2d_forward(x, geo.kh, geo.kw, geo.sh, geo.sw, geo.ph, geo.pw,
+                                                geo.out_h, geo.out_w, out),
                np.ascontiguousarray(x.arr), out)
-    result = Tensor._wrap(out, AvgPool2dGradFn(x, g) if needs_grad(x) else None)
+    result = Tensor._wrap(out, AvgPool2dGradFn(x, geo) if needs_grad(x) else None)
     return result.squeeze(0) if unbatched else result
