@@ -51,7 +51,8 @@ def make_dot(output, params=None):
     names = {id(t): name for name, t in (params or {}).items()}
     dot = Digraph(graph_attr={"rankdir": "TB", "size": "12,12"},
                   node_attr={"shape": "box", "style": "filled,rounded", "fontsize": "10",
-                             "fontname": "monospace", "fillcolor": "lightgrey"})
+                             "fontname": "monospace", "fillcolor": "lightgrey"},
+                  edge_attr={"fontsize": "9", "fontname": "monospace"})
     seen = set()
 
     def add_leaf(t):
