@@ -35,7 +35,8 @@ DYNAMIC = {"images": {0: "batch"}, "logits": {0: "batch"}}
 
 
 @pytest.mark.parametrize("make_model", [MNISTClassificationModel,
-                                        lambda: MNISTClassificationModel(conv_relu=True), MLP])
+                                        lambda: MNISTClassificationModel(conv_relu=True),
+                                        lambda: MNISTClassificationModel(impl="naive"), MLP])
 def test_reference_models_match_onnxruntime_with_a_dynamic_batch(tmp_path, make_model):
     fastgrad.manual_seed(0)
     model = make_model()
@@ -108,6 +109,28 @@ def test_every_supported_op_matches_onnxruntime():
     assert [g.dtype for g in got] == [np.dtype(dtype)] * 2
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, atol=1e-5, rtol=1e-5)
+
+
+class Unary(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(5, 4, bias=False)
+
+    def forward(self, x):
+        h = self.fc(x).unsqueeze(1).exp().log().neg().abs().sqrt().clone().squeeze(1)
+        return h
+
+
+def test_unary_ops_and_squeeze_match_onnxruntime(tmp_path):
+    fastgrad.manual_seed(3)
+    model = Unary()
+    proto = fastgrad.onnx.export(model, batch(2, (5,)), tmp_path / "m.onnx",
+                                 dynamic_axes={"input": [0], "output": [0]})
+    assert [n.op_type for n in proto.graph.node] == [
+        "Gemm", "Reshape", "Exp", "Log", "Neg", "Abs", "Sqrt", "Identity", "Reshape"]
+    x = batch(6, (5,), seed=4)
+    got, = run_onnx(tmp_path / "m.onnx", {"input": x})
+    np.testing.assert_allclose(got, fastgrad_outputs(model, x)[0], atol=1e-5, rtol=1e-5)
 
 
 def test_float64_model_exports_as_float64(tmp_path):
