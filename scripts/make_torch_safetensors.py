@@ -53,7 +53,8 @@ def train_fastgrad(images, labels):
     for step in range(STEPS):
         x, y = images[step * BATCH:(step + 1) * BATCH], labels[step * BATCH:(step + 1) * BATCH]
         optimizer.zero_grad()
-        fastgrad.nn.functional.cross_entropy(model(fastgrad.tensor(x)), fastgrad.tensor(y)).backward()
+        loss = fastgrad.nn.functional.cross_entropy(model(fastgrad.tensor(x)), fastgrad.tensor(y))
+        loss.backward()
         optimizer.step()
     return model
 

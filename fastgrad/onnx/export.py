@@ -139,11 +139,12 @@ def export(model, args, f, *, input_names=None, output_names=None, dynamic_axes=
         node.input[:] = [renamed.get(n, n) for n in node.input]
         node.output[:] = [renamed.get(n, n) for n in node.output]
 
-    graph = helper.make_graph(
-        g.nodes, type(model).__name__,
-        [_value_info(helper, n, t, dynamic.get(n, {})) for n, t in zip(input_names, traced.inputs)],
-        [_value_info(helper, n, t, dynamic.get(n, {})) for n, t in zip(output_names, traced.outputs)],
-        g.initializers)
+    def described(names_, tensors):
+        return [_value_info(helper, n, t, dynamic.get(n, {})) for n, t in zip(names_, tensors)]
+
+    graph = helper.make_graph(g.nodes, type(model).__name__,
+                              described(input_names, traced.inputs),
+                              described(output_names, traced.outputs), g.initializers)
     from fastgrad import __version__
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset_version)],
                               producer_name="fastgrad", producer_version=__version__)

@@ -60,11 +60,16 @@ def _operands_with_saved_constants(g, node, a, b):
 
 
 # ---------------------------------------------------------------------- elementwise, one input
-for _fastgrad, _onnx in {"Relu": "Relu", "Sigmoid": "Sigmoid", "Tanh": "Tanh", "Exp": "Exp",
-                         "Log": "Log", "Sqrt": "Sqrt", "Abs": "Abs", "Neg": "Neg",
-                         "Clone": "Identity"}.items():
-    symbolic(f"{_fastgrad}GradFn")(
-        lambda g, node, x, _op=_onnx: g.op(_op, *_known(node, x)))
+def _elementwise(onnx_op):
+    def convert(g, node, x):
+        return g.op(onnx_op, *_known(node, x))
+    return convert
+
+
+for _node, _onnx_op in {"Relu": "Relu", "Sigmoid": "Sigmoid", "Tanh": "Tanh", "Exp": "Exp",
+                        "Log": "Log", "Sqrt": "Sqrt", "Abs": "Abs", "Neg": "Neg",
+                        "Clone": "Identity"}.items():
+    SYMBOLICS[f"{_node}GradFn"] = _elementwise(_onnx_op)
 
 
 @symbolic("SoftmaxGradFn")
