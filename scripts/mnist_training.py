@@ -10,7 +10,7 @@ import json
 import time
 
 import numpy as np
-from tqdm import tqdm
+from tqdm.auto import tqdm  # a widget in Jupyter, text in a terminal
 
 import fastgrad
 from fastgrad import nn, optim
@@ -31,7 +31,8 @@ def build_parser(description, defaults):
     parser.add_argument("--limit-train", type=int, default=None,
                         help="train on only this many images (quick runs)")
     parser.add_argument("--limit-test", type=int, default=None)
-    parser.add_argument("--save", metavar="PATH", help="write the trained weights (.npz)")
+    parser.add_argument("--save", metavar="PATH",
+                        help="write the trained weights (.safetensors, or .npz for any other name)")
     parser.add_argument("--plot", metavar="PNG", help="write training curves (needs matplotlib)")
     parser.add_argument("--json", metavar="PATH", help="write the final metrics as JSON")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")

@@ -17,7 +17,7 @@ import numpy as np
 from fastgrad.autograd.grad_mode import is_grad_enabled
 
 # Attributes a released node keeps; everything else a subclass saved is dropped by ``release``.
-_GRAPH_ATTRS = frozenset({"next_edges", "needs_input_grad", "input_dtypes", "released",
+_GRAPH_ATTRS = frozenset({"next_edges", "needs_input_grad", "input_dtypes", "input_shapes", "released",
                           "_saved_versions", "retained"})
 
 
@@ -108,11 +108,13 @@ class GradFn:
         edges = []
         needs = []
         dtypes = []
+        shapes = []
         for t in inputs:
             if t is None:
                 edges.append(None)
                 needs.append(False)
                 dtypes.append(None)
+                shapes.append(None)
                 continue
             if t.grad_fn is not None:
                 edges.append(t.grad_fn)
@@ -122,9 +124,13 @@ class GradFn:
                 edges.append(None)
             needs.append(t.requires_grad)
             dtypes.append(t.arr.dtype)
+            shapes.append(t.arr.shape)
         self.next_edges = tuple(edges)
         self.needs_input_grad = tuple(needs)
         self.input_dtypes = tuple(dtypes)
+        # Each input's shape (PyTorch's input metadata): what flows along each edge, for graph
+        # readers (fastgrad.viz, fastgrad.onnx) after the forward's tensors are gone.
+        self.input_shapes = tuple(shapes)
         self._saved = ()
         self._saved_versions = ()
         self.released = False

@@ -12,6 +12,7 @@ from fastgrad import dtypes
 from fastgrad.autograd.engine import accumulate_into_leaf, run_backward
 from fastgrad.autograd.grad_mode import is_grad_enabled
 from fastgrad.devices import device as _device
+from fastgrad.printing import format_values
 
 _CPU = _device("cpu")
 
@@ -305,9 +306,7 @@ class Tensor:
     __hash__ = object.__hash__
 
     def __repr__(self):
-        body = np.array2string(
-            self.arr, separator=", ", prefix="tensor(", precision=4, threshold=1000
-        )
+        body = format_values(self.arr)  # summarised as fastgrad.set_printoptions says
         extras = []
         default = (np.dtype(np.float32), np.dtype(np.int64), np.dtype(np.bool_))
         if self.arr.dtype not in default or self.arr.size == 0:

@@ -30,9 +30,10 @@ def _by_chunks(kernel, *arrays):
 class MaxPool2dGradFn(GradFn):
     fresh_grads = True
 
-    def __init__(self, x, argmax):
+    def __init__(self, x, argmax, geometry):
         super().__init__(x)
         self.in_shape = x.arr.shape
+        self.geometry = geometry  # read by graph exporters (fastgrad.onnx), as avg-pool's is
         self.save_for_backward(argmax)
 
     def backward(self, grad_output):
@@ -63,7 +64,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, return_indices=False)
         _by_chunks(lambda x, out, argmax: maxpool2d_forward(x, geo.kh, geo.kw, geo.sh, geo.sw, geo.ph,
                                                             geo.pw, geo.out_h, geo.out_w, out, argmax),
                    x_arr, out, argmax)
-    result = Tensor._wrap(out, MaxPool2dGradFn(x, argmax) if needs_grad(x) else None)
+    result = Tensor._wrap(out, MaxPool2dGradFn(x, argmax, geo) if needs_grad(x) else None)
     indices = Tensor._wrap(argmax.astype(np.int64)) if return_indices else None
     if unbatched:
         result = result.squeeze(0)

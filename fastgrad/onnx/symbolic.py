@@ -1,0 +1,181 @@
+"""The table from fastgrad's graph nodes to ONNX nodes: one entry per ``GradFn`` class.
+
+An entry is ``fn(g, node, *inputs) -> output name``: ``node`` is the traced ``GradFn`` (its
+attributes and ``input_shapes``), ``inputs`` the ONNX value names of its inputs (None for a
+constant the node took no gradient for), ``g`` the graph being written (``g.op``,
+``g.constant``, ``g.output_shape``), as in PyTorch's symbolic functions. Supporting another op
+is one entry here, e.g. for a batch-norm node in eval mode::
+
+    @symbolic("BatchNorm2dGradFn")
+    def batch_norm(g, node, x, weight, bias):
+        return g.op("BatchNormalization", x, weight, bias, g.constant(node.running_mean),
+                    g.constant(node.running_var), epsilon=node.eps)
+"""
+import numpy as np
+
+SYMBOLICS = {}
+
+
+class UnsupportedOperatorError(RuntimeError):
+    """The traced graph has a node that fastgrad.onnx cannot write (PyTorch's class name)."""
+
+
+def symbolic(*node_names):
+    """Register ``fn`` as the conversion of the nodes whose class has one of ``node_names``."""
+    def register(fn):
+        for name in node_names:
+            SYMBOLICS[name] = fn
+        return fn
+    return register
+
+
+def op_name(node):
+    """The op a node class records: ``MaxPool2dGradFn`` -> ``MaxPool2d``."""
+    name = type(node).__name__
+    return name[:-len("GradFn")] if name.endswith("GradFn") else name
+
+
+def unsupported(node, why):
+    return UnsupportedOperatorError(f"cannot export {op_name(node)} ({type(node).__name__}): {why}")
+
+
+def _known(node, *inputs):
+    """The inputs of an op whose every operand must come from the traced graph."""
+    if any(i is None for i in inputs):
+        raise unsupported(node, "one of its operands is a constant that the node keeps no copy "
+                                "of; make it a parameter or buffer of the model, or an input")
+    return inputs
+
+
+def _operands_with_saved_constants(g, node, a, b):
+    """For mul / matmul, whose nodes keep each operand as the other's partial derivative: a
+    constant operand is written as an initializer of the other operand's dtype."""
+    saved = node.saved_tensors  # (partial wrt a, partial wrt b) = (b, a)
+    names = [a, b]
+    for i in (0, 1):
+        if names[i] is None:
+            other = 1 - i
+            names[i] = g.constant(np.asarray(saved[other], dtype=node.input_dtypes[other]))
+    return names
+
+
+# ---------------------------------------------------------------------- elementwise, one input
+def _elementwise(onnx_op):
+    def convert(g, node, x):
+        return g.op(onnx_op, *_known(node, x))
+    return convert
+
+
+for _node, _onnx_op in {"Relu": "Relu", "Sigmoid": "Sigmoid", "Tanh": "Tanh", "Exp": "Exp",
+                        "Log": "Log", "Sqrt": "Sqrt", "Abs": "Abs", "Neg": "Neg",
+                        "Clone": "Identity"}.items():
+    SYMBOLICS[f"{_node}GradFn"] = _elementwise(_onnx_op)
+
+
+@symbolic("SoftmaxGradFn")
+def softmax(g, node, x):
+    return g.op("Softmax", *_known(node, x), axis=int(node.axis))
+
+
+@symbolic("LogSoftmaxGradFn")
+def log_softmax(g, node, x):
+    return g.op("LogSoftmax", *_known(node, x), axis=int(node.axis))
+
+
+# ------------------------------------------------------------------------------- binary ops
+@symbolic("AddGradFn", "SubGradFn")
+def add_sub(g, node, a, b):
+    """a + alpha * b, a - alpha * b."""
+    a, b = _known(node, a, b)
+    is_add = type(node).__name__ == "AddGradFn"
+    _, d_b = node.saved_tensors  # alpha for add, -alpha for sub
+    alpha = d_b if is_add else -d_b
+    if alpha != 1:
+        b = g.op("Mul", b, g.constant(np.asarray(alpha, dtype=node.input_dtypes[1])))
+    return g.op("Add" if is_add else "Sub", a, b)
+
+
+@symbolic("MulGradFn")
+def mul(g, node, a, b):
+    return g.op("Mul", *_operands_with_saved_constants(g, node, a, b))
+
+
+@symbolic("MatMulGradFn")
+def matmul(g, node, a, b):
+    return g.op("MatMul", *_operands_with_saved_constants(g, node, a, b))
+
+
+@symbolic("CatGradFn")
+def cat(g, node, *tensors):
+    return g.op("Concat", *_known(node, *tensors), axis=int(node.axis))
+
+
+# -------------------------------------------------------------------------------- layers
+@symbolic("LinearGradFn")
+def linear(g, node, x, weight, bias):
+    x, weight = _known(node, x, weight)
+    if len(node.input_shapes[0]) == 2:  # y = x W^T + b is one Gemm
+        return g.op("Gemm", x, weight, *([bias] if bias is not None else []), transB=1)
+    y = g.op("MatMul", x, g.op("Transpose", weight, perm=[1, 0]))
+    return y if bias is None else g.op("Add", y, bias)
+
+
+@symbolic("Conv2dGradFn", "NaiveConv2dGradFn")
+def conv2d(g, node, x, weight, bias):
+    x, weight = _known(node, x, weight)
+    c = node.geometry
+    return g.op("Conv", x, weight, *([bias] if bias is not None else []),
+                kernel_shape=[c.kh, c.kw], strides=[c.sh, c.sw], pads=[c.ph, c.pw, c.ph, c.pw],
+                dilations=[c.dh, c.dw], group=1)
+
+
+def _pool_attributes(p):
+    return dict(kernel_shape=[p.kh, p.kw], strides=[p.sh, p.sw], pads=[p.ph, p.pw, p.ph, p.pw])
+
+
+@symbolic("MaxPool2dGradFn", "NaiveMaxPool2dGradFn")
+def max_pool2d(g, node, x):
+    return g.op("MaxPool", *_known(node, x), **_pool_attributes(node.geometry))
+
+
+@symbolic("AvgPool2dGradFn")
+def avg_pool2d(g, node, x):
+    # fastgrad counts the zero padding in the mean, as PyTorch's default does
+    return g.op("AveragePool", *_known(node, x), count_include_pad=1,
+                **_pool_attributes(node.geometry))
+
+
+# -------------------------------------------------------------------------------- shapes
+def reshape_target(source, target):
+    """The ``shape`` input of an ONNX Reshape from ``source`` to ``target`` that also holds
+    for another batch size: the leading dims kept from the input are written 0 (ONNX: "as in
+    the input"); when none is kept, the first dim is -1, the one that absorbs the batch."""
+    kept = 0
+    while kept < min(len(source), len(target)) and source[kept] == target[kept]:
+        kept += 1
+    shape = [0] * kept + list(target[kept:])
+    if kept == 0 and shape:
+        shape[0] = -1
+    return shape
+
+
+@symbolic("ReshapeGradFn")
+def reshape(g, node, x):
+    """reshape / view / flatten / squeeze / unsqueeze: one node class in fastgrad."""
+    (x,) = _known(node, x)
+    source, target = node.input_shapes[0], g.output_shape(node)
+    if tuple(source) == tuple(target):
+        return g.op("Identity", x)
+    shape = g.constant(np.asarray(reshape_target(source, target), dtype=np.int64))
+    return g.op("Reshape", x, shape)
+
+
+@symbolic("PermuteGradFn")
+def permute(g, node, x):
+    return g.op("Transpose", *_known(node, x), perm=[int(a) for a in np.argsort(node.inverse)])
+
+
+@symbolic("DropoutGradFn")
+def dropout(g, node, x):
+    raise unsupported(node, "dropout in training mode; export drops nn.Dropout by putting the "
+                            "model in eval mode, but F.dropout(training=True) was called")
