@@ -302,3 +302,18 @@ def test_gemm_matmul_of_a_transposed_operand_splits_its_rows(monkeypatch):
     np.testing.assert_allclose(gemm.matmul(g.T, x), g.T @ x, rtol=1e-12)
     with pytest.raises(ValueError):
         gemm.matmul(g, x)  # (64, 10) @ (64, 30): NumPy's error, whichever path
+
+
+@pytest.mark.parametrize("rows", [0, 1, 5, 64, 200])
+@pytest.mark.parametrize("split_flops", [0, 10**12])
+def test_matmul_transposed_rhs_is_x_at_w_t_c_contiguous(rows, split_flops, monkeypatch):
+    from fastgrad.ops import gemm
+
+    monkeypatch.setattr(gemm, "_MIN_SPLIT_FLOPS", split_flops)
+    monkeypatch.setattr(gemm, "_TRANSPOSED_PRODUCT_MAX_ROWS", 128)
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((rows, 30)).astype(np.float32)
+    w = rng.standard_normal((7, 30)).astype(np.float32)
+    got = gemm.matmul_transposed_rhs(x, w)
+    assert got.flags.c_contiguous and got.shape == (rows, 7) and got.dtype == np.float32
+    np.testing.assert_allclose(got, x @ w.T, rtol=1e-5, atol=1e-5)

@@ -3,7 +3,7 @@ copies): the layer every MLP step spends most of its time in."""
 from fastgrad.autograd.function import GradFn, needs_grad
 from fastgrad.autograd.tensor import Tensor
 from fastgrad.ops._operands import as_tensor
-from fastgrad.ops.gemm import matmul
+from fastgrad.ops.gemm import matmul, matmul_transposed_rhs
 
 
 class LinearGradFn(GradFn):
@@ -42,7 +42,10 @@ def linear(x, weight, bias=None):
         )
     if bias is not None and bias.shape != (weight.shape[0],):
         raise RuntimeError(f"linear: bias shape {bias.shape} does not match out_features {weight.shape[0]}")
-    out = matmul(x.arr, weight.arr.T)
+    if x.ndim == 2:
+        out = matmul_transposed_rhs(x.arr, weight.arr)
+    else:
+        out = matmul(x.arr, weight.arr.T)
     if bias is not None:
         out += bias.arr  # ``out`` is a fresh GEMM result, so adding in place is safe
     fn = LinearGradFn(x, weight, bias) if needs_grad(x, weight, bias) else None
