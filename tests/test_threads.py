@@ -80,18 +80,53 @@ def test_run_chunks_runs_every_chunk_once_and_returns_in_order(num_threads):
         fastgrad.set_num_threads(before)
 
 
-def test_run_chunks_reraises_after_every_chunk_finished():
-    done = []
+def test_run_chunks_reraises_once_every_started_chunk_finished():
+    import threading
+    import time
+
+    started, finished, lock = set(), set(), threading.Lock()
 
     def chunk(i, lo, hi):
+        with lock:
+            started.add(i)
         if i == 0:
+            time.sleep(0.01)  # the helper has started its chunk by then
             raise KeyError("first chunk")
-        done.append(i)
+        time.sleep(0.02)
+        with lock:
+            finished.add(i)
 
     with pytest.raises(KeyError):
-        threads.run_chunks(chunk, [(0, 4), (4, 8), (8, 9)])
-    assert sorted(done) == [1, 2]  # the other chunks ran to the end before the raise
-    assert threads.run_chunks(lambda i, lo, hi: hi - lo, [(0, 1), (1, 3)]) == [1, 2]
+        threads.run_chunks(chunk, [(0, 4), (4, 8)])
+    assert started - {0} == finished  # nothing still running after the raise
+    # and no stale result is left behind for the next call
+    for _ in range(3):
+        assert threads.run_chunks(lambda i, lo, hi: (i, hi - lo), [(0, 1), (1, 3)]) == [(0, 1), (1, 2)]
+
+
+def test_a_chunk_no_helper_started_is_run_by_the_caller():
+    import threading
+
+    helper_free = threading.Event()
+    ran_on = {}
+
+    # Occupy the helper from outside run_chunks: post a task straight to its queue.
+    threads.run_chunks(lambda i, lo, hi: None, [(0, 1), (1, 2)])  # make sure workers exist
+    busy = threads._Task(lambda i, lo, hi: helper_free.wait(10), 1, 0, 0)
+    threads._workers.tasks[0].put(busy)
+    try:
+        while not busy.claim.locked():  # the helper has taken it
+            pass
+        result = threads.run_chunks(
+            lambda i, lo, hi: ran_on.setdefault(i, threading.current_thread().name) or i,
+            [(0, 1), (1, 2)])
+        assert result == [ran_on[0], ran_on[1]]
+        assert ran_on[0] == ran_on[1] == threading.current_thread().name
+    finally:
+        helper_free.set()
+    # the helper skips the chunk it was too late for, and the next call is normal
+    threads._workers.done.get(timeout=10)  # the busy task's own result
+    assert threads.run_chunks(lambda i, lo, hi: i, [(0, 1), (1, 2)]) == [0, 1]
 
 
 def test_run_chunks_keeps_no_reference_to_a_finished_task():

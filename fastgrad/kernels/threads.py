@@ -151,16 +151,29 @@ class _Workers:
     def _loop(self, tasks):
         _local.in_chunk = True
         while True:
-            fn, slot, lo, hi = tasks.get()
+            task = tasks.get()
+            if not task.claim.acquire(blocking=False):
+                continue  # the caller ran it already
             try:
-                result, error = fn(slot, lo, hi), None
+                result, error = task.fn(task.slot, task.lo, task.hi), None
             except BaseException as exc:  # handed to the caller, re-raised there
                 result, error = None, exc
             # Drop the task before waiting for the next one: its closure holds the op's
             # arrays (conv2d's output, an input gradient a leaf could take without a copy).
-            fn = None
+            slot = task.slot
+            task.fn = task = None
             self.done.put((slot, result, error))
             result = error = None
+
+
+class _Task:
+    """One chunk handed to a helper; ``claim`` is taken by whichever thread runs it."""
+
+    __slots__ = ("fn", "slot", "lo", "hi", "claim")
+
+    def __init__(self, fn, slot, lo, hi):
+        self.fn, self.slot, self.lo, self.hi = fn, slot, lo, hi
+        self.claim = threading.Lock()
 
 
 _local = threading.local()
@@ -191,11 +204,13 @@ def run_chunks(fn, chunks):
     """Run ``fn(i, lo, hi)`` for every chunk ``(lo, hi)``, on one thread each.
 
     Returns the list of the return values, in chunk order. The calling thread runs the first
-    chunk, helper threads the others, with BLAS at one thread during the call. ``fn`` must
+    chunk, helper threads the others, with BLAS at one thread during the call; a chunk that
+    no helper has started by the time the calling thread is done with its own, it runs itself
+    (a helper whose core another process holds would otherwise stall the whole call). ``fn`` must
     write only its own chunk of any shared output (e.g. ``out[lo:hi]``) and release the GIL
     for its heavy work (the kernels are ``nogil``; NumPy's GEMMs release it), or the chunks
-    just take turns. An exception in any chunk is re-raised here once all chunks have
-    finished. Called from inside a chunk, or while another thread is inside ``run_chunks``,
+    just take turns. An exception in any chunk is re-raised here once every chunk that
+    started has finished (after an error, chunks not started yet are not run). Called from inside a chunk, or while another thread is inside ``run_chunks``,
     the chunks run one after the other on the calling thread.
     """
     global _workers
@@ -211,16 +226,31 @@ def run_chunks(fn, chunks):
         results = [None] * parts
         errors = []
         with blas_limit(1):
-            for i in range(1, parts):
-                _workers.tasks[i - 1].put((fn, i, chunks[i][0], chunks[i][1]))
+            tasks = [_Task(fn, i, chunks[i][0], chunks[i][1]) for i in range(1, parts)]
+            for queue_, task in zip(_workers.tasks, tasks):
+                queue_.put(task)
             _local.in_chunk = True
+            mine, waiting = [], 0
             try:
-                results[0] = fn(0, chunks[0][0], chunks[0][1])
+                try:
+                    results[0] = fn(0, chunks[0][0], chunks[0][1])
+                except BaseException as exc:
+                    errors.append(exc)
+                # The chunks no helper has started yet (its core is busy, or it is still
+                # waking up) are run here instead of waited for; after an error, not at all.
+                mine = [task for task in tasks if task.claim.acquire(blocking=False)]
+                waiting = len(tasks) - len(mine)
+                for task in mine:
+                    task_fn, task.fn = task.fn, None
+                    if not errors:
+                        results[task.slot] = task_fn(task.slot, task.lo, task.hi)
             except BaseException as exc:
                 errors.append(exc)
             finally:
                 _local.in_chunk = False
-                for _ in range(parts - 1):  # wait for all: they may write shared buffers
+                for task in mine:
+                    task.fn = None
+                for _ in range(waiting):  # wait for the helpers' chunks: they write shared buffers
                     slot, value, exc = _workers.done.get()
                     results[slot] = value
                     if exc is not None:
