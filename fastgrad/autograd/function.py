@@ -236,6 +236,25 @@ class GradFn:
         self._saved_versions = tuple(versions)
         self._graph_sources = tuple(sources)
 
+    def save_for_create_graph(self, *tensors):
+        """Keep input ``tensors`` that only a create_graph backward reads, from
+        ``saved_for_create_graph``: the first-order backward reads arrays the forward derived
+        from them instead (conv2d's columns of its input). Kept, version-checked and released
+        as ``save_for_backward``'s."""
+        self._graph_versions += tuple((t._version_counter, t._version_counter[0], t.arr.shape)
+                                      for t in tensors)
+        self._create_graph_saved = tensors
+
+    @property
+    def saved_for_create_graph(self):
+        """What ``save_for_create_graph`` kept (see there)."""
+        if self.released:
+            raise freed_error(self)
+        for counter, version, shape in self._graph_versions:
+            if counter[0] != version:
+                raise _modified_error(self, shape, counter[0], version)
+        return self._create_graph_saved
+
     @property
     def saved_tensors(self):
         """The values given to ``save_for_backward``, in order: first-order, Tensors as their

@@ -25,11 +25,16 @@ class NaiveConv2dGradFn(GradFn):
 
     def __init__(self, x, weight, bias, padded, geometry):
         super().__init__(x, weight, bias)
-        self.save_for_backward(padded, weight)  # padded: x's values, copied by the forward
+        self.save_for_backward(weight, padded)  # padded: x's values, copied by the forward
+        self.save_for_create_graph(x)
         self.geometry = geometry
 
     def backward(self, grad_output):
-        padded, weight = self.saved_tensors
+        if self.create_graph:  # recorded: the differentiable gradient ops of ops/conv_grad.py
+            from fastgrad.ops.conv_grad import conv2d_create_graph_backward
+
+            return conv2d_create_graph_backward(self, grad_output)
+        weight, padded = self.saved_tensors
         g = self.geometry
         need_x, need_w, need_b = self.needs_input_grad
         d_padded = np.zeros_like(padded) if need_x else None
@@ -74,6 +79,13 @@ class NaiveMaxPool2dGradFn(GradFn):
     def backward(self, grad_output):
         argmax, = self.saved_tensors
         g = self.geometry
+        if self.create_graph:  # recorded: a differentiable scatter to the argmax (ops/pool_grad.py)
+            from fastgrad.ops.pool_grad import scatter_to_argmax
+
+            win_r, win_c = np.divmod(argmax, g.kw)
+            rows = np.arange(g.out_h).reshape(-1, 1) * g.sh + win_r - g.ph
+            cols = np.arange(g.out_w) * g.sw + win_c - g.pw
+            return (scatter_to_argmax(grad_output, rows * g.w + cols, (g.n, g.c, g.h, g.w)),)
         d_padded = np.zeros((g.n, g.c, g.h + 2 * g.ph, g.w + 2 * g.pw), dtype=grad_output.dtype)
         n_idx, c_idx = np.meshgrid(np.arange(g.n), np.arange(g.c), indexing="ij")
         for i in range(g.out_h):
