@@ -142,7 +142,9 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
     one that got none), running only the nodes that lead to an input. With ``create_graph``,
     ``grads`` are Tensors and so is everything computed.
     """
-    with set_grad_enabled(create_graph):
+    if not create_graph:  # arrays record nothing: grad mode stays as the caller set it
+        return _run(roots, grads, retain_graph, create_graph, inputs)
+    with set_grad_enabled(True):
         return _run(roots, grads, retain_graph, create_graph, inputs)
 
 

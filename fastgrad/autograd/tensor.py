@@ -9,6 +9,7 @@ import weakref
 import numpy as np
 
 from fastgrad import dtypes
+from fastgrad.autograd.differentiate import backward as _backward
 from fastgrad.autograd.grad_mode import is_grad_enabled
 
 
@@ -150,9 +151,7 @@ class Tensor:
         too, so the gradients (``.grad`` then has a ``grad_fn``) can be differentiated again.
         ``inputs``: accumulate into these tensors' ``.grad`` only (PyTorch's ``inputs=``).
         """
-        from fastgrad.autograd.differentiate import backward
-
-        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+        _backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
     def register_hook(self, hook):
         """Call ``hook(grad)`` with this tensor's gradient each time it is computed, before it
