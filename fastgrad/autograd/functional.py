@@ -127,12 +127,13 @@ def _unit_vectors(tensor):
 
 
 def _stack_rows(rows, out_shape, in_shape):
-    """Gradients of each output element (``rows``, in order) as one (*out_shape, *in_shape)."""
-    from fastgrad.ops.join import stack
-
-    if not rows:
-        return Tensor._wrap(np.zeros(out_shape + in_shape))
-    return stack(rows).reshape(out_shape + in_shape)
+    """Gradients of each output element (``rows``, in order) as one (*out_shape, *in_shape)
+    Tensor, written row by row (recorded when a row has a graph: ``create_graph``)."""
+    dtype = rows[0].dtype if rows else np.float64
+    stacked = Tensor._wrap(np.zeros((len(rows),) + tuple(in_shape), dtype=dtype))
+    for k, row in enumerate(rows):
+        stacked[k] = row
+    return stacked.reshape(tuple(out_shape) + tuple(in_shape))
 
 
 def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,

@@ -183,8 +183,10 @@ class StdGradFn(VarGradFn):
         centered, out = self.saved_tensors
         out_kept = out.reshape(_kept_shape(centered.shape, self.axes))
         g = grad_output.reshape(out_kept.shape)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            g_var = backend.where(backend.value(out_kept) == 0, 0, g / (2 * out_kept))
+        zero = backend.value(out_kept) == 0
+        # divided by 1 where std is 0, not 0: a 0 / 0 there would make the recorded backward's
+        # own gradient nan, though ``where`` discards the value
+        g_var = backend.where(zero, 0, g / (2 * backend.where(zero, 1, out_kept)))
         return (self._var_backward(g_var, centered),)
 
 
