@@ -374,3 +374,21 @@ def test_create_graph_refuses_a_derived_source_changed_in_place():
         b.add_(1.0)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         y.backward(create_graph=True)
+
+
+def test_a_maml_inner_step_is_differentiated_through():
+    """Outer loss after one inner SGD step, w' = w - lr * grad(inner loss)(w), checked as a
+    function of w against finite differences: needs d(grad)/dw (create_graph)."""
+    rng = np.random.default_rng(8)
+    x_in, y_in = _t(rng, 5, 3), fastgrad.tensor(rng.standard_normal((5, 2)), dtype=fastgrad.float64)
+    x_out, y_out = _t(rng, 4, 3), fastgrad.tensor(rng.standard_normal((4, 2)), dtype=fastgrad.float64)
+    x_in.requires_grad = x_out.requires_grad = False
+
+    def outer_loss(w, b):
+        inner = F.mse_loss(F.linear(x_in, w, b).tanh(), y_in)
+        gw, gb = grad(inner, [w, b], create_graph=True)
+        return F.mse_loss(F.linear(x_out, w - 0.5 * gw, b - 0.5 * gb).tanh(), y_out)
+
+    w, b = _t(rng, 2, 3), _t(rng, 2)
+    assert fastgrad.autograd.gradcheck(outer_loss, [w, b])
+    assert w.grad.grad_fn is None  # an ordinary backward of the outer loss
