@@ -13,6 +13,7 @@ from fastgrad.models import MNISTClassificationModel
 from fastgrad.ops.conv_grad import conv2d_input_grad, conv2d_weight_grad
 from fastgrad.ops.conv_geometry import conv2d_geometry
 from fastgrad.ops.naive import conv2d_naive, max_pool2d_naive
+from fastgrad.ops.pool_grad import avg_pool2d_input_grad, scatter_to_argmax
 
 
 def _t(rng, *shape, positive=False):
@@ -392,3 +393,40 @@ def test_a_maml_inner_step_is_differentiated_through():
     w, b = _t(rng, 2, 3), _t(rng, 2)
     assert fastgrad.autograd.gradcheck(outer_loss, [w, b])
     assert w.grad.grad_fn is None  # an ordinary backward of the outer loss
+
+
+def _conv_geometry(x_shape, w_shape, stride, padding, dilation):
+    return conv2d_geometry(fastgrad.zeros(*x_shape), fastgrad.zeros(*w_shape), None, stride,
+                           padding, dilation)
+
+
+def _pool_geometry(x_shape, kernel, stride, padding):
+    from fastgrad.ops.conv_geometry import pool2d_geometry
+
+    return pool2d_geometry(fastgrad.zeros(*x_shape), kernel, stride, padding, "avg_pool2d")
+
+
+# The ops recorded backwards call: their own second derivatives (conv's third) are checked too.
+GRADIENT_OPS = {
+    "conv2d_input_grad": (
+        lambda g, w: conv2d_input_grad(g, w, _conv_geometry((2, 2, 6, 5), (3, 2, 3, 2), 2, 1, 1)).tanh(),
+        [(2, 3, 3, 3), (3, 2, 3, 2)]),
+    "conv2d_weight_grad": (
+        lambda x, g: conv2d_weight_grad(x, g, _conv_geometry((2, 2, 6, 5), (3, 2, 3, 2), 2, 1, 1)).tanh(),
+        [(2, 2, 6, 5), (2, 3, 3, 3)]),
+    "avg_pool2d_input_grad": (
+        lambda g: avg_pool2d_input_grad(
+            g * g, _pool_geometry((1, 2, 5, 5), 3, 2, 1)), [(1, 2, 3, 3)]),
+    "scatter_to_argmax": (
+        lambda g: scatter_to_argmax(
+            g * g, np.array([[[[0, 3], [3, 5]]]]), (1, 1, 2, 3)), [(1, 1, 2, 2)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GRADIENT_OPS))
+def test_the_gradient_ops_have_right_derivatives_of_their_own(name):
+    fn, shapes = GRADIENT_OPS[name]
+    rng = np.random.default_rng(9)
+    inputs = [_t(rng, *shape) for shape in shapes]
+    assert fastgrad.autograd.gradcheck(fn, inputs)
+    assert gradgradcheck(fn, inputs, atol=1e-4)

@@ -157,9 +157,7 @@ def _run(roots, grads, retain_graph, create_graph, inputs):
         targets = {t if t.grad_fn is None else t.grad_fn: None for t in inputs}
         needed = _leading_to(consumers, targets)
     pending = {}
-    root_grads = set()
     for root, grad in zip(roots, grads):
-        root_grads.add(id(grad))
         if isinstance(root, GradFn):
             previous = pending.get(root)
             pending[root] = grad if previous is None else previous + grad
@@ -226,6 +224,7 @@ def _run(roots, grads, retain_graph, create_graph, inputs):
             fn.release()
     if inputs is None:
         return None
+    root_grads = {id(grad) for grad in grads}
     return [_result(captured.get(t if t.grad_fn is None else t.grad_fn), t, root_grads)
             for t in inputs]
 

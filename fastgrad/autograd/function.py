@@ -28,6 +28,8 @@ from fastgrad.autograd.grad_mode import is_grad_enabled
 # Attributes a released node keeps; everything else a subclass saved is dropped by ``release``.
 _GRAPH_ATTRS = frozenset({"next_edges", "needs_input_grad", "input_dtypes", "released",
                           "_saved_versions", "retained", "pre_hooks"})
+# ... and the attributes ``release`` does not scan for data (save_for_backward's, handled first).
+_KEPT_ATTRS = _GRAPH_ATTRS | {"_saved", "_graph_sources"}
 
 # What ``_graph_sources`` holds for a saved Tensor that is the node's own output: keeping the
 # Tensor would make a node <-> tensor cycle, so a create_graph backward rebuilds it from the
@@ -300,10 +302,16 @@ class GradFn:
         do: a second backward through it works; one through a node whose arrays are gone
         raises.
         """
-        self._saved_versions = self._graph_versions = ()
-        # One pass: drop what holds data, keep the metadata (shapes, scalars: small).
+        self._saved_versions = ()
         attributes = vars(self)
-        for name in [n for n, v in attributes.items() if n not in _GRAPH_ATTRS and _holds_data(v)]:
+        attributes.pop("_graph_versions", None)
+        # save_for_backward's values: the create_graph sources hold data only where the saved
+        # values do (a Tensor's array, a derived array), so both go, or both stay.
+        if _holds_data(self._saved):
+            del attributes["_saved"], attributes["_graph_sources"]
+            self.released = True
+        # One pass over the rest: drop what holds data, keep the metadata (shapes, scalars).
+        for name in [n for n, v in attributes.items() if n not in _KEPT_ATTRS and _holds_data(v)]:
             del attributes[name]
             self.released = True
 
