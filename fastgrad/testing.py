@@ -5,7 +5,8 @@
   where).
 - ``check_op(fn, *inputs)``: the contract every differentiable op keeps (gradients and second
   derivatives right, inputs left alone, gradients owning their memory, float32 kept float32),
-  checked from the outside through the public API only. MyGrad's ``backprop_test_factory`` is the model.
+  checked from the outside through the public API only. MyGrad's ``backprop_test_factory``
+  is the model.
 """
 import numpy as np
 

@@ -137,7 +137,8 @@ def test_a_backward_that_returns_arrays_under_create_graph_is_refused():
 
     x = fastgrad.ones(3, requires_grad=True)
     y = fastgrad.Tensor._wrap(x.arr * 2, Plain(x))
-    with pytest.raises(RuntimeError, match="Plain's backward returned an ndarray with create_graph"):
+    with pytest.raises(RuntimeError, match="Plain's backward returned an ndarray with "
+                                           "create_graph"):
         y.sum().backward(create_graph=True)
 
 
@@ -382,7 +383,8 @@ def test_a_maml_inner_step_is_differentiated_through():
     function of w against finite differences: needs d(grad)/dw (create_graph)."""
     rng = np.random.default_rng(8)
     x_in, y_in = _t(rng, 5, 3), fastgrad.tensor(rng.standard_normal((5, 2)), dtype=fastgrad.float64)
-    x_out, y_out = _t(rng, 4, 3), fastgrad.tensor(rng.standard_normal((4, 2)), dtype=fastgrad.float64)
+    x_out = _t(rng, 4, 3)
+    y_out = fastgrad.tensor(rng.standard_normal((4, 2)), dtype=fastgrad.float64)
     x_in.requires_grad = x_out.requires_grad = False
 
     def outer_loss(w, b):
@@ -406,13 +408,15 @@ def _pool_geometry(x_shape, kernel, stride, padding):
     return pool2d_geometry(fastgrad.zeros(*x_shape), kernel, stride, padding, "avg_pool2d")
 
 
+_CONV = _conv_geometry((2, 2, 6, 5), (3, 2, 3, 2), 2, 1, 1)
+
 # The ops recorded backwards call: their own second derivatives (conv's third) are checked too.
 GRADIENT_OPS = {
     "conv2d_input_grad": (
-        lambda g, w: conv2d_input_grad(g, w, _conv_geometry((2, 2, 6, 5), (3, 2, 3, 2), 2, 1, 1)).tanh(),
+        lambda g, w: conv2d_input_grad(g, w, _CONV).tanh(),
         [(2, 3, 3, 3), (3, 2, 3, 2)]),
     "conv2d_weight_grad": (
-        lambda x, g: conv2d_weight_grad(x, g, _conv_geometry((2, 2, 6, 5), (3, 2, 3, 2), 2, 1, 1)).tanh(),
+        lambda x, g: conv2d_weight_grad(x, g, _CONV).tanh(),
         [(2, 2, 6, 5), (2, 3, 3, 3)]),
     "avg_pool2d_input_grad": (
         lambda g: avg_pool2d_input_grad(

@@ -199,7 +199,8 @@ class _CubeGradFn(GradFn):
 
 
 def test_catches_a_wrong_second_derivative():
-    with pytest.raises(AssertionError, match=r"check_op\(cube\).*gradgradcheck \(float64\).*input 0"):
+    with pytest.raises(AssertionError,
+                       match=r"check_op\(cube\).*gradgradcheck \(float64\).*input 0"):
         check_op(lambda x: Tensor._wrap(x.arr ** 3, _CubeGradFn(x)), np.array([1.0, 2.0]),
                  name="cube")
     check_op(lambda x: Tensor._wrap(x.arr ** 3, _CubeGradFn(x)), np.array([1.0, 2.0]),

@@ -126,7 +126,8 @@ def run_hooks(hooks, grad):
         if result is None:
             continue
         if not isinstance(result, Tensor):
-            raise TypeError(f"a tensor hook must return a Tensor or None, got {type(result).__name__}")
+            raise TypeError("a tensor hook must return a Tensor or None, got "
+                            f"{type(result).__name__}")
         if result.shape != value.shape:
             raise RuntimeError(f"hook {getattr(hook, '__name__', hook)!r} has changed the size of "
                                f"value: expected {value.shape}, got {result.shape}")

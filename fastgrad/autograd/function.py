@@ -218,9 +218,9 @@ class GradFn:
         for value in values:
             if type(value) is Derived:
                 # its sources are read (and so checked) only by a create_graph backward
-                self._graph_versions += tuple((t._version_counter, t._version_counter[0], t.arr.shape)
-                                              for t in value.sources
-                                              if getattr(t, "_version_counter", None) is not None)
+                self._graph_versions += tuple(
+                    (t._version_counter, t._version_counter[0], t.arr.shape)
+                    for t in value.sources if getattr(t, "_version_counter", None) is not None)
                 sources.append(value)
                 saved.append(value[0])
                 continue

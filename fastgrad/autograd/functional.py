@@ -69,7 +69,8 @@ def _check_v(v, like, name, fn_name):
         return (Tensor._wrap(np.ones(like[0].shape, dtype=like[0].dtype)),)
     _, v = _as_tuple(v, "v", fn_name)
     if len(v) != len(like):
-        raise RuntimeError(f"v is a tuple of invalid length: should be {len(like)} but got {len(v)}.")
+        raise RuntimeError(f"v is a tuple of invalid length: should be {len(like)} but got "
+                           f"{len(v)}.")
     for i, (a, b) in enumerate(zip(v, like)):
         if a.shape != b.shape:
             raise RuntimeError(f"Entry {i} in v has invalid size: should be {b.shape} but got "
@@ -188,7 +189,8 @@ def hessian(func, inputs, create_graph=False, strict=False, vectorize=False,
         out = _scalar_output(func, xs, "hessian")
         return _grads((out,), xs, (_ones_like(out),), True, strict, "hessian")
 
-    result = jacobian(gradient, inputs if in_tuple else inputs[0], create_graph=create_graph, strict=strict,
+    result = jacobian(gradient, inputs if in_tuple else inputs[0], create_graph=create_graph,
+                      strict=strict,
                       vectorize=vectorize, strategy=outer_jacobian_strategy)
     # (the jacobian of the tuple-returning ``gradient``: one entry per input already shaped)
     return result if in_tuple else result[0]

@@ -102,7 +102,9 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
         rng = np.random.default_rng(seed + 1)
         grad_outputs = [Tensor(rng.standard_normal(o.arr.shape), dtype=np.float64,
                                requires_grad=True) for o in outs]
-    grad_outputs = tuple(grad_outputs) if isinstance(grad_outputs, (tuple, list)) else (grad_outputs,)
+    if not isinstance(grad_outputs, (tuple, list)):
+        grad_outputs = (grad_outputs,)
+    grad_outputs = tuple(grad_outputs)
     if len(grad_outputs) != len(outs):
         raise ValueError(f"gradgradcheck: {len(grad_outputs)} grad_outputs for {len(outs)} "
                          "outputs that require grad")

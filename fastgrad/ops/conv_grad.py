@@ -32,8 +32,8 @@ def _input_grad_array(grad, weight, g):
     dtype = np.result_type(grad, weight)
     padded = np.zeros((g.n, g.c, g.h + 2 * g.ph, g.w + 2 * g.pw), dtype=dtype)
     for i, j, window in _taps(g):
-        # (N, OH, OW, C) -> (N, C, OH, OW)
-        padded[window] += np.tensordot(grad, weight[:, :, i, j], axes=([1], [0])).transpose(0, 3, 1, 2)
+        spread = np.tensordot(grad, weight[:, :, i, j], axes=([1], [0]))  # (N, OH, OW, C)
+        padded[window] += spread.transpose(0, 3, 1, 2)
     return np.ascontiguousarray(padded[:, :, g.ph:g.ph + g.h, g.pw:g.pw + g.w])
 
 

@@ -254,7 +254,9 @@ class SetitemTensorGradFn(SetitemGradFn):
     def backward(self, grad_output):
         need_x, need_value = self.needs_input_grad
         grad_x = zeroed(grad_output, self.idx) if need_x else None
-        grad_value = unbroadcast(gather(grad_output, self.idx), self.value_shape) if need_value else None
+        grad_value = None
+        if need_value:
+            grad_value = unbroadcast(gather(grad_output, self.idx), self.value_shape)
         return grad_x, grad_value
 
 

@@ -284,7 +284,8 @@ class IndexedExtremumGradFn(GradFn):
         index = tuple(indices if d == self.axis else
                       np.arange(size).reshape((-1,) + (1,) * (indices.ndim - d - 1))
                       for d, size in enumerate(indices.shape))
-        return (scatter(grad_output.reshape(indices.shape), self.in_shape, index, accumulate=False),)
+        g = grad_output.reshape(indices.shape)
+        return (scatter(g, self.in_shape, index, accumulate=False),)
 
 
 def _indexed_extremum(x, dim, keepdim, axis, keepdims, arg, result_type, name):

@@ -19,9 +19,10 @@ class WhereGradFn(GradFn):
     def backward(self, grad_output):
         condition, = self.saved_tensors
         need_x, need_y = self.needs_input_grad
+        x_shape, y_shape = self.shapes
         # (a Python 0 keeps the gradient's dtype)
-        gx = unbroadcast(backend.where(condition, grad_output, 0), self.shapes[0]) if need_x else None
-        gy = unbroadcast(backend.where(condition, 0, grad_output), self.shapes[1]) if need_y else None
+        gx = unbroadcast(backend.where(condition, grad_output, 0), x_shape) if need_x else None
+        gy = unbroadcast(backend.where(condition, 0, grad_output), y_shape) if need_y else None
         return gx, gy
 
 
