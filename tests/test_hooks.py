@@ -76,3 +76,12 @@ def test_a_removed_non_leaf_hook_no_longer_runs_and_handles_work_as_context_mana
         pass
     (h * 1).sum().backward()
     assert x.grad.item() == 2.0
+
+
+def test_hooks_of_a_leaf_differentiated_directly_run_for_backward_and_grad():
+    x = fastgrad.tensor([1.0, 2.0], requires_grad=True)
+    x.register_hook(lambda g: g * 3)
+    x.backward(fastgrad.tensor([1.0, 1.0]))
+    assert x.grad.arr.tolist() == [3.0, 3.0]
+    gx, = grad(x, x, grad_outputs=fastgrad.tensor([1.0, 2.0]))
+    assert gx.arr.tolist() == [3.0, 6.0]

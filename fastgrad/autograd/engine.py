@@ -162,11 +162,13 @@ def _run(roots, grads, retain_graph, create_graph, inputs):
         if isinstance(root, GradFn):
             previous = pending.get(root)
             pending[root] = grad if previous is None else previous + grad
-        elif targets is not None:
-            if root in targets:
-                captured[root] = grad if root not in captured else captured[root] + grad
-        else:
-            accumulate_into_leaf(root, run_hooks(root._hooks, grad) if root._hooks else grad)
+        elif targets is None or root in targets:
+            if root._hooks:
+                grad = run_hooks(root._hooks, grad)
+            if targets is None:
+                accumulate_into_leaf(root, grad)
+            else:
+                captured[root] = grad if root not in captured else _value(captured[root]) + grad
     ready = [fn for fn in dict.fromkeys(roots) if isinstance(fn, GradFn) and consumers[fn] == 0]
     while ready:
         fn = ready.pop()
