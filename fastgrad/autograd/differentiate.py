@@ -68,8 +68,13 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     """Accumulate the gradients of ``tensors`` (along ``grad_tensors``) into the leaves'
     ``.grad`` (only those of ``inputs`` when given). ``retain_graph`` defaults to
     ``create_graph``; without it the graph's saved arrays are freed."""
-    tensors = _as_tuple(tensors)
     retain_graph = create_graph if retain_graph is None else retain_graph
+    if (grad_tensors is None and inputs is None and not create_graph
+            and getattr(tensors, "grad_fn", None) is not None and tensors.arr.size == 1):
+        # every training step's ``loss.backward()``: nothing to check
+        run_backward((tensors.grad_fn,), (np.ones_like(tensors.arr),), retain_graph)
+        return
+    tensors = _as_tuple(tensors)
     grads = _cotangents(tensors, grad_tensors, create_graph)
     if inputs is None:
         run_backward(_roots(tensors), grads, retain_graph, create_graph)

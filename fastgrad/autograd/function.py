@@ -29,7 +29,7 @@ from fastgrad.autograd.grad_mode import is_grad_enabled
 _GRAPH_ATTRS = frozenset({"next_edges", "needs_input_grad", "input_dtypes", "released",
                           "_saved_versions", "retained", "pre_hooks"})
 # ... and the attributes ``release`` does not scan for data (save_for_backward's, handled first).
-_KEPT_ATTRS = _GRAPH_ATTRS | {"_saved", "_graph_sources"}
+_KEPT_ATTRS = _GRAPH_ATTRS | {"_saved", "_graph_sources", "create_graph", "last_backward"}
 
 # What ``_graph_sources`` holds for a saved Tensor that is the node's own output: keeping the
 # Tensor would make a node <-> tensor cycle, so a create_graph backward rebuilds it from the
@@ -218,9 +218,10 @@ class GradFn:
         for value in values:
             if type(value) is Derived:
                 # its sources are read (and so checked) only by a create_graph backward
-                self._graph_versions += tuple(
-                    (t._version_counter, t._version_counter[0], t.arr.shape)
-                    for t in value.sources if getattr(t, "_version_counter", None) is not None)
+                for t in value[2:]:
+                    counter = getattr(t, "_version_counter", None)
+                    if counter is not None:
+                        self._graph_versions += ((counter, counter[0], t.arr.shape),)
                 sources.append(value)
                 saved.append(value[0])
                 continue
