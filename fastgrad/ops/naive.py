@@ -25,11 +25,16 @@ class NaiveConv2dGradFn(GradFn):
 
     def __init__(self, x, weight, bias, padded, geometry):
         super().__init__(x, weight, bias)
-        self.save_for_backward(padded, weight)  # padded: x's values, copied by the forward
+        self.save_for_backward(weight, padded)  # padded: x's values, copied by the forward
+        self.save_for_create_graph(x)
         self.geometry = geometry
 
     def backward(self, grad_output):
-        padded, weight = self.saved_tensors
+        if self.create_graph:  # recorded: the differentiable gradient ops of ops/conv_grad.py
+            from fastgrad.ops.conv_grad import conv2d_create_graph_backward
+
+            return conv2d_create_graph_backward(self, grad_output)
+        weight, padded = self.saved_tensors
         geo = self.geometry
         need_x, need_w, need_b = self.needs_input_grad
         d_padded = np.zeros_like(padded) if need_x else None
@@ -74,6 +79,13 @@ class NaiveMaxPool2dGradFn(GradFn):
     def backward(self, grad_output):
         argmax, = self.saved_tensors
         geo = self.geometry
+        if self.create_graph:  # recorded: a differentiable scatter to the argmax (ops/pool_grad.py)
+            from fastgrad.ops.pool_grad import scatter_to_argmax
+
+            win_r, win_c = np.divmod(argmax, geo.kw)
+            rows = np.arange(geo.out_h).reshape(-1, 1) * geo.sh + win_r - geo.ph
+            cols = np.arange(geo.out_w) * geo.sw + win_c - geo.pw
+            return (scatter_to_argmax(grad_output, rows * geo.w + cols, (geo.n, geo.c, geo.h, geo.w)),)
         d_padded = np.zeros((geo.n, geo.c, geo.h + 2 * geo.ph, geo.w + 2 * geo.pw), dtype=grad_output.dtype)
         n_idx, c_idx = np.meshgrid(np.arange(geo.n), np.arange(geo.c), indexing="ij")
         for i in range(geo.out_h):

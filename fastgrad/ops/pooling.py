@@ -37,6 +37,10 @@ class MaxPool2dGradFn(GradFn):
         self.save_for_backward(argmax)
 
     def backward(self, grad_output):
+        if self.create_graph:  # recorded: differentiable ops instead of the kernel
+            from fastgrad.ops.pool_grad import max_pool2d_create_graph_backward
+
+            return max_pool2d_create_graph_backward(self, grad_output)
         argmax, = self.saved_tensors
         d_x = np.empty(self.in_shape, dtype=grad_output.dtype)
         _by_chunks(maxpool2d_backward, np.ascontiguousarray(grad_output), argmax, d_x)
@@ -80,6 +84,10 @@ class AvgPool2dGradFn(GradFn):
         self.geometry = geometry
 
     def backward(self, grad_output):
+        if self.create_graph:  # recorded: differentiable ops instead of the kernel
+            from fastgrad.ops.pool_grad import avg_pool2d_create_graph_backward
+
+            return avg_pool2d_create_graph_backward(self, grad_output)
         geo = self.geometry
         d_x = np.empty((geo.n, geo.c, geo.h, geo.w), dtype=grad_output.dtype)
         _by_chunks(lambda grad, d_x: avgpool2d_backward(grad, geo.kh, geo.kw, geo.sh, geo.sw, geo.ph,
