@@ -136,8 +136,12 @@ def test_bad_arguments_raise_clear_errors(pool):
         pool(x, 6)
     with pytest.raises(RuntimeError, match=r"Expected 3D or 4D .* shape \(5, 5\)"):
         pool(fastgrad.randn(5, 5), 2)
-    with pytest.raises(TypeError, match="must be a float tensor.*int64"):
-        pool(fastgrad.zeros(1, 1, 4, 4, dtype=fastgrad.int64), 2)
+    if pool is F.avg_pool2d:
+        with pytest.raises(TypeError, match="must be a float tensor.*int64"):
+            pool(fastgrad.zeros(1, 1, 4, 4, dtype=fastgrad.int64), 2)
+    else:  # max pools take integers (forward only), as PyTorch; bool has no kernel there
+        with pytest.raises(NotImplementedError, match='"max_pool2d" not implemented for dtype bool'):
+            pool(fastgrad.zeros(1, 1, 4, 4, dtype=fastgrad.bool), 2)
     with pytest.raises(TypeError, match="kernel_size must be an int or a pair of ints"):
         pool(x, 2.5)
     with pytest.raises(RuntimeError, match=r"kernel_size must be an int or a pair of ints, got \(1, 2, 3\)"):
@@ -149,7 +153,9 @@ def test_pool_modules():
     assert nn.MaxPool2d(2)(x).shape == (2, 3, 4, 4)
     np.testing.assert_array_equal(nn.MaxPool2d(3, 2, 1, impl="naive")(x).arr, nn.MaxPool2d(3, 2, 1)(x).arr)
     np.testing.assert_allclose(nn.AvgPool2d(2)(x).arr, _avg_reference(x.arr, 2, 2, 0))
-    assert repr(nn.MaxPool2d(2)) == "MaxPool2d(kernel_size=2, stride=2, padding=0)"
+    # PyTorch's reprs
+    assert repr(nn.MaxPool2d(2)) == "MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)"
+    assert repr(nn.AvgPool2d(3, 2, 1, True, False, 5)) == "AvgPool2d(kernel_size=3, stride=2, padding=1)"
 
 
 @pytest.mark.parametrize("serial_max", [0, 10**9])
@@ -184,8 +190,8 @@ def test_max_pool_module_returns_indices_when_asked():
     assert out.tolist() == [[[[5.0, 7.0], [13.0, 15.0]]]]
     assert indices.dtype == np.int64 and indices.tolist() == [[[[5, 7], [13, 15]]]]
     assert not isinstance(nn.MaxPool2d(2)(x), tuple)
-    with pytest.raises(ValueError, match="needs impl='im2col'"):
-        nn.MaxPool2d(2, impl="naive", return_indices=True)
+    naive_out, naive_indices = nn.MaxPool2d(2, return_indices=True, impl="naive")(x)
+    assert naive_indices.tolist() == indices.tolist() and naive_out.tolist() == out.tolist()
 
 
 @pytest.mark.parametrize("pool", [F.max_pool2d, F.max_pool2d_naive, F.avg_pool2d])
