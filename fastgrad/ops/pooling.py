@@ -337,11 +337,11 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
     planes, batch = pool_planes(x.arr, 2, "max_unpool2d")
     out_h, out_w = unpool_output_size(planes[2:], kernel_size, stride, padding, output_size)
     index_planes = _planes_of(indices, planes)
-    if index_planes.size:
-        lo, hi = int(index_planes.min()), int(index_planes.max())
-        if lo < 0 or hi >= out_h * out_w:
-            raise RuntimeError(f"Found an invalid max index: {hi if hi >= out_h * out_w else lo} "
-                               f"(output volumes are of size {out_h}x{out_w})")
+    if index_planes.size and (index_planes.min() < 0 or index_planes.max() >= out_h * out_w):
+        flat = index_planes.reshape(-1)
+        first = flat[np.flatnonzero((flat < 0) | (flat >= out_h * out_w))[0]]  # as PyTorch's loop
+        raise RuntimeError(f"Found an invalid max index: {first} (output volumes are of size "
+                           f"{out_h}x{out_w})")
     out, planes_out = _pooled(batch, planes[1], out_h, out_w, 2, x.dtype)
     _by_chunks(maxunpool2d_forward, _planes_of(x, planes), index_planes, planes_out)
     fn = MaxUnpool2dGradFn(x, indices, planes, planes_out.shape) if needs_grad(x) else None
