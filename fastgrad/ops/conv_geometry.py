@@ -204,6 +204,8 @@ def pool_planes(x, spatial_dims, name):
     """(N, C, H, W) of the planes a pool reads from ``x`` (an ndarray), and the batch shape:
     ``x`` is (N, C, *spatial) or unbatched (C, *spatial) with 1 or 2 spatial dims (1-D pools
     read planes of height 1). Validates the number of dimensions (RuntimeError)."""
+    if spatial_dims == 2 and x.ndim == 4:  # the common case first: every CNN pool call
+        return x.shape, x.shape[:1]
     if x.ndim not in (spatial_dims + 1, spatial_dims + 2):
         raise RuntimeError(
             f"{name}: Expected {spatial_dims + 1}D or {spatial_dims + 2}D (batch mode) tensor for "

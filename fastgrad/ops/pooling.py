@@ -8,6 +8,8 @@ A 1-D pool runs the 2-D kernels on planes of height 1, and an unbatched input ru
 of one, both through reshaped *views of the output array itself*: the Tensor returned owns
 its array (it is never a view of a temporary), so in-place ops on it work as in PyTorch.
 """
+from types import SimpleNamespace
+
 import numpy as np
 
 from fastgrad.autograd.function import GradFn, needs_grad
@@ -39,14 +41,29 @@ def _by_chunks(kernel, *arrays):
 
 def _pooled(batch, c, out_h, out_w, spatial_dims, dtype):
     """(output array in the caller's layout, its (N, C, out_h, out_w) view for the kernels)."""
+    if spatial_dims == 2 and batch:
+        out = np.empty((batch[0], c, out_h, out_w), dtype=dtype)
+        return out, out
     spatial = (out_h, out_w) if spatial_dims == 2 else (out_w,)
     out = np.empty(batch + (c,) + spatial, dtype=dtype)
     return out, out.reshape(batch[:1] + (1,) * (not batch) + (c, out_h, out_w))
 
 
+def _as_planes(a, planes):
+    """Contiguous ``a`` (an ndarray) viewed as ``planes`` (N, C, H, W)."""
+    a = np.ascontiguousarray(a)
+    return a if a.shape == planes else a.reshape(planes)
+
+
 def _planes_of(x, planes):
     """``x``'s array as contiguous (N, C, H, W) planes (a view when it is contiguous)."""
-    return np.ascontiguousarray(x.arr).reshape(planes)
+    return _as_planes(x.arr, planes)
+
+
+def _layout(**shapes):
+    # One plain object, not tuples: a node's release scans its tuples element by element
+    # for arrays (~1 us per node for these shapes) and skips an object like this at once.
+    return SimpleNamespace(**shapes)
 
 
 # ------------------------------------------------------------------------------ max pools
@@ -57,17 +74,18 @@ class MaxPool2dGradFn(GradFn):
     def __init__(self, x, argmax, planes, planes_out):
         super().__init__(x)
         self.in_shape = x.arr.shape
-        self.planes = planes  # (N, C, H, W) of the input, whatever its own layout
-        self.planes_out = planes_out
+        # (N, C, H, W) of the input and of the output, whatever their own layouts
+        self.layout = _layout(planes=planes, planes_out=planes_out)
         # argmax: the returned indices Tensor (an in-place change of it then raises at
         # backward, as in PyTorch) or the internal array.
         self.save_for_backward(argmax)
 
     def backward(self, grad_output):
         argmax, = self.saved_tensors
+        planes_out = self.layout.planes_out
         d_x = np.empty(self.in_shape, dtype=grad_output.dtype)
-        _by_chunks(maxpool2d_backward, np.ascontiguousarray(grad_output).reshape(self.planes_out),
-                   argmax.reshape(self.planes_out), d_x.reshape(self.planes))
+        _by_chunks(maxpool2d_backward, _as_planes(grad_output, planes_out),
+                   _as_planes(argmax, planes_out), _as_planes(d_x, self.layout.planes))
         return (d_x,)
 
 
@@ -76,7 +94,7 @@ def _argmax_array(out, planes_out, return_indices, h, w):
     # int32 halves the argmax traffic when the indices stay internal; returned ones are int64.
     index_dtype = np.int64 if return_indices or h * w >= 2**31 else np.int32
     argmax = np.empty(out.shape, dtype=index_dtype)
-    return argmax, argmax.reshape(planes_out.shape)
+    return argmax, _as_planes(argmax, planes_out.shape)
 
 
 def _max_result(x, out, argmax, planes, planes_out, return_indices):
@@ -180,19 +198,19 @@ class AvgPool2dGradFn(GradFn):
 
     def __init__(self, x, geometry, count_include_pad, divisor_override):
         super().__init__(x)
-        self.in_shape = x.arr.shape
-        self.geometry = geometry
-        self.count_include_pad = count_include_pad
-        self.divisor_override = divisor_override  # 0: none
+        self.geometry = geometry  # of the (N, C, H, W) planes
+        # divisor_override 0: none
+        self.layout = _layout(in_shape=x.arr.shape, count_include_pad=count_include_pad,
+                              divisor_override=divisor_override)
 
     def backward(self, grad_output):
-        geo = self.geometry
-        d_x = np.empty(self.in_shape, dtype=grad_output.dtype)
-        grad = np.ascontiguousarray(grad_output).reshape(geo.n, geo.c, geo.out_h, geo.out_w)
+        geo, layout = self.geometry, self.layout
+        d_x = np.empty(layout.in_shape, dtype=grad_output.dtype)
         _by_chunks(lambda grad, d_x: avgpool2d_backward(
                        grad, geo.kh, geo.kw, geo.sh, geo.sw, geo.ph, geo.pw,
-                       self.count_include_pad, self.divisor_override, d_x),
-                   grad, d_x.reshape(geo.n, geo.c, geo.h, geo.w))
+                       layout.count_include_pad, layout.divisor_override, d_x),
+                   _as_planes(grad_output, (geo.n, geo.c, geo.out_h, geo.out_w)),
+                   _as_planes(d_x, (geo.n, geo.c, geo.h, geo.w)))
         return (d_x,)
 
 
@@ -245,15 +263,13 @@ class AdaptiveAvgPool2dGradFn(GradFn):
 
     def __init__(self, x, planes, planes_out):
         super().__init__(x)
-        self.in_shape = x.arr.shape
-        self.planes = planes
-        self.planes_out = planes_out
+        self.layout = _layout(in_shape=x.arr.shape, planes=planes, planes_out=planes_out)
 
     def backward(self, grad_output):
-        d_x = np.empty(self.in_shape, dtype=grad_output.dtype)
-        _by_chunks(adaptive_avgpool2d_backward,
-                   np.ascontiguousarray(grad_output).reshape(self.planes_out),
-                   d_x.reshape(self.planes))
+        layout = self.layout
+        d_x = np.empty(layout.in_shape, dtype=grad_output.dtype)
+        _by_chunks(adaptive_avgpool2d_backward, _as_planes(grad_output, layout.planes_out),
+                   _as_planes(d_x, layout.planes))
         return (d_x,)
 
 
@@ -281,17 +297,15 @@ class MaxUnpool2dGradFn(GradFn):
 
     def __init__(self, x, indices, planes, planes_out):
         super().__init__(x)
-        self.in_shape = x.arr.shape
-        self.planes = planes
-        self.planes_out = planes_out
+        self.layout = _layout(in_shape=x.arr.shape, planes=planes, planes_out=planes_out)
         self.save_for_backward(indices)  # the indices Tensor, validated by the forward
 
     def backward(self, grad_output):
         indices, = self.saved_tensors
-        d_x = np.empty(self.in_shape, dtype=grad_output.dtype)
-        _by_chunks(maxunpool2d_backward,
-                   np.ascontiguousarray(grad_output).reshape(self.planes_out),
-                   np.ascontiguousarray(indices).reshape(self.planes), d_x.reshape(self.planes))
+        layout = self.layout
+        d_x = np.empty(layout.in_shape, dtype=grad_output.dtype)
+        _by_chunks(maxunpool2d_backward, _as_planes(grad_output, layout.planes_out),
+                   _as_planes(indices, layout.planes), _as_planes(d_x, layout.planes))
         return (d_x,)
 
 
