@@ -239,7 +239,8 @@ def _avg_spans(out_n, stride, size, pad, limit, count_include_pad):
     to input + padding only (PyTorch's ``pool_size``: a ceil-mode window running past the
     right padding does not count the part beyond it), else the in-input part.
 
-    Computed once per call: per window, it made the 2x2 forward ~20% slower."""
+    Computed once per call rather than per window, where it costs more than a 2x2 sum."""
+    # (measured: per window, the 2x2 avg forward was ~20% slower than with this table)
     spans = np.empty((out_n, 3), np.intp)
     for o in range(out_n):
         start = o * stride - pad

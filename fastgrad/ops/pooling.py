@@ -94,7 +94,7 @@ def _argmax_array(out, planes_out, return_indices, h, w):
     # int32 halves the argmax traffic when the indices stay internal; returned ones are int64.
     index_dtype = np.int64 if return_indices or h * w >= 2**31 else np.int32
     argmax = np.empty(out.shape, dtype=index_dtype)
-    return argmax, _as_planes(argmax, planes_out.shape)
+    return argmax, argmax if out is planes_out else argmax.reshape(planes_out.shape)
 
 
 def _max_result(x, out, argmax, planes, planes_out, return_indices):
@@ -120,8 +120,8 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
     out, planes_out = _pooled(batch, geo.c, geo.out_h, geo.out_w, spatial_dims, x.dtype)
     argmax, argmax_planes = _argmax_array(out, planes_out, return_indices, geo.h, geo.w)
     x_planes = _planes_of(x, planes)
-    if ((geo.kh, geo.kw, geo.sh, geo.sw, geo.ph, geo.pw, geo.dh, geo.dw) == (2, 2, 2, 2, 0, 0, 1, 1)
-            and (geo.out_h, geo.out_w) == (geo.h // 2, geo.w // 2) and x.dtype.kind == "f"):
+    # (kh, kw, sh, sw, ph, pw, out_h, out_w, dh, dw): 2x2 windows, stride 2, floor-sized
+    if geo[4:] == (2, 2, 2, 2, 0, 0, geo.h // 2, geo.w // 2, 1, 1) and x_planes.dtype.kind == "f":
         _by_chunks(lambda x, out, argmax: maxpool2d_forward_2x2s2(x, geo.out_h, geo.out_w, out,
                                                                    argmax),
                    x_planes, planes_out, argmax_planes)
