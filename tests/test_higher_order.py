@@ -13,7 +13,8 @@ from fastgrad.models import MNISTClassificationModel
 from fastgrad.ops.conv_grad import conv2d_input_grad, conv2d_weight_grad
 from fastgrad.ops.conv_geometry import conv2d_geometry
 from fastgrad.ops.naive import conv2d_naive, max_pool2d_naive
-from fastgrad.ops.pool_grad import avg_pool2d_input_grad, scatter_to_argmax
+from fastgrad.ops.linear_map import linear_map
+from fastgrad.ops.pool_grad import scatter_to_argmax
 
 
 def _t(rng, *shape, positive=False):
@@ -402,13 +403,16 @@ def _conv_geometry(x_shape, w_shape, stride, padding, dilation):
                            padding, dilation)
 
 
-def _pool_geometry(x_shape, kernel, stride, padding):
-    from fastgrad.ops.conv_geometry import pool2d_geometry
-
-    return pool2d_geometry(fastgrad.zeros(*x_shape), kernel, stride, padding, "avg_pool2d")
+def _avg_pool_node(x_shape, **options):
+    """The backward node of an avg pool of an input of ``x_shape``: its ``spread`` (the input
+    gradient) and ``mean`` (the forward) are the linear map and adjoint its backward records."""
+    x = fastgrad.zeros(*x_shape, dtype=fastgrad.float64, requires_grad=True)
+    return F.avg_pool2d(x, **options).grad_fn
 
 
 _CONV = _conv_geometry((2, 2, 6, 5), (3, 2, 3, 2), 2, 1, 1)
+_AVG = _avg_pool_node((1, 2, 5, 5), kernel_size=3, stride=2, padding=1, ceil_mode=True,
+                      count_include_pad=False)
 
 # The ops recorded backwards call: their own second derivatives (conv's third) are checked too.
 GRADIENT_OPS = {
@@ -419,8 +423,7 @@ GRADIENT_OPS = {
         lambda x, g: conv2d_weight_grad(x, g, _CONV).tanh(),
         [(2, 2, 6, 5), (2, 3, 3, 3)]),
     "avg_pool2d_input_grad": (
-        lambda g: avg_pool2d_input_grad(
-            g * g, _pool_geometry((1, 2, 5, 5), 3, 2, 1)), [(1, 2, 3, 3)]),
+        lambda g: linear_map(g * g, _AVG.spread, _AVG.mean), [(1, 2, 3, 3)]),
     "scatter_to_argmax": (
         lambda g: scatter_to_argmax(
             g * g, np.array([[[[0, 3], [3, 5]]]]), (1, 1, 2, 3)), [(1, 1, 2, 2)]),

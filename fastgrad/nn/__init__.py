@@ -9,4 +9,5 @@ from fastgrad.nn.linear import Identity, Linear
 from fastgrad.nn.loss import CrossEntropyLoss, MSELoss, NLLLoss
 from fastgrad.nn.module import Module
 from fastgrad.nn.parameter import Parameter
-from fastgrad.nn.pooling import AvgPool2d, MaxPool2d
+from fastgrad.nn.pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool1d,
+                                 AvgPool2d, MaxPool1d, MaxPool2d, MaxUnpool2d)
