@@ -23,6 +23,6 @@ from fastgrad.kernels.threads import get_num_threads, set_num_threads
 from fastgrad.random import (Generator, default_generator, get_rng_state, initial_seed,
                              manual_seed, seed, set_rng_state)
 from fastgrad.serialization import load, save
-from fastgrad import cuda, data, metrics, nn, optim, utils  # noqa: F401
+from fastgrad import cuda, data, distributed, metrics, nn, optim, utils  # noqa: F401
 
 __version__ = "0.1.0"
