@@ -13,6 +13,7 @@ import time
 import traceback
 
 import numpy as np
+import threadpoolctl
 from tqdm import tqdm
 
 import fastgrad
@@ -112,6 +113,10 @@ def train(model, args, add_channel, log=print):
     with mpi_job() as rank:
         threads = threads_per_rank()
         fastgrad.set_num_threads(threads)
+        # The script owns its process: BLAS gets the same share of the cores, which fastgrad
+        # at one thread does not enforce for its own GEMMs (3-7x slower with 2 ranks on 2
+        # cores otherwise; docs/distributed.md).
+        threadpoolctl.threadpool_limits(threads, user_api="blas")
         world = dist.get_world_size()
         if args.global_batch_size is not None:
             if args.global_batch_size % world:
