@@ -101,6 +101,53 @@ def train_epoch(args):
     return result if rank == 0 else None
 
 
+def mlp_step(args):
+    """ms per image of a training step of a 10M-parameter MLP (784-4096-1664-10) at one
+    thread, per-rank batch ``args.global_batch // 2``: the compute side of the cost model."""
+    import fastgrad
+    from fastgrad import nn, optim
+    from threadpoolctl import threadpool_limits
+
+    fastgrad.set_num_threads(1)
+    threadpool_limits(1, user_api="blas")
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 4096), nn.ReLU(), nn.Linear(4096, 1664),
+                          nn.ReLU(), nn.Linear(1664, 10))
+    opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    batch = args.global_batch // 2
+    x, y = fastgrad.randn(batch, 1, 28, 28), fastgrad.randint(0, 10, (batch,))
+    times = []
+    for i in range(13):
+        start = time.perf_counter()
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+        if i >= 3:
+            times.append(time.perf_counter() - start)
+    return {"role": "mlp10m", "parameters": sum(p.numel() for p in model.parameters()),
+            "batch": batch, "ms_per_image": 1e3 * float(np.median(times)) / batch}
+
+
+def cost_model(ms_per_image, gradient_bytes, per_rank_batch=32,
+               ranks=(8, 64, 512), networks=(("10 Gbit/s", 1.25e9, 20e-6),
+                                              ("100 Gbit/s", 12.5e9, 2e-6))):
+    """Predicted images/s of ring-allreduce data parallelism, one rank per core.
+
+    step = per_rank_batch x ms_per_image (compute, measured here at one thread) + allreduce,
+    allreduce = 2 (p-1)/p x gradient_bytes / bandwidth + 2 (p-1) x latency (a ring's 2 (p-1)
+    messages per rank), not overlapped with compute. Returns rows of
+    (network, p, compute ms, allreduce ms, images/s, efficiency vs p x one rank alone).
+    """
+    compute = per_rank_batch * ms_per_image / 1e3
+    rows = []
+    for network, bandwidth, latency in networks:
+        for p in ranks:
+            allreduce = 2 * (p - 1) / p * gradient_bytes / bandwidth + 2 * (p - 1) * latency
+            step = compute + allreduce
+            rows.append((network, p, 1e3 * compute, 1e3 * allreduce, p * per_rank_batch / step,
+                         compute / step))
+    return rows
+
+
 def bare_allreduce(args):
     """Median time of an in-place MPI Allreduce of ``args.bytes`` of float32 (rank 0)."""
     from mpi4py import MPI
@@ -140,7 +187,7 @@ def launch(worker_args, ranks):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--role", choices=("single", "ddp", "allreduce"), default="single")
+    parser.add_argument("--role", choices=("single", "ddp", "allreduce", "mlp10m"), default="single")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--bucket-cap-mb", type=float, default=25.0)
     parser.add_argument("--overlap", type=int, default=1)
@@ -153,7 +200,8 @@ def main(argv=None):
     parser.add_argument("--json", metavar="PATH", help="write all results as JSON")
     args = parser.parse_args(argv)
     if args.worker:
-        result = bare_allreduce(args) if args.role == "allreduce" else train_epoch(args)
+        worker = {"allreduce": bare_allreduce, "mlp10m": mlp_step}.get(args.role, train_epoch)
+        result = worker(args)
         if result is not None:
             print(json.dumps(result), flush=True)
         return result
@@ -190,11 +238,24 @@ def main(argv=None):
     print("|---|---|---|")
     for r in allreduces:
         print(f"| {r['bytes']:,} bytes | {r['median_ms']:.3f} | {r['algorithm_bandwidth_GB_s']:.2f} |")
+    mlp = launch(["--role", "mlp10m", *common], 1)
+    one_rank = dict(runs)["1 process x 1 thread"]
+    models = (("reference CNN", 1e3 / one_rank["images_per_s"], 111_934 * 4),
+              (f"MLP, {mlp['parameters']:,} parameters", mlp["ms_per_image"], mlp["parameters"] * 4))
+    print("\nCost model (32 images per rank, one rank per core, ring allreduce, no overlap):")
+    print("| model | network | ranks | compute ms | allreduce ms | images/s | efficiency |")
+    print("|---|---|---|---|---|---|---|")
+    for model_name, ms_per_image, gradient_bytes in models:
+        for network, p, compute, allreduce, images_per_s, efficiency in cost_model(
+                ms_per_image, gradient_bytes):
+            print(f"| {model_name} | {network} | {p} | {compute:.2f} | {allreduce:.2f} | "
+                  f"{images_per_s:,.0f} | {efficiency:.0%} |")
     ddp = runs[1][1]
     print(f"\ngradient {ddp['gradient_bytes']:,} bytes per step; a ring allreduce sends "
           f"{ddp['ring_bytes_sent_per_rank_per_step']:,.0f} bytes per rank per step")
     if args.json:
-        Path(args.json).write_text(json.dumps({"runs": results, "allreduce": allreduces},
+        Path(args.json).write_text(json.dumps({"runs": results, "allreduce": allreduces,
+                                               "mlp10m": mlp},
                                               indent=2))
     return runs, allreduces
 
