@@ -183,6 +183,41 @@ def ddp_no_sync():
         raise AssertionError("a second forward before backward did not raise")
 
 
+class _Branchy(nn.Module):
+    """A shared (tied) layer used twice, and a head that only rank 1's forward uses."""
+
+    def __init__(self):
+        super().__init__()
+        self.shared = nn.Linear(3, 3)
+        self.again = self.shared
+        self.head = nn.Linear(3, 1)
+
+    def forward(self, x, use_head):
+        h = self.again(self.shared(x).relu())
+        return self.head(h).sum() if use_head else h.sum()
+
+
+def ddp_unused_and_tied():
+    """A parameter used twice gets its summed gradient once; a parameter only one rank used
+    gets that rank's gradient / world size on every rank (the other contributes zero)."""
+    rank, size = dist.get_rank(), dist.get_world_size()
+    fastgrad.manual_seed(1)
+    model = DDP(_Branchy())
+    assert len(list(model.parameters())) == 4
+    x = fastgrad.Tensor(np.random.default_rng(rank).standard_normal((5, 3)).astype(np.float32))
+    model(x, use_head=rank == 1).backward()
+    plain = _Branchy()
+    plain.load_state_dict(model.module.state_dict())
+    plain(x, use_head=rank == 1).backward()
+    for (name, p), q in zip(model.module.named_parameters(), plain.parameters()):
+        local = fastgrad.Tensor(q.grad.numpy() if q.grad is not None else np.zeros_like(q.arr))
+        dist.all_reduce(local, op=dist.ReduceOp.AVG)
+        np.testing.assert_allclose(p.grad.numpy(), local.numpy(), rtol=1e-6, err_msg=name)
+    head = model.module.head.weight.grad.numpy()
+    assert np.abs(head).max() > 0  # rank 1's gradient arrived on rank 0 too
+    _assert_same_on_all_ranks(model, "after backward")
+
+
 def _local_full_grads(module, x):
     copy = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
     copy.load_state_dict(module.state_dict())
@@ -198,7 +233,8 @@ def rank_dies():
 
 
 PROGRAMS = {f.__name__: f for f in (collectives, ddp_matches_one_process_float32,
-                                       ddp_matches_one_process_float64, ddp_no_sync, rank_dies)}
+                                       ddp_matches_one_process_float64, ddp_no_sync,
+                                       ddp_unused_and_tied, rank_dies)}
 
 
 if __name__ == "__main__":

@@ -31,7 +31,8 @@ def run_program(name):
 
 
 @pytest.mark.parametrize("name", ["collectives", "ddp_matches_one_process_float32",
-                                  "ddp_matches_one_process_float64", "ddp_no_sync"])
+                                  "ddp_matches_one_process_float64", "ddp_no_sync",
+                                  "ddp_unused_and_tied"])
 def test_program(name):
     run_program(name)
 
