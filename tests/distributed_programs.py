@@ -216,6 +216,13 @@ def ddp_unused_and_tied():
     head = model.module.head.weight.grad.numpy()
     assert np.abs(head).max() > 0  # rank 1's gradient arrived on rank 0 too
     _assert_same_on_all_ranks(model, "after backward")
+    # models that differ across ranks are refused on every rank before any broadcast
+    try:
+        DDP(nn.Linear(2, 2 + rank))
+    except RuntimeError as error:
+        assert "models differ" in str(error), error
+    else:
+        raise AssertionError("DDP over different models did not raise")
 
 
 def _local_full_grads(module, x):
