@@ -187,7 +187,8 @@ def launch(worker_args, ranks):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--role", choices=("single", "ddp", "allreduce", "mlp10m"), default="single")
+    parser.add_argument("--role", choices=("single", "ddp", "allreduce", "mlp10m"),
+                        default="single")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--bucket-cap-mb", type=float, default=25.0)
     parser.add_argument("--overlap", type=int, default=1)
@@ -237,11 +238,13 @@ def main(argv=None):
     print("| bare Allreduce, 2 ranks | median ms | GB/s (bytes / time) |")
     print("|---|---|---|")
     for r in allreduces:
-        print(f"| {r['bytes']:,} bytes | {r['median_ms']:.3f} | {r['algorithm_bandwidth_GB_s']:.2f} |")
+        print(f"| {r['bytes']:,} bytes | {r['median_ms']:.3f} | "
+              f"{r['algorithm_bandwidth_GB_s']:.2f} |")
     mlp = launch(["--role", "mlp10m", *common], 1)
     one_rank = dict(runs)["1 process x 1 thread"]
     models = (("reference CNN", 1e3 / one_rank["images_per_s"], 111_934 * 4),
-              (f"MLP, {mlp['parameters']:,} parameters", mlp["ms_per_image"], mlp["parameters"] * 4))
+              (f"MLP, {mlp['parameters']:,} parameters", mlp["ms_per_image"],
+               mlp["parameters"] * 4))
     print("\nCost model (32 images per rank, one rank per core, ring allreduce, no overlap):")
     print("| model | network | ranks | compute ms | allreduce ms | images/s | efficiency |")
     print("|---|---|---|---|---|---|---|")

@@ -109,6 +109,8 @@ def load_data(args, add_channel):
 def train(model, args, add_channel, log=print):
     """Train ``model`` as the flags say; returns a dict of the results."""
     if not getattr(args, "distributed", False):
+        if getattr(args, "global_batch_size", None) is not None:
+            args.batch_size = args.global_batch_size  # one process: the global batch is its own
         return run_training(model, args, add_channel, log)
     with mpi_job() as rank:
         threads = threads_per_rank()
@@ -144,7 +146,10 @@ def mpi_job():
             raise
         from mpi4py import MPI
 
-        traceback.print_exc()
+        if isinstance(error, SystemExit):  # a usage error: its message, no traceback
+            print(error.code, file=sys.stderr)
+        else:
+            traceback.print_exc()
         sys.stderr.flush()
         MPI.COMM_WORLD.Abort(1)
     dist.destroy_process_group()

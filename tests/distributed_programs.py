@@ -57,7 +57,8 @@ def collectives():
     np.testing.assert_array_equal(t.numpy(), [3.0, 6.0] if rank == 1 else [1.0, 2.0])
     dist.barrier()
     # mismatched shapes and dtypes raise on every rank, and the next collective still works
-    for bad in (fastgrad.ones(3 + rank), fastgrad.ones(3, dtype=[fastgrad.float32, fastgrad.float64][rank])):
+    other_dtype = fastgrad.ones(3, dtype=[fastgrad.float32, fastgrad.float64][rank])
+    for bad in (fastgrad.ones(3 + rank), other_dtype):
         for call in (lambda: dist.all_reduce(bad), lambda: dist.broadcast(bad, src=0),
                      lambda: dist.all_gather([fastgrad.zeros(*bad.shape) for _ in range(2)], bad)):
             try:
@@ -122,7 +123,8 @@ def _against_one_process(dtype, resync):
     for step in range(steps):
         mine = shards[rank][step * per_rank:(step + 1) * per_rank]
         opt.zero_grad()
-        criterion(model(fastgrad.from_numpy(images[mine])), fastgrad.from_numpy(labels[mine])).backward()
+        logits = model(fastgrad.from_numpy(images[mine]))
+        criterion(logits, fastgrad.from_numpy(labels[mine])).backward()
         if rank == 0:
             if resync:
                 reference.load_state_dict(model.module.state_dict())
@@ -139,7 +141,8 @@ def _against_one_process(dtype, resync):
         _assert_same_on_all_ranks(model, f"after step {step}")
         if rank == 0:
             for (name, p), q in zip(model.module.named_parameters(), reference.parameters()):
-                np.testing.assert_allclose(p.arr, q.arr, **tolerance, err_msg=f"{name}, step {step}")
+                np.testing.assert_allclose(p.arr, q.arr, **tolerance,
+                                           err_msg=f"{name}, step {step}")
     assert np.abs(_flat(model.module) - start).max() > 1e-3  # it did train
 
 

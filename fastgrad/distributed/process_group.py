@@ -65,7 +65,8 @@ def init_process_group(backend="mpi", init_method=None, world_size=-1, rank=-1, 
 
 
 def is_initialized():
-    """Whether ``init_process_group`` has been called (and not undone by ``destroy_process_group``)."""
+    """Whether ``init_process_group`` has been called (and not undone since by
+    ``destroy_process_group``)."""
     return _default_group is not None
 
 
