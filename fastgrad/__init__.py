@@ -24,6 +24,6 @@ from fastgrad.random import (Generator, default_generator, get_rng_state, initia
                              manual_seed, seed, set_rng_state)
 from fastgrad.printing import set_printoptions
 from fastgrad.serialization import load, save
-from fastgrad import cuda, data, metrics, nn, onnx, optim, utils, viz  # noqa: F401
+from fastgrad import cuda, data, distributed, metrics, nn, onnx, optim, utils, viz  # noqa: F401
 
 __version__ = "0.1.0"

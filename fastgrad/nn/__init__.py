@@ -1,5 +1,5 @@
 """``fastgrad.nn``: modules, layers, losses (``functional`` and ``init`` as in PyTorch)."""
-from fastgrad.nn import functional, init, utils
+from fastgrad.nn import functional, init, parallel, utils
 from fastgrad.nn.activation import LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from fastgrad.nn.container import ModuleList, Sequential
 from fastgrad.nn.conv import Conv2d
