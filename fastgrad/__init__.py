@@ -4,9 +4,9 @@ from fastgrad.autograd import (GradFn, Tensor, enable_grad, gradcheck, is_grad_e
 from fastgrad.autograd.inference_mode import inference_mode, is_inference_mode_enabled
 from fastgrad import dtypes
 from fastgrad.creation import (arange, empty, empty_like, eye, from_numpy, full, full_like,
-                               linspace, logspace, ones, ones_like, rand, rand_like, randint, randn, randn_like,
-                               randperm, tensor, tril_indices, triu_indices, zeros,
-                               zeros_like)
+                               linspace, logspace, ones, ones_like, rand, rand_like, randint,
+                               randn, randn_like, randperm, tensor, tril_indices, triu_indices,
+                               zeros, zeros_like)
 from fastgrad.dtypes import (bool, double, float, float16, float32, float64, get_default_dtype,
                              half, int, int8, int16, int32, int64, long, set_default_dtype, uint8)
 from fastgrad.devices import device

@@ -1,6 +1,7 @@
 """Tensor constructors: tensor, from_numpy, zeros, ones, full, arange, linspace, logspace, eye,
-tril_indices, triu_indices, randn, rand, randint, empty, and the ``*_like`` forms. Float results take the default float dtype
-(float32 unless ``set_default_dtype`` changed it); ``device=`` must name the CPU."""
+tril_indices, triu_indices, randn, rand, randint, empty, and the ``*_like`` forms. Float
+results take the default float dtype (float32 unless ``set_default_dtype`` changed it);
+``device=`` must name the CPU."""
 import numbers
 
 import numpy as np
@@ -133,9 +134,8 @@ def linspace_array(start, end, steps, dtype):
     As PyTorch computes it: ``start`` and ``end`` are first cast to ``dtype`` (an integer
     dtype truncates them toward zero); the step is computed in ``dtype`` (float64 for an
     integer dtype); the first half of the points counts up from ``start`` and the second half
-    down from ``end``, so both ends are exact. PyTorch's compiled kernel fuses each
-    ``start + step * i`` into one multiply-add, rounded once: here it is computed in long
-    double and rounded once to ``dtype`` (an integer dtype truncates toward zero).
+    down from ``end``, so both ends are exact; an integer dtype truncates each value toward
+    zero (``linspace(5, -5, 20, dtype=int32)`` has four zeros, not two).
     """
     dtype = np.dtype(dtype)
     if steps < 0:
@@ -180,7 +180,8 @@ def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_gra
     if steps < 0:
         raise RuntimeError(f"logspace: number of steps must be non-negative, got {steps}")
     if steps <= 1:
-        return _new(np.full(steps, float(base) ** float(start)).astype(dtype), requires_grad, device)
+        power = np.full(steps, float(base) ** float(start))  # start itself, not truncated
+        return _new(power.astype(dtype), requires_grad, device)
     if dtype.kind == "b":
         raise not_implemented("logspace_cpu", dtype)
     exponents = linspace_array(np.asarray(start).astype(dtype), np.asarray(end).astype(dtype),
