@@ -12,10 +12,10 @@ import numbers
 import numpy as np
 
 from fastgrad import dtypes
+from fastgrad._scalar_types import not_implemented, scalar_type_name
 from fastgrad.autograd.tensor import Tensor
 from fastgrad.ops._methods import tensor_method
 from fastgrad.ops._operands import broadcast_error, operand
-from fastgrad._scalar_types import not_implemented, scalar_type_name
 from fastgrad.ops.inplace import apply_inplace, tensor_inplace_method
 
 

@@ -1,11 +1,11 @@
 """Counting ops, which have no gradient: count_nonzero, bincount, histc, unique."""
 import numpy as np
 
+from fastgrad._scalar_types import not_implemented
 from fastgrad.autograd.tensor import Tensor
 from fastgrad.creation import linspace_array
 from fastgrad.ops._methods import tensor_method
 from fastgrad.ops._operands import as_tensor, normalize_dim, normalize_dims
-from fastgrad._scalar_types import not_implemented
 
 
 @tensor_method()

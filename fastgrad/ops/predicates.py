@@ -7,10 +7,10 @@ for old code); an integer or bool input is finite, never inf.
 import numpy as np
 
 from fastgrad import dtypes
+from fastgrad._scalar_types import scalar_type_name
 from fastgrad.autograd.tensor import Tensor
 from fastgrad.ops._methods import tensor_method
 from fastgrad.ops._operands import as_tensor, broadcast_error, normalize_dims
-from fastgrad._scalar_types import scalar_type_name
 
 
 def _float_class(ufunc, name, doc):
