@@ -102,8 +102,9 @@ def _wrap(out, fn, unbatched):
 class NaiveMaxPool2dGradFn(GradFn):
     """Backward of the naive max pools: each output's gradient to its recorded position."""
 
-    def __init__(self, x, rows, cols, padded_shape, geometry):
+    def __init__(self, x, rows, cols, padded_shape, geometry, adaptive):
         super().__init__(x)
+        self.adaptive = adaptive  # windows of adaptive_max_pool2d, not of ``geometry``'s kernel
         self.in_shape = x.arr.shape
         self.save_for_backward(rows, cols)  # (N, C, OH, OW) padded coordinates of each max
         self.padded_shape = padded_shape
@@ -128,7 +129,7 @@ class NaiveMaxPool2dGradFn(GradFn):
         return (_unpadded(d_padded, geo).reshape(self.in_shape),)
 
 
-def _max_windows(x, x4, padded, geo, windows, return_indices, unbatched):
+def _max_windows(x, x4, padded, geo, windows, return_indices, unbatched, adaptive=False):
     """The naive max pool over ``windows`` (per output (i, j): row and column slices of
     ``padded``): ``np.argmax`` takes the first maximum (and the first NaN)."""
     n, c = x4.shape[:2]
@@ -144,7 +145,7 @@ def _max_windows(x, x4, padded, geo, windows, return_indices, unbatched):
         rows[:, :, i, j] = row_slice.start + r * (row_slice.step or 1)
         cols[:, :, i, j] = col_slice.start + q * (col_slice.step or 1)
         out[:, :, i, j] = np.take_along_axis(window, flat[..., None], axis=2)[..., 0]
-    fn = NaiveMaxPool2dGradFn(x, rows, cols, padded.shape, geo) if needs_grad(x) else None
+    fn = NaiveMaxPool2dGradFn(x, rows, cols, padded.shape, geo, adaptive) if needs_grad(x) else None
     result = _wrap(out, fn, unbatched)
     if not return_indices:
         return result
@@ -189,7 +190,7 @@ def adaptive_max_pool2d_naive(input, output_size, return_indices=False):
     x, x4, unbatched = _pool_input(input, "adaptive_max_pool2d")
     geo = _adaptive_geometry(x4, output_size)
     windows = _adaptive_windows(geo.out_h, geo.out_w, geo.h, geo.w)
-    return _max_windows(x, x4, x4, geo, windows, return_indices, unbatched)
+    return _max_windows(x, x4, x4, geo, windows, return_indices, unbatched, adaptive=True)
 
 
 class NaiveAvgPool2dGradFn(GradFn):
