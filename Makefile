@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: train test bench clean
+.PHONY: train train-distributed test bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,11 @@ $(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml
 
 train: $(VENV)/.installed
 	$(BIN)/python scripts/train_mnist_cnn.py $(ARGS)
+
+# NP processes (default 2) train data-parallel under MPI's launcher; ARGS as for train.
+NP ?= 2
+train-distributed: $(VENV)/.installed
+	$(BIN)/mpiexec -n $(NP) $(BIN)/python scripts/train_mnist_cnn.py --distributed $(ARGS)
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q $(ARGS)

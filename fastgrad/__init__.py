@@ -4,11 +4,16 @@ from fastgrad.autograd import (GradFn, Tensor, enable_grad, gradcheck, is_grad_e
 from fastgrad.autograd.inference_mode import inference_mode, is_inference_mode_enabled
 from fastgrad import dtypes
 from fastgrad.creation import (arange, empty, empty_like, eye, from_numpy, full, full_like,
-                               linspace, ones, ones_like, rand, rand_like, randint, randn, randn_like,
-                               randperm, tensor, zeros, zeros_like)
+                               linspace, logspace, ones, ones_like, rand, rand_like, randint,
+                               randn, randn_like, randperm, tensor, tril_indices, triu_indices,
+                               zeros, zeros_like)
 from fastgrad.dtypes import (bool, double, float, float16, float32, float64, get_default_dtype,
                              half, int, int8, int16, int32, int64, long, set_default_dtype, uint8)
 from fastgrad.devices import device
+from fastgrad.ops import (all, any, argsort, argwhere, bincount, bitwise_and, bitwise_left_shift,
+                          bitwise_or, bitwise_right_shift, bitwise_xor, count_nonzero, histc,
+                          isclose, isfinite, isinf, isneginf, isposinf, logical_and, logical_or,
+                          logical_xor, nonzero, searchsorted, unique)
 from fastgrad.ops import (abs, add, allclose, amax, amin, argmax, argmin, astype,
                           bitwise_not,
                           broadcast_to, cat, clamp, clip, clone, concatenate, contiguous, div,
@@ -24,6 +29,6 @@ from fastgrad.random import (Generator, default_generator, get_rng_state, initia
                              manual_seed, seed, set_rng_state)
 from fastgrad.printing import set_printoptions
 from fastgrad.serialization import load, save
-from fastgrad import cuda, data, metrics, nn, onnx, optim, utils, viz  # noqa: F401
+from fastgrad import cuda, data, distributed, metrics, nn, onnx, optim, utils, viz  # noqa: F401
 
 __version__ = "0.1.0"

@@ -1,6 +1,7 @@
-"""Tensor constructors: tensor, from_numpy, zeros, ones, full, arange, linspace, eye, randn,
-rand, randint, empty, and the ``*_like`` forms. Float results take the default float dtype
-(float32 unless ``set_default_dtype`` changed it); ``device=`` must name the CPU."""
+"""Tensor constructors: tensor, from_numpy, zeros, ones, full, arange, linspace, logspace, eye,
+tril_indices, triu_indices, randn, rand, randint, empty, and the ``*_like`` forms. Float
+results take the default float dtype (float32 unless ``set_default_dtype`` changed it);
+``device=`` must name the CPU."""
 import numbers
 
 import numpy as np
@@ -8,6 +9,7 @@ import numpy as np
 from fastgrad import dtypes
 from fastgrad.autograd.tensor import Tensor
 from fastgrad.devices import check_cpu
+from fastgrad._scalar_types import not_implemented
 from fastgrad.random import default_generator
 
 
@@ -126,10 +128,89 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     return _new(np.arange(start, end, step, dtype=dtypes.as_dtype(dtype)), requires_grad, device)
 
 
-def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+def linspace_array(start, end, steps, dtype):
+    """PyTorch's linspace as an array of ``dtype`` (an integer, float or bool dtype).
+
+    As PyTorch computes it: ``start`` and ``end`` are first cast to ``dtype`` (an integer
+    dtype truncates them toward zero); the step is computed in ``dtype`` (float64 for an
+    integer dtype); the first half of the points counts up from ``start`` and the second half
+    down from ``end``, so both ends are exact; an integer dtype truncates each value toward
+    zero (``linspace(5, -5, 20, dtype=int32)`` has four zeros, not two).
+    """
+    dtype = np.dtype(dtype)
     if steps < 0:
         raise RuntimeError(f"linspace: number of steps must be non-negative, got {steps}")
-    return _new(np.linspace(start, end, steps, dtype=_float_dtype(dtype)), requires_grad, device)
+    if steps <= 1:  # PyTorch fills start without its kernel: no dtype is refused here
+        return np.full(steps, start).astype(dtype)
+    if dtype.kind == "b":
+        raise not_implemented("linspace_cpu", dtype)
+    step_dtype = dtype if dtype.kind == "f" else np.dtype(np.float64)
+    first, last = (np.asarray(v).astype(dtype).astype(step_dtype) for v in (start, end))
+    step = (last - first) / step_dtype.type(steps - 1)
+    # PyTorch's kernel for floats fuses start + step * i into one rounding; its double
+    # arithmetic for integers rounds twice (10 - (10/6) * 3 is 5.0 there, not 4.999...).
+    wide = np.longdouble if dtype.kind == "f" else step_dtype.type
+    index = np.arange(steps)
+    from_first = wide(first) + wide(step) * index.astype(wide)
+    from_last = wide(last) - wide(step) * (steps - 1 - index).astype(wide)
+    return np.where(index < steps // 2, from_first, from_last).astype(dtype)
+
+
+def _number(value):
+    """A 0-d tensor bound is the number it holds (as in PyTorch)."""
+    return value.item() if isinstance(value, Tensor) else value
+
+
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive, computed as PyTorch
+    computes them (see ``linspace_array``): an integer dtype truncates toward zero, bool is
+    refused (NotImplementedError) for more than one step. Default float dtype when None."""
+    arr = linspace_array(_number(start), _number(end), steps, _float_dtype(dtype))
+    return _new(arr, requires_grad, device)
+
+
+def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_grad=False):
+    """``base ** x`` for ``steps`` evenly spaced exponents x from ``start`` to ``end``.
+
+    As PyTorch: the exponents are spaced in float64 between ``start`` and ``end`` cast to
+    ``dtype`` (an integer dtype truncates them), the powers taken in float64 and cast to
+    ``dtype``; bool is refused (NotImplementedError) for more than one step.
+    """
+    start, end, dtype = _number(start), _number(end), _float_dtype(dtype)
+    if steps < 0:
+        raise RuntimeError(f"logspace: number of steps must be non-negative, got {steps}")
+    if steps <= 1:
+        power = np.full(steps, float(base) ** float(start))  # start itself, not truncated
+        return _new(power.astype(dtype), requires_grad, device)
+    if dtype.kind == "b":
+        raise not_implemented("logspace_cpu", dtype)
+    exponents = linspace_array(np.asarray(start).astype(dtype), np.asarray(end).astype(dtype),
+                               steps, np.float64)
+    return _new(np.power(float(base), exponents).astype(dtype), requires_grad, device)
+
+
+def _triangle_indices(name, row, col, offset, dtype, lower):
+    for arg, value in (("row", row), ("col", col)):
+        if value < 0:
+            raise RuntimeError(f"{name}: {arg} must be non-negative, got {value}")
+    rows, cols = (np.tril_indices if lower else np.triu_indices)(row, offset, col)
+    return _new(np.stack([rows, cols]).astype(dtypes.as_dtype(dtype)), False, None)
+
+
+def tril_indices(row, col, offset=0, *, dtype=np.int64, device=None):
+    """The (2, N) indices (row-major) of the lower triangle of a ``row`` x ``col`` matrix:
+    the elements on and below diagonal ``offset`` (> 0 above the main one, < 0 below)."""
+    if device is not None:
+        check_cpu(device)
+    return _triangle_indices("tril_indices", row, col, offset, dtype, lower=True)
+
+
+def triu_indices(row, col, offset=0, *, dtype=np.int64, device=None):
+    """The (2, N) indices (row-major) of the upper triangle of a ``row`` x ``col`` matrix:
+    the elements on and above diagonal ``offset`` (> 0 above the main one, < 0 below)."""
+    if device is not None:
+        check_cpu(device)
+    return _triangle_indices("triu_indices", row, col, offset, dtype, lower=False)
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):
@@ -139,18 +220,28 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False):
     return _new(np.eye(n, m, dtype=_float_dtype(dtype)), requires_grad, device)
 
 
+def _draw_float(kernel_name, generator, method, size, dtype):
+    """Samples of the float ``dtype`` from ``generator``'s ``method``; float16 is drawn as
+    float32 and rounded (NumPy draws no float16); a non-float dtype is refused as PyTorch
+    refuses it (NotImplementedError)."""
+    dtype = _float_dtype(dtype)
+    if dtype.kind != "f":
+        raise not_implemented(kernel_name, dtype)
+    draw_dtype = np.float32 if dtype == np.float16 else dtype
+    gen = generator or default_generator()
+    return getattr(gen, method)(_size(size), dtype=draw_dtype).astype(dtype, copy=False)
+
+
 def randn(*size, dtype=None, device=None, requires_grad=False, generator=None):
     """Standard normal samples from fastgrad's generator (see ``manual_seed``)."""
-    gen = generator or default_generator()
-    dtype = _float_dtype(dtype)
-    return _new(gen.standard_normal(_size(size), dtype=dtype), requires_grad, device)
+    return _new(_draw_float("normal_kernel_cpu", generator, "standard_normal", size, dtype),
+                requires_grad, device)
 
 
 def rand(*size, dtype=None, device=None, requires_grad=False, generator=None):
     """Uniform samples in [0, 1)."""
-    gen = generator or default_generator()
-    dtype = _float_dtype(dtype)
-    return _new(gen.random(_size(size), dtype=dtype), requires_grad, device)
+    return _new(_draw_float("check_uniform_bounds", generator, "random", size, dtype),
+                requires_grad, device)
 
 
 def randint(low, high=None, size=(), dtype=None, generator=None, device=None, requires_grad=False):

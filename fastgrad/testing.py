@@ -3,14 +3,15 @@
 - ``assert_close(actual, expected)``: values equal within PyTorch's default tolerances for
   the dtype, with its error message (how many elements differ, the greatest differences and
   where).
-- ``check_op(fn, *inputs)``: the contract every differentiable op keeps (gradients right,
-  inputs left alone, gradients owning their memory, float32 kept float32), checked from the
-  outside through the public API only. MyGrad's ``backprop_test_factory`` is the model.
+- ``check_op(fn, *inputs)``: the contract every differentiable op keeps (gradients and second
+  derivatives right, inputs left alone, gradients owning their memory, float32 kept float32),
+  checked from the outside through the public API only. MyGrad's ``backprop_test_factory``
+  is the model.
 """
 import numpy as np
 
 from fastgrad.autograd.grad_mode import enable_grad
-from fastgrad.autograd.gradcheck import GradcheckError, gradcheck
+from fastgrad.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from fastgrad.autograd.tensor import Tensor
 
 # torch.testing.assert_close's defaults, (rtol, atol) by dtype; other dtypes compare exactly.
@@ -146,21 +147,17 @@ class _Contract:
     def fail(self, clause, detail):
         raise AssertionError(f"{self.where}: {clause}: {detail}")
 
-    def gradients_match_finite_differences(self, eps, atol, rtol):
+    def gradients_match_finite_differences(self, eps, atol, rtol, check=gradcheck,
+                                           clause="gradcheck (float64)"):
         inputs = [_in_dtype(x, np.float64) for x in self.inputs]
-        for x in inputs:
-            if isinstance(x, Tensor) and x.requires_grad and x.arr.size == 0:
-                # Nothing to difference, and gradcheck refuses empty inputs (it takes them for
-                # non-contiguous ones); their gradient's shape is checked by the next clause.
-                x.requires_grad = False
         if not any(isinstance(x, Tensor) and x.requires_grad for x in inputs):
             return
         try:
-            gradcheck(self.fn, inputs, eps=eps, atol=atol, rtol=rtol, seed=self.seed)
+            check(self.fn, inputs, eps=eps, atol=atol, rtol=rtol, seed=self.seed)
         except GradcheckError as error:
-            self.fail("gradcheck (float64)", str(error))
+            self.fail(clause, str(error))
         except Exception as error:
-            self.fail("gradcheck (float64)", f"raised {type(error).__name__}: {error}")
+            self.fail(clause, f"raised {type(error).__name__}: {error}")
 
     def backward_keeps_the_contract(self, dtype, check_dtype):
         """Forward and backward along a random cotangent in ``dtype``, then the checks of the
@@ -212,7 +209,7 @@ class _Contract:
 
 
 def check_op(fn, *inputs, name=None, extra_shapes=(), check_dtype=True, may_return_input=False,
-             eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
+             eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, second_order=True):
     """Raise AssertionError, naming the op and the clause, unless ``fn`` keeps the op contract.
 
     ``fn(*inputs)`` returns a Tensor or a tuple of them. Inputs: float ndarrays (0-d NumPy
@@ -220,7 +217,9 @@ def check_op(fn, *inputs, name=None, extra_shapes=(), check_dtype=True, may_retu
     ``requires_grad``, anything else (int indices, numbers) passes unchanged; float data is
     copied into each dtype checked. Clauses:
 
-    1. gradcheck in float64 along a random cotangent (``eps`` / ``atol`` / ``rtol`` are its).
+    1. gradcheck in float64 along a random cotangent (``eps`` / ``atol`` / ``rtol`` are its),
+       and gradgradcheck (the backward recorded with ``create_graph=True``, differentiated
+       again w.r.t. the inputs and the cotangent) unless ``second_order=False``.
     2. In float64 and float32, a forward and a backward along a random cotangent: leave the
        inputs and the cotangent unchanged; give each input a ``.grad`` of its shape and dtype
        that shares no memory with any input, the cotangent or another input's ``.grad``;
@@ -236,6 +235,9 @@ def check_op(fn, *inputs, name=None, extra_shapes=(), check_dtype=True, may_retu
     name = name or getattr(fn, "__name__", repr(fn))
     contract = _Contract(fn, name, inputs, seed, may_return_input)
     contract.gradients_match_finite_differences(eps, atol, rtol)
+    if second_order:
+        contract.gradients_match_finite_differences(eps, atol, rtol, gradgradcheck,
+                                                    "gradgradcheck (float64)")
     for dtype in (np.float64, np.float32):
         contract.backward_keeps_the_contract(dtype, check_dtype)
     rng = np.random.default_rng(seed)
@@ -250,4 +252,5 @@ def check_op(fn, *inputs, name=None, extra_shapes=(), check_dtype=True, may_retu
             pool = given.reshape(-1) if given.size else rng.standard_normal(1)
             reshaped[i] = np.asarray(rng.choice(pool, size=shape), dtype=given.dtype)
         check_op(fn, *reshaped, name=name, check_dtype=check_dtype,
-                 may_return_input=may_return_input, eps=eps, atol=atol, rtol=rtol, seed=seed)
+                 may_return_input=may_return_input, eps=eps, atol=atol, rtol=rtol, seed=seed,
+                 second_order=second_order)

@@ -130,3 +130,11 @@ def test_works_inside_no_grad():
     with fastgrad.no_grad():
         assert gradcheck(lambda x: x.exp(), [x])
         check_op(lambda x: x.exp(), x)
+
+
+def test_gradcheck_and_gradgradcheck_accept_empty_inputs():
+    # an empty array shares no memory with anything, which once read as "not contiguous"
+    x = fastgrad.tensor(np.zeros((0, 3)), dtype=fastgrad.float64, requires_grad=True)
+    y = fastgrad.tensor(np.ones(3), dtype=fastgrad.float64, requires_grad=True)
+    assert fastgrad.autograd.gradcheck(lambda x, y: x * y * y, [x, y])
+    assert fastgrad.autograd.gradgradcheck(lambda x, y: x * y * y, [x, y])

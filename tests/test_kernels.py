@@ -151,7 +151,7 @@ def run_maxpool(x, kh, kw, sh, sw, ph, pw, idx_dtype=np.int32):
     oh, ow = conv_out(H, kh, sh, ph), conv_out(W, kw, sw, pw)
     out = np.full((N, C, oh, ow), -7.0, x.dtype)
     am = np.full((N, C, oh, ow), -1, idx_dtype)
-    K.maxpool2d_forward(x, kh, kw, sh, sw, ph, pw, oh, ow, out, am)
+    K.maxpool2d_forward(x, kh, kw, sh, sw, ph, pw, 1, 1, oh, ow, out, am)
     return out, am
 
 
@@ -165,13 +165,13 @@ def run_avgpool(x, kh, kw, sh, sw, ph, pw):
     N, C, H, W = x.shape
     oh, ow = conv_out(H, kh, sh, ph), conv_out(W, kw, sw, pw)
     out = np.full((N, C, oh, ow), np.nan, x.dtype)
-    K.avgpool2d_forward(x, kh, kw, sh, sw, ph, pw, oh, ow, out)
+    K.avgpool2d_forward(x, kh, kw, sh, sw, ph, pw, oh, ow, True, 0, out)
     return out
 
 
 def run_avgpool_backward(g, shape, kh, kw, sh, sw, ph, pw):
     dx = np.full(shape, np.nan, g.dtype)
-    K.avgpool2d_backward(g, kh, kw, sh, sw, ph, pw, dx)
+    K.avgpool2d_backward(g, kh, kw, sh, sw, ph, pw, True, 0, dx)
     return dx
 
 
@@ -491,18 +491,18 @@ TINY_SCRIPT = textwrap.dedent("""
         dx = np.empty_like(x)
         K.col2im(cols * 0.5 + 1, 2, 2, 5, 6, 3, 2, 2, 2, 1, 0, 1, 2, 2, 3, dx)
         out = np.empty((2, 2, 3, 3), dt); am = np.empty((2, 2, 3, 3), np.int32)
-        K.maxpool2d_forward(x, 3, 3, 2, 2, 1, 1, 3, 3, out, am)
+        K.maxpool2d_forward(x, 3, 3, 2, 2, 1, 1, 1, 1, 3, 3, out, am)
         out2 = np.empty((2, 2, 2, 3), dt); am2 = np.empty((2, 2, 2, 3), np.int64)
-        K.maxpool2d_forward(x, 2, 2, 2, 2, 0, 0, 2, 3, out2, am2)
+        K.maxpool2d_forward(x, 2, 2, 2, 2, 0, 0, 1, 1, 2, 3, out2, am2)
         out3 = np.empty((2, 2, 2, 3), dt); am3 = np.empty((2, 2, 2, 3), np.int32)
         K.maxpool2d_forward_2x2s2(x, 2, 3, out3, am3)
         mdx = np.empty_like(x)
         K.maxpool2d_backward(out2 + 1, am2, mdx)
         xa = np.nan_to_num(x)
         av = np.empty((2, 2, 3, 3), dt)
-        K.avgpool2d_forward(xa, 3, 3, 2, 2, 1, 1, 3, 3, av)
+        K.avgpool2d_forward(xa, 3, 3, 2, 2, 1, 1, 3, 3, True, 0, av)
         adx = np.empty_like(x)
-        K.avgpool2d_backward(av, 3, 3, 2, 2, 1, 1, adx)
+        K.avgpool2d_backward(av, 3, 3, 2, 2, 1, 1, True, 0, adx)
         y = rng.standard_normal((2, 3, 4)).astype(dt)
         g2 = np.empty((3, 2 * 4), dt)
         K.nchw_to_cnhw(y, g2)

@@ -207,3 +207,44 @@ def test_reshape_target_generalises_over_the_batch(source, target, expected, wit
     other = (7,) + tuple(source[1:])
     onnx_shape = [other[i] if s == 0 else s for i, s in enumerate(expected)]  # ONNX's 0: kept
     assert np.empty(other).reshape(onnx_shape).shape == with_batch_7
+
+
+class Pools(nn.Module):
+    """The pool options ONNX can express, each against onnxruntime."""
+
+    def forward(self, x):
+        F = nn.functional
+        a = F.max_pool2d(x, 3, 2, 1, dilation=2, ceil_mode=True)
+        b = F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False)
+        c = F.adaptive_avg_pool2d(x, 1) + F.adaptive_max_pool2d(x, (1, 1))
+        d = F.max_pool1d(x.flatten(2), 4, 3, 1)
+        e = F.avg_pool1d(x.flatten(2), 3, 2, 1)
+        return a.flatten(1), b.flatten(1), c.flatten(1), d.flatten(1), e.flatten(1)
+
+
+def test_pool_options_match_onnxruntime():
+    buffer = io.BytesIO()
+    fastgrad.onnx.export(Pools(), batch(2, (3, 11, 10)), buffer, input_names=["x"],
+                         dynamic_axes={"x": [0]})
+    x = batch(3, (3, 11, 10), seed=5)
+    for got, want in zip(run_onnx(buffer.getvalue(), {"x": x}), fastgrad_outputs(Pools(), x)):
+        np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)
+
+
+class AdaptiveToTwo(nn.Module):
+    def forward(self, x):
+        return nn.functional.adaptive_avg_pool2d(x, 2)
+
+
+class DividesByThree(nn.Module):
+    def forward(self, x):
+        return nn.functional.avg_pool2d(x, 2, divisor_override=3)
+
+
+@pytest.mark.parametrize("model, message", [
+    (AdaptiveToTwo(), r"AdaptiveAvgPool2d.*adaptive pool to \(2, 2\)"),
+    (DividesByThree(), r"AvgPool2d.*divisor_override"),
+])
+def test_pools_onnx_cannot_express_are_refused(tmp_path, model, message):
+    with pytest.raises(fastgrad.onnx.UnsupportedOperatorError, match=message):
+        fastgrad.onnx.export(model, fastgrad.randn(2, 3, 6, 6), tmp_path / "m.onnx")

@@ -272,10 +272,7 @@ def test_float32_var_std_do_not_overflow_or_underflow(dim):
 @pytest.mark.parametrize("name,np_fn,np_arg", [("max", np.max, np.argmax),
                                                ("min", np.min, np.argmin)])
 @pytest.mark.parametrize("shape,dim", [((4,), 0), ((4,), -1), ((2, 3), 1), ((2, 3), 0),
-                                       ((2, 3, 4), 1), ((2, 1, 3), -2), ((0, 3), 1),
-                                       pytest.param((), 0, marks=pytest.mark.xfail(
-                                           strict=True, reason="bug: max/min(dim=0) of a 0-d "
-                                           "tensor returns the input tensor itself as values"))])
+                                       ((2, 3, 4), 1), ((2, 1, 3), -2), ((0, 3), 1), ((), 0)])
 @pytest.mark.parametrize("keepdim", [False, True])
 def test_max_min_with_dim(name, np_fn, np_arg, shape, dim, keepdim, rng):
     a = _distinct(shape, rng)

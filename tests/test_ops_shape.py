@@ -40,9 +40,7 @@ def test_reshape_is_a_view_sharing_memory():
 # ---------------------------------------------------------------------- transpose / permute
 @pytest.mark.parametrize("shape,d0,d1", [((2, 3), 0, 1), ((2, 3), 1, 0), ((2, 3), -1, -2),
                                          ((2, 3, 4), 0, 2), ((2, 3, 4), 1, -1), ((2, 3, 4), 1, 1),
-                                         pytest.param((3,), 0, -1, marks=pytest.mark.xfail(
-                                             strict=True, reason="bug: transpose of a 1-D tensor "
-                                             "returns the input tensor itself, not a new one"))])
+                                         ((3,), 0, -1)])
 def test_transpose_swaps_two_dims_like_pytorch(shape, d0, d1, rng):
     a = rng.standard_normal(shape)
     x = Tensor(a, dtype=np.float64)

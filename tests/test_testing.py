@@ -185,6 +185,28 @@ def test_catches_a_wrong_gradient():
         check_op(lambda x: x * 2 + x.detach(), np.array([1.0, 2.0]), name="wrong")
 
 
+class _CubeGradFn(GradFn):
+    """x ** 3 with a backward whose second derivative is wrong: it reads x as a constant."""
+
+    def __init__(self, x):
+        super().__init__(x)
+        self.save_for_backward(x)
+
+    def backward(self, grad_output):
+        x, = self.saved_tensors
+        x = x.arr if isinstance(x, Tensor) else x
+        return (grad_output * 3 * x * x,)
+
+
+def test_catches_a_wrong_second_derivative():
+    with pytest.raises(AssertionError,
+                       match=r"check_op\(cube\).*gradgradcheck \(float64\).*input 0"):
+        check_op(lambda x: Tensor._wrap(x.arr ** 3, _CubeGradFn(x)), np.array([1.0, 2.0]),
+                 name="cube")
+    check_op(lambda x: Tensor._wrap(x.arr ** 3, _CubeGradFn(x)), np.array([1.0, 2.0]),
+             second_order=False)  # right first derivatives
+
+
 def test_catches_a_backward_that_mutates_its_input():
     with pytest.raises(AssertionError, match="inputs left alone: input 0 was changed"):
         check_op(lambda x: _broken_scale(x, "mutates input"), np.array([1.0, 2.0]))
@@ -192,21 +214,23 @@ def test_catches_a_backward_that_mutates_its_input():
 
 def test_catches_a_backward_that_mutates_grad_output():
     with pytest.raises(AssertionError, match=r"cotangent of output 0 \(grad_output\) was changed"):
-        check_op(lambda x: _broken_scale(x, "mutates grad_output"), np.array([1.0, 2.0]))
+        # (these broken nodes are first-order only: the second-order clause is not the point)
+        check_op(lambda x: _broken_scale(x, "mutates grad_output"), np.array([1.0, 2.0]),
+                 second_order=False)
 
 
 def test_catches_a_grad_sharing_memory_with_grad_output():
     with pytest.raises(AssertionError, match="gradients own their memory: the .grad of input 0 "
                                              "shares memory with the cotangent of output 0"):
         check_op(lambda x, y: _self_accumulating_sum(x, y, "grad_output"),
-                 np.array([1.0, 2.0]), np.array([3.0, 4.0]))
+                 np.array([1.0, 2.0]), np.array([3.0, 4.0]), second_order=False)
 
 
 def test_catches_two_grads_sharing_memory():
     with pytest.raises(AssertionError,
                        match="the .grad of input 0 shares memory with the .grad of input 1"):
         check_op(lambda x, y: _self_accumulating_sum(x, y, "each other"),
-                 np.array([1.0, 2.0]), np.array([3.0, 4.0]))
+                 np.array([1.0, 2.0]), np.array([3.0, 4.0]), second_order=False)
 
 
 def test_catches_a_grad_sharing_memory_with_an_input():

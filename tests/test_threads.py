@@ -158,7 +158,7 @@ def test_chunked_kernels_equal_the_whole_batch():
     rng = np.random.default_rng(8)
     x = rng.standard_normal((9, 3, 12, 12)).astype(np.float32)
     whole_out, whole_am = np.empty((9, 3, 6, 6), np.float32), np.empty((9, 3, 6, 6), np.int32)
-    K.maxpool2d_forward(x, 2, 2, 2, 2, 0, 0, 6, 6, whole_out, whole_am)
+    K.maxpool2d_forward(x, 2, 2, 2, 2, 0, 0, 1, 1, 6, 6, whole_out, whole_am)
     out, am = np.empty_like(whole_out), np.empty_like(whole_am)
     whole_cols = np.empty((27, 9 * 100), np.float32)
     K.im2col(x, 3, 3, 1, 1, 0, 0, 1, 1, 10, 10, whole_cols)

@@ -7,6 +7,15 @@ with one call: ``save_for_backward(...)``; the backward reads that back through
 returns only arrays it has just allocated says so with ``fresh_grads = True``: the engine may
 then give such an array to a leaf as its ``.grad`` without copying it.
 
+Every backward runs in two modes with one body (ARCHITECTURE.md, "Higher-order gradients").
+First-order (the default): ``grad_output`` and ``saved_tensors`` are ndarrays. With
+``create_graph=True`` the engine sets ``create_graph`` on the node and calls the same backward
+with a Tensor ``grad_output`` under grad mode; ``saved_tensors`` then hands out Tensors (the
+saved tensors themselves, the node's own output rebuilt on the node, ``derived`` values
+recomputed from their sources), so the ops the backward runs are recorded and can be
+differentiated again. A backward therefore only uses what ndarrays and Tensors share
+(operators, ``.reshape``, ``.sum(axis=, keepdims=)``, ``.T``, ...) and ``fastgrad.ops.backend``.
+
 The edges the engine follows are captured when the node is made (``next_edges``): the
 producer of each input *at that moment*. An in-place operation that later gives an input a
 new ``grad_fn`` therefore cannot re-route gradients of nodes recorded before it.
@@ -17,8 +26,47 @@ import numpy as np
 from fastgrad.autograd.grad_mode import is_grad_enabled
 
 # Attributes a released node keeps; everything else a subclass saved is dropped by ``release``.
-_GRAPH_ATTRS = frozenset({"next_edges", "needs_input_grad", "input_dtypes", "input_shapes", "released",
-                          "_saved_versions", "retained"})
+_GRAPH_ATTRS = frozenset({"next_edges", "needs_input_grad", "input_dtypes", "input_shapes",
+                          "released", "_saved_versions", "retained", "pre_hooks"})
+# ... and the attributes ``release`` does not scan for data (save_for_backward's, handled first).
+_KEPT_ATTRS = _GRAPH_ATTRS | {"_saved", "_graph_sources", "create_graph", "last_backward"}
+
+# What ``_graph_sources`` holds for a saved Tensor that is the node's own output: keeping the
+# Tensor would make a node <-> tensor cycle, so a create_graph backward rebuilds it from the
+# saved array and the node (PyTorch's SavedVariable keeps data + grad_fn the same way).
+_OWN_OUTPUT = object()
+
+
+class Derived(tuple):
+    """A saved array the forward derived from some tensors, with how to derive it again.
+
+    ``derived(value, recipe, *sources)``: the first-order backward reads ``value`` (an
+    ndarray computed in the forward, e.g. a partial derivative); a create_graph backward reads
+    ``recipe(*sources)`` evaluated on the source Tensors, so that what it computes is
+    recorded. ``recipe`` must compute ``value`` from ``sources`` with operations both ndarrays
+    and Tensors support (``fastgrad.ops.backend``): it is the one definition of the value.
+    """
+
+    __slots__ = ()
+
+    @property
+    def value(self):
+        return self[0]
+
+    @property
+    def recipe(self):
+        return self[1]
+
+    @property
+    def sources(self):
+        return self[2:]
+
+
+def derived(value, recipe, *sources):
+    """A value for ``save_for_backward``: ``value`` first-order, ``recipe(*sources)`` with
+    create_graph (see ``Derived``). Sources are Tensors (kept, version-checked when read in
+    create_graph mode) or constants."""
+    return Derived((value, recipe) + sources)
 
 
 def needs_grad(*tensors):
@@ -95,6 +143,14 @@ def freed_error(fn):
     )
 
 
+def _modified_error(fn, shape, version, expected):
+    return RuntimeError(
+        "one of the variables needed for gradient computation has been modified by an inplace "
+        f"operation: a tensor of shape {shape} saved by {type(fn).__name__} is at version "
+        f"{version}; expected version {expected} instead."
+    )
+
+
 class GradFn:
     """Base class of the graph nodes. Subclasses call ``super().__init__(*inputs)`` first."""
 
@@ -133,6 +189,10 @@ class GradFn:
         self.input_shapes = tuple(shapes)
         self._saved = ()
         self._saved_versions = ()
+        # Per saved value, what a create_graph backward reads instead of the array: None (the
+        # value itself: an array the op made, a number), the Tensor saved, ``_OWN_OUTPUT`` or a
+        # ``Derived``.
+        self._graph_sources = ()
         self.released = False
         # Weak references to the tensors this node made that asked for ``retain_grad()``: the
         # engine gives them the node's gradient.
@@ -140,6 +200,15 @@ class GradFn:
         # Set by the engine before each backward: True when the node is released right after
         # it, so the backward may overwrite arrays it saved (no second backward will read them).
         self.last_backward = False
+
+    # Set by the engine before each backward: True when it runs with create_graph, so that
+    # ``saved_tensors`` hands out Tensors.
+    create_graph = False
+    # Versions of the tensors ``derived`` values are recomputed from (checked only then).
+    _graph_versions = ()
+    # Hooks of the tensor this node made (``Tensor.register_hook``): id -> hook, run by the
+    # engine on the gradient before the backward; a dict of its own once one is registered.
+    pre_hooks = {}
 
     def save_for_backward(self, *values):
         """Keep what the backward reads; ``saved_tensors`` gives it back, in the same order.
@@ -151,20 +220,55 @@ class GradFn:
         """
         saved = list(self._saved)
         versions = list(self._saved_versions)
+        sources = list(self._graph_sources)
         for value in values:
+            if type(value) is Derived:
+                # its sources are read (and so checked) only by a create_graph backward
+                for t in value[2:]:
+                    counter = getattr(t, "_version_counter", None)
+                    if counter is not None:
+                        self._graph_versions += ((counter, counter[0], t.arr.shape),)
+                sources.append(value)
+                saved.append(value[0])
+                continue
             counter = getattr(value, "_version_counter", None)
             if counter is not None:  # a Tensor (duck-typed: tensor.py imports this module)
-                # Keep the counter (the list a tensor shares with its views), not the tensor: a
-                # node that saves its own output would otherwise form a node <-> tensor cycle.
+                # Keep the counter (the list a tensor shares with its views) for the check;
+                # the node's own output is kept as its array only (no node <-> tensor cycle).
                 versions.append((counter, counter[0], value.arr.shape))
+                sources.append(_OWN_OUTPUT if value.grad_fn is self else value)
                 value = value.arr
+            else:
+                sources.append(None)
             saved.append(value)
         self._saved = tuple(saved)
         self._saved_versions = tuple(versions)
+        self._graph_sources = tuple(sources)
+
+    def save_for_create_graph(self, *tensors):
+        """Keep input ``tensors`` that only a create_graph backward reads, from
+        ``saved_for_create_graph``: the first-order backward reads arrays the forward derived
+        from them instead (conv2d's columns of its input). Kept, version-checked and released
+        as ``save_for_backward``'s."""
+        self._graph_versions += tuple((t._version_counter, t._version_counter[0], t.arr.shape)
+                                      for t in tensors)
+        self._create_graph_saved = tensors
+
+    @property
+    def saved_for_create_graph(self):
+        """What ``save_for_create_graph`` kept (see there)."""
+        if self.released:
+            raise freed_error(self)
+        for counter, version, shape in self._graph_versions:
+            if counter[0] != version:
+                raise _modified_error(self, shape, counter[0], version)
+        return self._create_graph_saved
 
     @property
     def saved_tensors(self):
-        """The values given to ``save_for_backward`` (Tensors as their arrays), in order.
+        """The values given to ``save_for_backward``, in order: first-order, Tensors as their
+        arrays and ``derived`` values as their arrays; with ``create_graph``, the Tensors
+        themselves (the node's output rebuilt on this node) and ``derived`` values recomputed.
 
         The one place a backward gets its saved data; raises if a saved tensor was modified
         in place since it was saved, or if a backward without ``retain_graph`` freed them.
@@ -173,13 +277,25 @@ class GradFn:
             raise freed_error(self)
         for counter, version, shape in self._saved_versions:
             if counter[0] != version:
-                raise RuntimeError(
-                    "one of the variables needed for gradient computation has been modified by an "
-                    f"inplace operation: a tensor of shape {shape} saved by "
-                    f"{type(self).__name__} is at version {counter[0]}; expected version "
-                    f"{version} instead."
-                )
+                raise _modified_error(self, shape, counter[0], version)
+        if self.create_graph:
+            for counter, version, shape in self._graph_versions:
+                if counter[0] != version:
+                    raise _modified_error(self, shape, counter[0], version)
+            return tuple(map(self._as_tensor, self._saved, self._graph_sources))
         return self._saved
+
+    def _as_tensor(self, value, source):
+        """A saved value as a create_graph backward reads it (see ``saved_tensors``)."""
+        if source is None:
+            return value
+        if source is _OWN_OUTPUT:
+            from fastgrad.autograd.tensor import Tensor
+
+            return Tensor._wrap(value, self)
+        if type(source) is not Derived:
+            return source
+        return source.recipe(*source.sources)
 
     def backward(self, grad_output):
         """Return one gradient (ndarray or None) per input, for ``grad_output`` of the output's shape."""
@@ -194,9 +310,15 @@ class GradFn:
         raises.
         """
         self._saved_versions = ()
-        # One pass: drop what holds data, keep the metadata (shapes, scalars: small).
         attributes = vars(self)
-        for name in [n for n, v in attributes.items() if n not in _GRAPH_ATTRS and _holds_data(v)]:
+        attributes.pop("_graph_versions", None)
+        # save_for_backward's values: the create_graph sources hold data only where the saved
+        # values do (a Tensor's array, a derived array), so both go, or both stay.
+        if _holds_data(self._saved):
+            del attributes["_saved"], attributes["_graph_sources"]
+            self.released = True
+        # One pass over the rest: drop what holds data, keep the metadata (shapes, scalars).
+        for name in [n for n, v in attributes.items() if n not in _KEPT_ATTRS and _holds_data(v)]:
             del attributes[name]
             self.released = True
 

@@ -2,6 +2,8 @@
 
 The scalar checked is ``sum(f(inputs) * c)`` with a random ``c``: a plain ``sum`` would hide
 gradients that are right in total but sent to the wrong elements (a permutation bug).
+``gradgradcheck`` checks second derivatives the same way: gradcheck of the function that
+computes the first derivatives with ``create_graph=True``.
 """
 import numpy as np
 
@@ -54,7 +56,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exceptio
             analytic = np.zeros(x.arr.shape) if x.grad is None else x.grad.arr.astype(np.float64)
             numeric = np.zeros(x.arr.shape)
             flat = x.arr.reshape(-1)  # a view: perturbing it perturbs the input in place
-            if not np.shares_memory(flat, x.arr):
+            if flat.size and not np.shares_memory(flat, x.arr):  # (empty arrays share none)
                 raise ValueError(f"gradcheck: input {i} must be contiguous")
             for k in range(flat.size):
                 original = flat[k]
@@ -76,3 +78,45 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exceptio
                     raise GradcheckError(message)
                 return False
     return True
+
+
+def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0,
+                  raise_exception=True):
+    """Check ``fn``'s second derivatives, as ``torch.autograd.gradgradcheck``.
+
+    The first derivative ``g(inputs, v) = vjp of fn at inputs along v`` is computed with
+    ``create_graph=True``; ``gradcheck`` then compares its gradients w.r.t. the inputs and to
+    ``v`` with central differences. ``v`` (one per float output that requires grad): the given
+    ``grad_outputs``, else random float64 tensors; they require grad. Inputs as for
+    ``gradcheck`` (float64).
+    """
+    from fastgrad.autograd.differentiate import grad
+
+    inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
+    checked = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+    if not checked:
+        raise ValueError("gradgradcheck: no input Tensor requires grad")
+    with enable_grad():
+        outs = [o for o in _outputs(fn, inputs) if o.requires_grad]
+    if grad_outputs is None:
+        rng = np.random.default_rng(seed + 1)
+        grad_outputs = [Tensor(rng.standard_normal(o.arr.shape), dtype=np.float64,
+                               requires_grad=True) for o in outs]
+    if not isinstance(grad_outputs, (tuple, list)):
+        grad_outputs = (grad_outputs,)
+    grad_outputs = tuple(grad_outputs)
+    if len(grad_outputs) != len(outs):
+        raise ValueError(f"gradgradcheck: {len(grad_outputs)} grad_outputs for {len(outs)} "
+                         "outputs that require grad")
+    n = len(inputs)
+
+    def first_derivatives(*args):
+        xs, vs = args[:n], args[n:]
+        outs = [o for o in _outputs(fn, xs) if o.requires_grad]
+        grads = grad(outs, [xs[i] for i in checked], vs, create_graph=True, allow_unused=True)
+        # an input the outputs do not depend on: a zero first derivative, constant
+        return tuple(Tensor._wrap(np.zeros(xs[i].arr.shape)) if g is None else g
+                     for i, g in zip(checked, grads))
+
+    return gradcheck(first_derivatives, inputs + grad_outputs, eps=eps, atol=atol, rtol=rtol,
+                     seed=seed, raise_exception=raise_exception)

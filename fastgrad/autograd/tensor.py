@@ -9,12 +9,33 @@ import weakref
 import numpy as np
 
 from fastgrad import dtypes
-from fastgrad.autograd.engine import accumulate_into_leaf, run_backward
+from fastgrad.autograd.differentiate import backward as _backward
 from fastgrad.autograd.grad_mode import is_grad_enabled
 from fastgrad.devices import device as _device
 from fastgrad.printing import format_values
 
 _CPU = _device("cpu")
+
+
+class RemovableHandle:
+    """What ``register_hook`` returns: ``remove()`` takes the hook away again."""
+
+    _next_id = 0
+
+    def __init__(self, hooks, hook):
+        RemovableHandle._next_id += 1
+        self.id = RemovableHandle._next_id
+        self._hooks = hooks
+        hooks[self.id] = hook
+
+    def remove(self):
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
 
 
 class Tensor:
@@ -27,6 +48,9 @@ class Tensor:
     # Make ``ndarray <op> Tensor`` call the Tensor's reflected operator instead of NumPy's loop.
     __array_ufunc__ = None
     __array_priority__ = 1000
+    # A leaf's gradient hooks (``register_hook``): id -> hook; a dict of its own once one is
+    # registered (a non-leaf's hooks live on its ``grad_fn``).
+    _hooks = None
 
     def __init__(self, data, dtype=None, requires_grad=False):
         if isinstance(data, Tensor):
@@ -122,36 +146,32 @@ class Tensor:
     def _bump_version(self):
         self._version_counter[0] += 1
 
-    def backward(self, gradient=None, retain_graph=False):
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate d(self)/d(leaf) into the ``.grad`` of every leaf that requires grad.
 
         ``gradient`` (same shape as ``self``) is the cotangent; it may be omitted only for a
-        one-element tensor. The graph's saved arrays are freed unless ``retain_graph=True``.
+        one-element tensor. The graph's saved arrays are freed unless ``retain_graph`` (which
+        defaults to ``create_graph``). With ``create_graph=True`` the backward pass is recorded
+        too, so the gradients (``.grad`` then has a ``grad_fn``) can be differentiated again.
+        ``inputs``: accumulate into these tensors' ``.grad`` only (PyTorch's ``inputs=``).
         """
-        if self.grad_fn is None and not self.requires_grad:
-            raise RuntimeError(
-                "element 0 of tensors does not require grad and does not have a grad_fn (a "
-                f"tensor of shape {self.shape}, made outside the graph or under no_grad)"
-            )
-        if gradient is None:
-            if self.arr.size != 1:
-                raise RuntimeError(
-                    "grad can be implicitly created only for scalar outputs; this tensor has shape "
-                    f"{self.shape}: pass gradient= of that shape"
-                )
-            grad = np.ones_like(self.arr)
-        else:
-            grad = gradient.arr if isinstance(gradient, Tensor) else np.asarray(gradient)
-            if grad.shape != self.arr.shape:
-                raise RuntimeError(
-                    f"Mismatch in shape: gradient has a shape of {grad.shape} and the output has "
-                    f"a shape of {self.shape}"
-                )
-            grad = grad.astype(self.arr.dtype, copy=False)
+        _backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` with this tensor's gradient each time it is computed, before it
+        is accumulated into ``.grad`` or passed on; a Tensor the hook returns replaces the
+        gradient. Returns a handle whose ``remove()`` unregisters the hook (PyTorch's API)."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         if self.grad_fn is None:
-            accumulate_into_leaf(self, grad)
+            if self._hooks is None:
+                self._hooks = {}
+            hooks = self._hooks
         else:
-            run_backward(self.grad_fn, grad, retain_graph=retain_graph)
+            if "pre_hooks" not in vars(self.grad_fn):
+                self.grad_fn.pre_hooks = {}
+            hooks = self.grad_fn.pre_hooks
+        return RemovableHandle(hooks, hook)
 
     def detach(self):
         """The same data (shared memory and version counter), cut from the graph."""

@@ -152,6 +152,8 @@ class DataLoader(_BaseDataLoader):
         ``mnist_transform``.
     num_workers : int >= 0
         Worker processes fetching batches (as ``fastgrad.utils.data.DataLoader``).
+    sampler : Sampler or iterable of int, optional
+        The positions to read, in order (e.g. a ``DistributedSampler``); not with ``shuffle``.
 
     Each batch is a tuple with one Tensor per array, first axis of size
     ``batch_size`` (or less for the last batch): float and bool data and uint8
@@ -169,6 +171,7 @@ class DataLoader(_BaseDataLoader):
         generator=None,
         transform=None,
         num_workers=0,
+        sampler=None,
     ):
         if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
             raise TypeError(f"batch_size must be an int, got {batch_size!r}")
@@ -194,7 +197,10 @@ class DataLoader(_BaseDataLoader):
             self._arrays, self._rows = arrays, rows
             self._n = len(arrays[0]) if rows is None else len(rows)
         positions = range(self._n)
-        sampler = RandomSampler(positions, generator=rng) if self.shuffle else SequentialSampler(positions)
+        if sampler is not None and self.shuffle:
+            raise ValueError("sampler option is mutually exclusive with shuffle")
+        if sampler is None:
+            sampler = RandomSampler(positions, generator=rng) if self.shuffle else SequentialSampler(positions)
         super().__init__(dataset, batch_size=int(batch_size), sampler=sampler,
                          drop_last=bool(drop_last), num_workers=num_workers, generator=rng)
 

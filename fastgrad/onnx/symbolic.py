@@ -129,20 +129,53 @@ def conv2d(g, node, x, weight, bias):
                 dilations=[c.dh, c.dw], group=1)
 
 
-def _pool_attributes(p):
-    return dict(kernel_shape=[p.kh, p.kw], strides=[p.sh, p.sw], pads=[p.ph, p.pw, p.ph, p.pw])
+def _pool_attributes(node, p):
+    """ONNX's kernel_shape / strides / pads / dilations / ceil_mode of a pool of geometry ``p``
+    (a ``PoolGeometry`` on (N, C, H, W) planes; a 1-D pool's have H = 1)."""
+    floor_h = (p.h + 2 * p.ph - p.dh * (p.kh - 1) - 1) // p.sh + 1
+    floor_w = (p.w + 2 * p.pw - p.dw * (p.kw - 1) - 1) // p.sw + 1
+    ceil_mode = int((p.out_h, p.out_w) != (floor_h, floor_w))
+    rank = len(node.input_shapes[0])
+    if rank == 4:
+        return dict(kernel_shape=[p.kh, p.kw], strides=[p.sh, p.sw],
+                    pads=[p.ph, p.pw, p.ph, p.pw], dilations=[p.dh, p.dw], ceil_mode=ceil_mode)
+    if rank == 3 and (p.h, p.kh, p.ph) == (1, 1, 0):  # a 1-D pool of (N, C, L)
+        return dict(kernel_shape=[p.kw], strides=[p.sw], pads=[p.pw, p.pw], dilations=[p.dw],
+                    ceil_mode=ceil_mode)
+    raise unsupported(node, f"an input of shape {node.input_shapes[0]} (ONNX pools take a "
+                            "batch: (N, C, H, W), or (N, C, L) for a 1-D pool)")
+
+
+def _global_pool(g, node, x, onnx_op, out_hw):
+    if tuple(out_hw) != (1, 1) or len(node.input_shapes[0]) != 4:
+        raise unsupported(node, f"an adaptive pool to {tuple(out_hw)} of an input of "
+                                f"shape {node.input_shapes[0]}: only a batch pooled to 1x1, "
+                                f"ONNX's {onnx_op}, is written")
+    return g.op(onnx_op, *_known(node, x))
 
 
 @symbolic("MaxPool2dGradFn", "NaiveMaxPool2dGradFn")
 def max_pool2d(g, node, x):
-    return g.op("MaxPool", *_known(node, x), **_pool_attributes(node.geometry))
+    if node.geometry is None:  # adaptive_max_pool2d
+        return _global_pool(g, node, x, "GlobalMaxPool", node.layout.planes_out[2:])
+    if getattr(node, "adaptive", False):  # the naive oracle's adaptive_max_pool2d
+        return _global_pool(g, node, x, "GlobalMaxPool", (node.geometry.out_h, node.geometry.out_w))
+    return g.op("MaxPool", *_known(node, x), **_pool_attributes(node, node.geometry))
 
 
 @symbolic("AvgPool2dGradFn")
 def avg_pool2d(g, node, x):
-    # fastgrad counts the zero padding in the mean, as PyTorch's default does
-    return g.op("AveragePool", *_known(node, x), count_include_pad=1,
-                **_pool_attributes(node.geometry))
+    if node.layout.divisor_override:
+        raise unsupported(node, "divisor_override (ONNX's AveragePool divides by the window)")
+    attributes = _pool_attributes(node, node.geometry)
+    del attributes["dilations"]  # AveragePool has none before opset 19 (avg pools are undilated)
+    return g.op("AveragePool", *_known(node, x),
+                count_include_pad=int(node.layout.count_include_pad), **attributes)
+
+
+@symbolic("AdaptiveAvgPool2dGradFn")
+def adaptive_avg_pool2d(g, node, x):
+    return _global_pool(g, node, x, "GlobalAveragePool", node.layout.planes_out[2:])
 
 
 # -------------------------------------------------------------------------------- shapes

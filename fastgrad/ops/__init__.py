@@ -6,6 +6,11 @@ Importing an op module attaches its ops to ``Tensor`` as methods and operators (
 from fastgrad.ops import conv as _conv  # noqa: F401 (conv2d, the pools: nn.functional's)
 from fastgrad.ops import pooling as _pooling  # noqa: F401
 from fastgrad.ops._methods import METHOD_NAMES
+from fastgrad.ops.bitwise import (bitwise_and, bitwise_left_shift, bitwise_or, bitwise_right_shift,
+                                  bitwise_xor, logical_and, logical_or, logical_xor)
+from fastgrad.ops.counting import bincount, count_nonzero, histc, unique
+from fastgrad.ops.predicates import all, any, isclose, isfinite, isinf, isneginf, isposinf
+from fastgrad.ops.search import argsort, argwhere, nonzero, searchsorted, where
 from fastgrad.ops.arithmetic import (add, div, divide, matmul, maximum, minimum, mul, multiply,
                                      neg, negative, pow, sub, subtract, true_divide)
 from fastgrad.ops.cast import astype, bool, double, float, half, int, long, to, type
@@ -14,7 +19,7 @@ from fastgrad.ops.indexing import getitem, setitem
 from fastgrad.ops.join import cat, concatenate, stack
 from fastgrad.ops.reduction import amax, amin, argmax, argmin, max, mean, min, std, sum, var
 from fastgrad.ops.select import (allclose, bitwise_not, eq, equal, ge, gt, isnan, le,
-                                 logical_not, lt, ne, where)
+                                 logical_not, lt, ne)
 from fastgrad.ops.shape import (broadcast_to, clone, contiguous, expand, expand_as, flatten,
                                 numpy_T, permute, repeat, reshape, squeeze, swapaxes, t,
                                 transpose, unflatten, unsqueeze, view, view_as)

@@ -1,16 +1,18 @@
 """+ - * / ** @ and unary minus, as functions, Tensor methods and operators.
 
 Elementwise binary nodes save their partial derivatives, read back as ``f_d``, and share one
-backward: ``grad_i = unbroadcast(grad_output * f_d[i], shape_i)``.
+backward: ``grad_i = unbroadcast(grad_output * f_d[i], shape_i)``. A partial that is not an
+operand or a number is one function of the operands (``_div_d_a``, ``_pow_d_base``, ...),
+evaluated on arrays by the forward and, for a create_graph backward, again on the Tensors.
 
 The reversed forms (``2 - x``, ``a_ndarray @ x``) reuse the same nodes with the operands in
 their mathematical order; a constant operand is an input of ``None``.
 """
 import numpy as np
 
-from fastgrad.autograd.function import GradFn, needs_grad, unbroadcast
+from fastgrad.autograd.function import GradFn, derived, needs_grad, unbroadcast
 from fastgrad.autograd.tensor import Tensor
-from fastgrad.ops import gemm
+from fastgrad.ops import backend, gemm
 from fastgrad.ops._methods import tensor_method
 from fastgrad.ops._operands import broadcast_error, fix_result_dtype, operand
 from fastgrad.ops.inplace import tensor_inplace_method
@@ -68,29 +70,49 @@ class MulGradFn(BinaryGradFn):
                          b_val if b is None else b, a_val if a is None else a)
 
 
+def _partial(function, a, b, out, a_t, b_t):
+    """``derived`` partial ``function(a, b)``: computed now on the operands' arrays (in the
+    output's dtype, so a Python 0 divisor gives inf as the forward does, not an error), and
+    from the operand Tensors (constants stay arrays) by a create_graph backward."""
+    a_arr = np.asarray(a, dtype=out.dtype)
+    b_arr = np.asarray(b, dtype=out.dtype)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        value = np.asarray(function(a_arr, b_arr)).astype(out.dtype, copy=False)
+    return derived(value, function, a_arr if a_t is None else a_t, b_arr if b_t is None else b_t)
+
+
+def _div_d_a(a, b):
+    return 1 / b
+
+
+def _div_d_b(a, b):
+    return -(a / b) / b
+
+
 class DivGradFn(BinaryGradFn):
     def __init__(self, a, b, a_val, b_val, out):
         need_a, need_b = a is not None and a.requires_grad, b is not None and b.requires_grad
-        with np.errstate(divide="ignore", invalid="ignore"):
-            # np.divide, not ``1 / b_val``: a Python 0 divisor must give inf (as the forward
-            # does), not raise ZeroDivisionError.
-            d_a = np.divide(1, b_val, dtype=out.dtype) if need_a else None
-            d_b = -out / b_val if need_b else None
+        d_a = _partial(_div_d_a, a_val, b_val, out, a, b) if need_a else None
+        d_b = _partial(_div_d_b, a_val, b_val, out, a, b) if need_b else None
         super().__init__(a, b, np.shape(a_val), np.shape(b_val), d_a, d_b)
+
+
+def _pow_d_base(a, b):
+    # a ** 0 is constant: derivative 0 even at a = 0 (PyTorch), not 0 * 0 ** -1 = nan.
+    return backend.where(backend.value(b) == 0, 0, b * a ** (b - 1))
+
+
+def _pow_d_exponent(a, b):
+    # 0 ** b with b >= 0 has derivative 0 in b (PyTorch's convention), not nan.
+    a_val, b_val = backend.value(a), backend.value(b)
+    return backend.where((a_val == 0) & (b_val >= 0), 0, a ** b * backend.log(a))
 
 
 class PowGradFn(BinaryGradFn):
     def __init__(self, a, b, a_val, b_val, out):
         need_a, need_b = a is not None and a.requires_grad, b is not None and b.requires_grad
-        with np.errstate(divide="ignore", invalid="ignore"):
-            d_a = None
-            if need_a:
-                # a ** 0 is constant: derivative 0 even at a = 0 (PyTorch), not 0 * 0 ** -1 = nan.
-                d_a = np.where(b_val == 0, 0, b_val * a_val ** (b_val - 1))
-            d_b = None
-            if need_b:
-                # 0 ** b with b >= 0 has derivative 0 in b (PyTorch's convention), not nan.
-                d_b = np.where((a_val == 0) & (b_val >= 0), 0, out * np.log(a_val))
+        d_a = _partial(_pow_d_base, a_val, b_val, out, a, b) if need_a else None
+        d_b = _partial(_pow_d_exponent, a_val, b_val, out, a, b) if need_b else None
         super().__init__(a, b, np.shape(a_val), np.shape(b_val), d_a, d_b)
 
 
@@ -243,12 +265,12 @@ class MatMulGradFn(GradFn):
         grad_a = grad_b = None
         if b_val is not None:
             b2 = b_val[:, None] if len(b_shape) == 1 else b_val
-            grad_a = gemm.matmul(g, np.swapaxes(b2, -1, -2))
+            grad_a = backend.matmul(g, b2.swapaxes(-1, -2))
             a2_shape = (1,) + a_shape if len(a_shape) == 1 else a_shape
             grad_a = _reshaped(unbroadcast(grad_a, a2_shape), a_shape)
         if a_val is not None:
             a2 = a_val[None, :] if len(a_shape) == 1 else a_val
-            grad_b = gemm.matmul(np.swapaxes(a2, -1, -2), g)
+            grad_b = backend.matmul(a2.swapaxes(-1, -2), g)
             b2_shape = b_shape + (1,) if len(b_shape) == 1 else b_shape
             grad_b = _reshaped(unbroadcast(grad_b, b2_shape), b_shape)
         return grad_a, grad_b

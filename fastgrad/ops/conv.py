@@ -98,8 +98,13 @@ class Conv2dGradFn(GradFn):
         self.geometry = geometry
         self.workspace = workspace
         self.save_for_backward(weight, *cols)  # cols: one column buffer per chunk of the batch
+        self.save_for_create_graph(x)  # read only by a recorded backward (ops/conv_grad.py)
 
     def backward(self, grad_output):
+        if self.create_graph:  # recorded: differentiable ops instead of the kernels
+            from fastgrad.ops.conv_grad import conv2d_create_graph_backward
+
+            return conv2d_create_graph_backward(self, grad_output)
         weight, *cols = self.saved_tensors
         geometry = self.geometry
         need_x, need_w, need_b = self.needs_input_grad

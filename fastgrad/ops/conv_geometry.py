@@ -105,6 +105,7 @@ def conv2d_geometry(x, weight, bias, stride, padding, dilation):
 
 
 class PoolGeometry(NamedTuple):
+    """One pooling call on (N, C, H, W) planes: a 1-D pool is the same with H = 1."""
     n: int
     c: int
     h: int
@@ -117,36 +118,113 @@ class PoolGeometry(NamedTuple):
     pw: int
     out_h: int
     out_w: int
+    dh: int = 1
+    dw: int = 1
 
 
-def pool2d_geometry(x, kernel_size, stride, padding, name):
-    """Validate pooling arguments for x (N, C, H, W) -> PoolGeometry (output size uses floor)."""
+def single(value, name):
+    """``value`` as one int (an int or a 1-sequence of one int), for the 1-D pools."""
+    if isinstance(value, (tuple, list)) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (tuple, list)) and all(
+        isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value
+    ):
+        raise RuntimeError(f"{name} must be an int or a tuple of one int, got {value!r}")
+    raise TypeError(f"{name} must be an int or a tuple of one int, got {value!r}")
+
+
+def pool_output_size(size, kernel, stride, pad, dilation, ceil_mode):
+    """PyTorch's ``pooling_output_shape``: windows of ``dilation*(kernel-1) + 1`` elements
+    every ``stride`` over ``size + 2*pad``; with ``ceil_mode`` a partial last window counts
+    when it starts inside the input or the left padding (never in the right padding only)."""
+    span = size + 2 * pad - dilation * (kernel - 1) - 1
+    out = (span + (stride - 1 if ceil_mode else 0)) // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + pad:
+        out -= 1
+    return out
+
+
+def _has_empty_window(size, kernel, stride, pad, dilation, out):
+    """Whether a dilated window starting in the padding skips over the whole input (PyTorch
+    then returns -inf with an index outside the plane; fastgrad refuses the geometry).
+    Only windows starting left of the input can: a later one starts inside it."""
+    for o in range(min(out, -(-pad // stride))):
+        start = o * stride - pad
+        first = -(-(-start) // dilation)  # first tap at or right of 0
+        if first >= kernel or start + first * dilation >= size:
+            return True
+    return False
+
+
+def pool2d_geometry(x_shape, kernel_size, stride, padding, name, dilation=1, ceil_mode=False):
+    """Validate pooling arguments for planes of shape (N, C, H, W) -> PoolGeometry.
+
+    ``stride`` None (or empty) means ``kernel_size``. The output size is PyTorch's
+    (``pool_output_size``). Raises PyTorch's exception classes: TypeError for a non-int
+    argument, RuntimeError for a bad value or a too small input.
+    """
     kh, kw = pair(kernel_size, "kernel_size")
     sh, sw = (kh, kw) if stride is None or stride == [] or stride == () else pair(stride, "stride")
     ph, pw = pair(padding, "padding")
+    dh, dw = pair(dilation, "dilation")
     if kh < 1 or kw < 1:
         raise RuntimeError(f"{name}: kernel_size must be greater than zero, but got ({kh}, {kw})")
     if sh < 1 or sw < 1:
         raise RuntimeError(f"{name}: stride must be greater than zero, but got ({sh}, {sw})")
+    if dh < 1 or dw < 1:
+        raise RuntimeError(f"{name}: dilation must be greater than zero, but got ({dh}, {dw})")
     if ph < 0 or pw < 0:
         raise RuntimeError(f"{name}: padding must be non-negative, but got ({ph}, {pw})")
     if ph > kh // 2 or pw > kw // 2:
+        # PyTorch compares with half the kernel, not half the dilated one its message names.
         raise RuntimeError(
             f"{name}: pad should be at most half of effective kernel size, but got pad=({ph}, {pw}), "
-            f"kernel_size=({kh}, {kw})"
+            f"kernel_size=({kh}, {kw}) and dilation=({dh}, {dw})"
         )
-    if x.ndim != 4:
-        raise RuntimeError(f"{name}: Expected 3D or 4D (batch mode) tensor for input, but got shape {x.shape}")
-    _check_float(x, f"{name} input")
-    n, c, h, w = x.shape
-    out_h = (h + 2 * ph - kh) // sh + 1
-    out_w = (w + 2 * pw - kw) // sw + 1
-    if out_h < 1 or out_w < 1 or c < 1:  # (an empty batch is fine, as in PyTorch)
+    n, c, h, w = x_shape
+    out_h = pool_output_size(h, kh, sh, ph, dh, ceil_mode)
+    out_w = pool_output_size(w, kw, sw, pw, dw, ceil_mode)
+    if out_h < 1 or out_w < 1 or c < 1 or h < 1 or w < 1:  # (an empty batch is fine, as in PyTorch)
         raise RuntimeError(
             f"{name}: Given input size: ({c}x{h}x{w}). Calculated output size: ({c}x{out_h}x{out_w}). "
             "Output size is too small"
         )
-    return PoolGeometry(n, c, h, w, kh, kw, sh, sw, ph, pw, out_h, out_w)
+    if (dh > 1 and _has_empty_window(h, kh, sh, ph, dh, out_h)) or (
+            dw > 1 and _has_empty_window(w, kw, sw, pw, dw, out_w)):
+        raise RuntimeError(
+            f"{name}: a window of kernel_size=({kh}, {kw}), dilation=({dh}, {dw}), "
+            f"padding=({ph}, {pw}) holds no element of the ({h}x{w}) input"
+        )
+    return PoolGeometry(n, c, h, w, kh, kw, sh, sw, ph, pw, out_h, out_w, dh, dw)
+
+
+def pool_planes(x, spatial_dims, name):
+    """(N, C, H, W) of the planes a pool reads from ``x`` (an ndarray), and the batch shape:
+    ``x`` is (N, C, *spatial) or unbatched (C, *spatial) with 1 or 2 spatial dims (1-D pools
+    read planes of height 1). Validates the number of dimensions (RuntimeError)."""
+    if spatial_dims == 2 and x.ndim == 4:  # the common case first: every CNN pool call
+        return x.shape, x.shape[:1]
+    if x.ndim not in (spatial_dims + 1, spatial_dims + 2):
+        raise RuntimeError(
+            f"{name}: Expected {spatial_dims + 1}D or {spatial_dims + 2}D (batch mode) tensor for "
+            f"input, but got shape {x.shape}"
+        )
+    batch = x.shape[:x.ndim - spatial_dims - 1]
+    n = batch[0] if batch else 1
+    c = x.shape[x.ndim - spatial_dims - 1]
+    h, w = x.shape[-2:] if spatial_dims == 2 else (1, x.shape[-1])
+    return (n, c, h, w), batch
+
+
+def check_pool_dtype(x, name, integers=False):
+    """Pools take float tensors; ``integers``: max pools take integer ones too (not bool)."""
+    if x.dtype.kind == "f" or (integers and x.dtype.kind in "iu"):
+        return
+    if integers:  # PyTorch's class for a dtype with no kernel (bool, complex)
+        raise NotImplementedError(f'"{name}" not implemented for dtype {x.dtype}')
+    _check_float(x, f"{name} input")
 
 
 def batched(x):

@@ -13,6 +13,7 @@ import numpy as np
 from fastgrad.autograd.function import GradFn, needs_grad, unbroadcast
 from fastgrad.autograd.grad_mode import is_grad_enabled
 from fastgrad.autograd.tensor import Tensor
+from fastgrad.ops import backend
 from fastgrad.ops._methods import tensor_method
 from fastgrad.random import default_generator
 
@@ -137,23 +138,75 @@ def _index_error(x, idx, exc):
 
 
 class GetItemGradFn(GradFn):
+    """x[idx] (idx as ``_torch_order`` gives it): the gradient is scattered back, summed where
+    an element was selected twice (advanced indexing only: ``basic`` selections never are)."""
+
     fresh_grads = True
 
     def __init__(self, x, idx, basic):
         super().__init__(x)
         self.in_shape = x.arr.shape
-        self.in_dtype = x.arr.dtype
         self.idx = idx
         self.basic = basic
 
     def backward(self, grad_output):
-        grad = np.zeros(self.in_shape, dtype=np.asarray(grad_output).dtype)
-        if self.basic:
-            grad[self.idx] = grad_output  # basic indexing never selects an element twice
-        else:
-            target, index = _region(grad, self.idx)  # a view of grad: adding to it adds to grad
-            np.add.at(target, index, grad_output)
-        return (grad,)
+        return (scatter(grad_output, self.in_shape, self.idx, accumulate=not self.basic),)
+
+
+class ScatterGradFn(GradFn):
+    """``scatter``'s node: the gradient of the values is gathered back from their places."""
+
+    fresh_grads = True  # advanced indexing copies; a basic view is copied by the engine
+
+    def __init__(self, values, idx):
+        super().__init__(values)
+        self.idx = idx
+
+    def backward(self, grad_output):
+        return (gather(grad_output, self.idx),)
+
+
+def gather(x, idx):
+    """``x[idx]`` for an index as ``_torch_order`` gives it, an ndarray or a Tensor (then
+    differentiable: its backward is ``scatter``)."""
+    if not isinstance(x, Tensor):
+        return np.asarray(_take(np.asarray(x), idx))
+    basic = _is_basic(idx)
+    out = np.asarray(_take(x.arr, idx))
+    fn = GetItemGradFn(x, idx, basic) if needs_grad(x) else None
+    return Tensor._wrap(out, fn, base=x if basic and np.may_share_memory(out, x.arr) else None)
+
+
+def scatter(values, shape, idx, accumulate=True):
+    """Zeros of ``shape`` with ``values`` added at ``idx`` (as ``_torch_order`` gives it), an
+    ndarray, or a Tensor when ``values`` is one (then differentiable: its backward is
+    ``gather``). ``accumulate=False`` assigns instead, for an index that selects no element
+    twice (faster than NumPy's ``add.at``)."""
+    arr = backend.value(values)
+    result = np.zeros(shape, dtype=np.asarray(arr).dtype)
+    target, index = _region(result, idx)  # a view of result: writing it writes result
+    if accumulate:
+        np.add.at(target, index, arr)
+    else:
+        target[index] = arr
+    if not isinstance(values, Tensor):
+        return result
+    return Tensor._wrap(result, ScatterGradFn(values, idx) if needs_grad(values) else None)
+
+
+def zeroed(grad, idx):
+    """``grad`` with the elements at ``idx`` set to zero: a new ndarray, or a Tensor (then
+    differentiable) when ``grad`` is one."""
+    if isinstance(grad, Tensor):
+        keep = np.ones(grad.shape, dtype=bool)
+        target, index = _region(keep, idx)
+        target[index] = False
+        return backend.where(keep, grad, 0)
+    # np.array, not .copy(): a 0-d gradient may arrive as a NumPy scalar, which is immutable
+    grad = np.array(grad, copy=True)
+    target, index = _region(grad, idx)
+    target[index] = 0
+    return grad
 
 
 @tensor_method("__getitem__")
@@ -186,15 +239,8 @@ class SetitemGradFn(GradFn):
         super().__init__(x)
         self.idx = idx
 
-    def _target_grad(self, grad_output):
-        # np.array, not .copy(): a 0-d gradient may arrive as a NumPy scalar, which is immutable
-        grad = np.array(grad_output, copy=True)
-        target, index = _region(grad, self.idx)
-        target[index] = 0
-        return grad
-
     def backward(self, grad_output):
-        return (self._target_grad(grad_output) if self.needs_input_grad[0] else None,)
+        return (zeroed(grad_output, self.idx) if self.needs_input_grad[0] else None,)
 
 
 class SetitemTensorGradFn(SetitemGradFn):
@@ -207,11 +253,10 @@ class SetitemTensorGradFn(SetitemGradFn):
 
     def backward(self, grad_output):
         need_x, need_value = self.needs_input_grad
-        grad_x = self._target_grad(grad_output) if need_x else None
-        grad_value = (
-            unbroadcast(np.asarray(_take(np.asarray(grad_output), self.idx)), self.value_shape)
-            if need_value else None
-        )
+        grad_x = zeroed(grad_output, self.idx) if need_x else None
+        grad_value = None
+        if need_value:
+            grad_value = unbroadcast(gather(grad_output, self.idx), self.value_shape)
         return grad_x, grad_value
 
 

@@ -3,6 +3,7 @@ import numpy as np
 
 from fastgrad.autograd.function import GradFn, needs_grad
 from fastgrad.autograd.tensor import Tensor
+from fastgrad.ops import backend
 from fastgrad.ops._operands import as_tensor, normalize_dim
 
 
@@ -13,7 +14,7 @@ class CatGradFn(GradFn):
         self.bounds = np.cumsum(sizes)[:-1]
 
     def backward(self, grad_output):
-        return tuple(np.split(grad_output, self.bounds, axis=self.axis))
+        return tuple(backend.split(grad_output, self.bounds, self.axis))
 
 
 def _tensor_list(tensors, name):

@@ -3,6 +3,7 @@ copies): the layer every MLP step spends most of its time in."""
 from fastgrad.autograd.function import GradFn, needs_grad
 from fastgrad.autograd.tensor import Tensor
 from fastgrad.ops._operands import as_tensor
+from fastgrad.ops import backend
 from fastgrad.ops.gemm import matmul, matmul_transposed_rhs
 
 
@@ -22,10 +23,10 @@ class LinearGradFn(GradFn):
         g2 = grad_output.reshape(-1, grad_output.shape[-1])
         grad_x = None
         if need_x:
-            grad_x = matmul(g2, weight)
+            grad_x = backend.matmul(g2, weight)
             if grad_x.shape != self.x_shape:
                 grad_x = grad_x.reshape(self.x_shape)
-        grad_w = matmul(g2.T, x.reshape(-1, x.shape[-1])) if need_w else None
+        grad_w = backend.matmul(g2.T, x.reshape(-1, x.shape[-1])) if need_w else None
         grad_b = g2.sum(axis=0) if need_b else None
         return grad_x, grad_w, grad_b
 

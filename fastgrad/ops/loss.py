@@ -6,8 +6,9 @@ target_i == ignore_index). 'mean' divides by sum_i w_i, as PyTorch does.
 """
 import numpy as np
 
-from fastgrad.autograd.function import GradFn, needs_grad
+from fastgrad.autograd.function import GradFn, derived, needs_grad
 from fastgrad.autograd.tensor import Tensor
+from fastgrad.ops import backend
 from fastgrad.ops._operands import as_tensor
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -102,10 +103,10 @@ def _reduction_factor(grad_output, sample_weight, reduction):
     if reduction == "none":
         return grad_output.reshape(-1)
     if reduction == "sum":
-        return np.broadcast_to(grad_output, sample_weight.shape)
+        return backend.broadcast_to(grad_output, sample_weight.shape)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.broadcast_to(grad_output / sample_weight.sum(dtype=sample_weight.dtype),
-                               sample_weight.shape)
+        return backend.broadcast_to(grad_output / sample_weight.sum(dtype=sample_weight.dtype),
+                                    sample_weight.shape)
 
 
 def _per_sample_factor(grad_output, sample_weight, reduction):
@@ -135,25 +136,35 @@ class CrossEntropyGradFn(_ClassTargetGradFn):
     def __init__(self, input, log_probs, safe_target, sample_weight, ignored, reduction,
                  smoothing=0.0, class_weight=None):
         super().__init__(input, safe_target, sample_weight, ignored, reduction)
-        self.save_for_backward(log_probs, class_weight)
+        self.save_for_backward(derived(log_probs, _log_probs, input), class_weight)
         self.smoothing = smoothing
 
     def backward(self, grad_output):
         target, sample_weight, ignored, log_probs, class_weight = self.saved_tensors
-        probs = np.exp(log_probs)
-        grad = probs.copy()
-        grad[np.arange(grad.shape[0]), target] -= 1
-        grad *= ((1 - self.smoothing) * sample_weight)[:, None]
+        probs = backend.exp(log_probs)
+        rows = np.arange(probs.shape[0])
+        onehot = np.zeros(probs.shape, dtype=probs.dtype)
+        onehot[rows, target] = 1
+        grad = (probs - onehot) * ((1 - self.smoothing) * sample_weight)[:, None]
         if self.smoothing:
             classes = probs.shape[1]
             w = class_weight
             total = classes if w is None else w.sum()
-            grad += (self.smoothing / classes) * (total * probs - (1 if w is None else w))
+            grad = grad + (self.smoothing / classes) * (total * probs - (1 if w is None else w))
         with np.errstate(invalid="ignore"):
-            grad *= _reduction_factor(grad_output, sample_weight, self.reduction)[:, None]
+            grad = grad * _reduction_factor(grad_output, sample_weight, self.reduction)[:, None]
         if ignored is not None:
-            grad[ignored] = 0  # skipped rows get no gradient, whatever their logits
+            # skipped rows get no gradient, whatever their logits
+            grad = backend.where(ignored[:, None], 0, grad)
         return (grad.reshape(self.in_shape),)
+
+
+def _log_probs(input):
+    """log_softmax of the logits as (N, C): what cross_entropy's backward differentiates through
+    (a create_graph backward recomputes it from the input)."""
+    from fastgrad.ops.softmax import log_softmax
+
+    return log_softmax(input.reshape(-1, input.shape[-1]), 1)
 
 
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean",
@@ -197,12 +208,12 @@ class NLLGradFn(_ClassTargetGradFn):
     def backward(self, grad_output):
         target, sample_weight, ignored = self.saved_tensors
         rows = target.shape[0]
-        grad = np.zeros((rows, self.in_shape[-1]), dtype=grad_output.dtype)
-        grad[np.arange(rows), target] = -_per_sample_factor(grad_output, sample_weight,
-                                                             self.reduction)
+        picked = np.zeros((rows, self.in_shape[-1]), dtype=bool)
+        picked[np.arange(rows), target] = True
         if ignored is not None:
-            grad[ignored] = 0  # skipped rows get no gradient (0 * inf when all are)
-        return (grad.reshape(self.in_shape),)
+            picked[ignored] = False  # skipped rows get no gradient (0 * inf when all are)
+        factor = _per_sample_factor(grad_output, sample_weight, self.reduction)
+        return (backend.where(picked, -factor[:, None], 0).reshape(self.in_shape),)
 
 
 def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):

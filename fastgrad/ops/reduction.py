@@ -7,11 +7,13 @@ import warnings
 import numpy as np
 
 from fastgrad import dtypes
-from fastgrad.autograd.function import GradFn, needs_grad
+from fastgrad.autograd.function import GradFn, derived, needs_grad
 from fastgrad.autograd.tensor import Tensor
+from fastgrad.ops import backend
 from fastgrad.ops._methods import tensor_method
 from fastgrad.ops._operands import (as_tensor, normalize_dim, normalize_dims, resolve_alias,
                                      wrap_saving_output)
+from fastgrad.ops.indexing import scatter
 
 MaxResult = collections.namedtuple("max", ["values", "indices"])
 MinResult = collections.namedtuple("min", ["values", "indices"])
@@ -42,7 +44,7 @@ class SumGradFn(GradFn):
 
     def backward(self, grad_output):
         g = grad_output.reshape(_kept_shape(self.in_shape, self.axes))
-        return (np.broadcast_to(g, self.in_shape),)
+        return (backend.broadcast_to(g, self.in_shape),)
 
 
 @tensor_method()
@@ -72,7 +74,7 @@ class MeanGradFn(GradFn):
 
     def backward(self, grad_output):
         g = grad_output.reshape(_kept_shape(self.in_shape, self.axes)) / self.count
-        return (np.broadcast_to(g, self.in_shape),)
+        return (backend.broadcast_to(g, self.in_shape),)
 
 
 def _require_float(x, op):
@@ -105,7 +107,7 @@ class VarGradFn(GradFn):
 
     def __init__(self, x, centered, axes, divisor):
         super().__init__(x)
-        self.save_for_backward(centered)
+        self.save_for_backward(derived(centered, lambda x: _centered(x, axes), x))
         self.axes = axes
         self.divisor = divisor
 
@@ -118,9 +120,15 @@ class VarGradFn(GradFn):
             if self.divisor > 0:
                 return g * centered * (2.0 / self.divisor)
             if self.axes is None:
-                scale = np.where(centered == 0, np.nan, np.inf).astype(centered.dtype)
-                return g * scale
+                scale = np.where(backend.value(centered) == 0, np.nan, np.inf)
+                return g * scale.astype(centered.dtype)
             return g * centered * (np.inf if self.divisor == 0 else 2.0 / self.divisor)
+
+
+def _centered(x, axes):
+    """x - mean(x) over ``axes``: what var and std differentiate through (a create_graph
+    backward recomputes it from x; the forward computes it in a wider dtype)."""
+    return x - x.mean(axis=axes, keepdims=True)
 
 
 def _variance(x, dim, unbiased, keepdim, correction, axis, keepdims, op):
@@ -175,8 +183,10 @@ class StdGradFn(VarGradFn):
         centered, out = self.saved_tensors
         out_kept = out.reshape(_kept_shape(centered.shape, self.axes))
         g = grad_output.reshape(out_kept.shape)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            g_var = np.where(out_kept == 0, 0, g / (2 * out_kept))
+        zero = backend.value(out_kept) == 0
+        # divided by 1 where std is 0, not 0: a 0 / 0 there would make the recorded backward's
+        # own gradient nan, though ``where`` discards the value
+        g_var = backend.where(zero, 0, g / (2 * backend.where(zero, 1, out_kept)))
         return (self._var_backward(g_var, centered),)
 
 
@@ -270,10 +280,12 @@ class IndexedExtremumGradFn(GradFn):
 
     def backward(self, grad_output):
         indices, = self.saved_tensors
-        grad = np.zeros(self.in_shape, dtype=grad_output.dtype)
+        # the index of ``put_along_axis``: one element per slice, so no element twice
+        index = tuple(indices if d == self.axis else
+                      np.arange(size).reshape((-1,) + (1,) * (indices.ndim - d - 1))
+                      for d, size in enumerate(indices.shape))
         g = grad_output.reshape(indices.shape)
-        np.put_along_axis(grad, indices, g, axis=self.axis)
-        return (grad,)
+        return (scatter(g, self.in_shape, index, accumulate=False),)
 
 
 def _indexed_extremum(x, dim, keepdim, axis, keepdims, arg, result_type, name):
@@ -291,7 +303,9 @@ def _indexed_extremum(x, dim, keepdim, axis, keepdims, arg, result_type, name):
         raise TypeError(f"{name}() takes a single int dim; use a{name}() to reduce over {dim}")
     if x.arr.ndim == 0:
         normalize_dim(dim, 0)
-        return result_type(x, Tensor._wrap(np.asarray(0, dtype=np.int64)))
+        from fastgrad.ops.shape import clone
+
+        return result_type(clone(x), Tensor._wrap(np.asarray(0, dtype=np.int64)))
     ax = normalize_dim(dim, x.arr.ndim)
     if x.arr.shape[ax] == 0:
         raise IndexError(f"{name}(): Expected reduction dim {ax} to have non-zero size.")

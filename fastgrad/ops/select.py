@@ -3,6 +3,7 @@ import numpy as np
 
 from fastgrad.autograd.function import GradFn, needs_grad, unbroadcast
 from fastgrad.autograd.tensor import Tensor
+from fastgrad.ops import backend
 from fastgrad.ops._methods import tensor_method
 from fastgrad.ops._operands import broadcast_error, fix_result_dtype, operand
 
@@ -18,9 +19,10 @@ class WhereGradFn(GradFn):
     def backward(self, grad_output):
         condition, = self.saved_tensors
         need_x, need_y = self.needs_input_grad
-        zero = np.zeros((), dtype=grad_output.dtype)
-        gx = unbroadcast(np.where(condition, grad_output, zero), self.shapes[0]) if need_x else None
-        gy = unbroadcast(np.where(condition, zero, grad_output), self.shapes[1]) if need_y else None
+        x_shape, y_shape = self.shapes
+        # (a Python 0 keeps the gradient's dtype)
+        gx = unbroadcast(backend.where(condition, grad_output, 0), x_shape) if need_x else None
+        gy = unbroadcast(backend.where(condition, 0, grad_output), y_shape) if need_y else None
         return gx, gy
 
 

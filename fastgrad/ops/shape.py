@@ -9,6 +9,7 @@ import numpy as np
 
 from fastgrad.autograd.function import GradFn, needs_grad, unbroadcast
 from fastgrad.autograd.tensor import Tensor
+from fastgrad.ops import backend
 from fastgrad.ops._methods import tensor_method
 from fastgrad.ops._operands import as_tensor, normalize_dim, normalize_dims
 
@@ -108,7 +109,7 @@ class PermuteGradFn(GradFn):
         self.inverse = tuple(np.argsort(axes))
 
     def backward(self, grad_output):
-        return (np.transpose(grad_output, self.inverse),)
+        return (backend.permute(grad_output, self.inverse),)
 
 
 @tensor_method()
@@ -131,7 +132,7 @@ def transpose(x, dim0, dim1):
     """Swap two dims (PyTorch's transpose, not NumPy's)."""
     x = as_tensor(x)
     if x.arr.ndim < 2 and dim0 in (0, -1) and dim1 in (0, -1):
-        return x
+        return permute(x, tuple(range(x.arr.ndim)))  # a new tensor (a view), as PyTorch's
     axes = list(range(x.arr.ndim))
     d0, d1 = normalize_dim(dim0, x.arr.ndim), normalize_dim(dim1, x.arr.ndim)
     axes[d0], axes[d1] = axes[d1], axes[d0]

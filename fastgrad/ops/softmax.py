@@ -1,8 +1,9 @@
 """softmax and log_softmax along a dim, stable for large inputs (shifted by the max)."""
 import numpy as np
 
-from fastgrad.autograd.function import GradFn, needs_grad
+from fastgrad.autograd.function import GradFn, derived, needs_grad
 from fastgrad.autograd.tensor import Tensor
+from fastgrad.ops import backend
 from fastgrad.ops._methods import tensor_method
 from fastgrad.ops._operands import (as_tensor, float_array, normalize_dim, normalize_dims,
                                      wrap_saving_output)
@@ -17,7 +18,7 @@ class SoftmaxGradFn(GradFn):
 
     def backward(self, grad_output):
         out, = self.saved_tensors  # saved by wrap_saving_output
-        inner = np.sum(grad_output * out, axis=self.axis, keepdims=True)
+        inner = (grad_output * out).sum(axis=self.axis, keepdims=True)
         return (out * (grad_output - inner),)
 
 
@@ -47,8 +48,8 @@ class LogSoftmaxGradFn(GradFn):
 
     def backward(self, grad_output):
         out, = self.saved_tensors  # saved by wrap_saving_output
-        total = np.sum(grad_output, axis=self.axis, keepdims=True)
-        return (grad_output - np.exp(out) * total,)
+        total = grad_output.sum(axis=self.axis, keepdims=True)
+        return (grad_output - backend.exp(out) * total,)
 
 
 @tensor_method()
@@ -72,15 +73,16 @@ class LogsumexpGradFn(GradFn):
 
     fresh_grads = True
 
-    def __init__(self, x, out_kept):
+    def __init__(self, x, out_kept, axes):
         super().__init__(x)
-        self.save_for_backward(x, out_kept)  # (x requires grad, so it is float: arr is x.arr)
+        # (x requires grad, so it is float: arr is x.arr)
+        self.save_for_backward(x, derived(out_kept, lambda x: logsumexp(x, axes, keepdim=True), x))
 
     def backward(self, grad_output):
         arr, out_kept = self.saved_tensors
         g = grad_output.reshape(out_kept.shape)
         with np.errstate(invalid="ignore", over="ignore"):
-            return (g * np.exp(arr - out_kept),)
+            return (g * backend.exp(arr - out_kept),)
 
 
 @tensor_method()
@@ -101,5 +103,5 @@ def logsumexp(x, dim, keepdim=False):
         out_kept = np.log(np.sum(np.exp(arr - peak), axis=axes, keepdims=True)) + peak
     out = out_kept if keepdim else out_kept.reshape(
         () if axes is None else tuple(s for i, s in enumerate(arr.shape) if i not in axes))
-    fn = LogsumexpGradFn(x, out_kept) if needs_grad(x) else None
+    fn = LogsumexpGradFn(x, out_kept, axes) if needs_grad(x) else None
     return Tensor._wrap(np.asarray(out), fn)
