@@ -38,3 +38,14 @@ def test_non_float_defaults_raise_type_error(dtype):
     with pytest.raises(TypeError, match="only floating-point types"):
         fastgrad.set_default_dtype(dtype)
     assert fastgrad.get_default_dtype() is fastgrad.float32
+
+
+@pytest.mark.usefixtures("restore_default_dtype")
+@pytest.mark.parametrize("dtype", [fastgrad.float64, fastgrad.float16, fastgrad.float32])
+def test_integer_results_that_become_float_take_the_default(dtype):
+    # PyTorch: int / int and int * python float are of the default dtype, not always float32
+    fastgrad.set_default_dtype(dtype)
+    a, b = fastgrad.tensor([1, 2]), fastgrad.tensor([3, 4])
+    assert (a / b).dtype == dtype
+    assert (a * 2.5).dtype == dtype
+    assert (a ** -1.0).dtype == dtype

@@ -241,8 +241,12 @@ def test_to_and_astype():
     assert copied is not x and copied.dtype == x.dtype and copied.tolist() == x.tolist()
     copied.arr[0] = 7
     assert x.tolist() == [1.0, 2.0]
-    with pytest.raises(RuntimeError, match="CPU only; cannot move to 'cuda'"):
-        x.to("cuda")
+    with pytest.raises(AssertionError, match="not compiled with CUDA enabled"):
+        x.to("cuda")  # as a CPU-only PyTorch
+    with pytest.raises(AssertionError, match="not compiled with CUDA enabled"):
+        x.to(fastgrad.device("cuda", 0))
+    with pytest.raises(RuntimeError, match="CPU only; cannot move to 'mps'"):
+        x.to("mps")
 
 
 @pytest.mark.parametrize("src,dst", [(np.float64, np.float32), (np.float32, np.float64),

@@ -80,7 +80,7 @@ def fix_result_dtype(out, a, b):
         if dtype_b.kind == "f" and dtype_a.kind in "biu":
             return out.astype(dtype_b, copy=False)
     if out.dtype == np.float64 and not (is_float64(a) or is_float64(b)):
-        return out.astype(np.float32)
+        return out.astype(dtypes.DEFAULT_FLOAT)  # read now: set_default_dtype may change it
     return out
 
 

@@ -10,6 +10,7 @@ import numpy as np
 from fastgrad import dtypes
 from fastgrad.autograd.function import GradFn, needs_grad
 from fastgrad.autograd.tensor import Tensor
+from fastgrad.cuda import not_compiled
 from fastgrad.ops._methods import tensor_method
 from fastgrad.ops._operands import as_tensor
 
@@ -52,6 +53,8 @@ def to(x, *args, device=None, dtype=None, non_blocking=False, copy=False):
     if rest:
         raise TypeError(f"to() got unexpected positional arguments {tuple(rest)!r}")
     if device is not None and not (_is_device(device) and device.split(":")[0] == "cpu"):
+        if _is_device(device) and device.split(":")[0] == "cuda":
+            raise not_compiled()  # what a CPU-only PyTorch raises for .to("cuda")
         raise RuntimeError(f"fastgrad tensors live on the CPU only; cannot move to {device!r}")
     if dtype is None:
         return Tensor._wrap(x.arr.copy(), CastGradFn(x) if needs_grad(x) else None) if copy else x
