@@ -34,6 +34,12 @@ def _clamp_min(x, low):
     return where(x.arr < low, low, x)
 
 
+def _clamp_min_keeping_gradient(x, low):
+    """max(x, low) whose gradient is 1 even where x < low: PyTorch's cosine_similarity clamps
+    the norms in place under no_grad, so the norm's own gradient still flows."""
+    return x + (np.maximum(x.arr, low) - x.arr)
+
+
 def normalize(input, p=2.0, dim=1, eps=1e-12):
     """``input / max(||input||_p, eps)`` along ``dim``, as ``torch.nn.functional.normalize``."""
     input = as_tensor(input)
@@ -49,8 +55,8 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     shape = _broadcast_shape(x1.shape, x2.shape, "cosine_similarity")
     dim = normalize_dim(dim, max(len(shape), 1))
     x1, x2 = x1.broadcast_to(shape), x2.broadcast_to(shape)
-    n1 = _clamp_min(vector_norm(x1, 2, dim, keepdim=True), eps)
-    n2 = _clamp_min(vector_norm(x2, 2, dim, keepdim=True), eps)
+    n1 = _clamp_min_keeping_gradient(vector_norm(x1, 2, dim, keepdim=True), eps)
+    n2 = _clamp_min_keeping_gradient(vector_norm(x2, 2, dim, keepdim=True), eps)
     return ((x1 / n1) * (x2 / n2)).sum(dim=dim)
 
 

@@ -15,7 +15,8 @@ from fastgrad.ops._operands import as_tensor
 from fastgrad.ops.linear_map import linear_map
 
 _MODES = ("nearest", "nearest-exact", "linear", "bilinear")
-_ALL_TORCH_MODES = "nearest | linear | bilinear | bicubic | trilinear | area | nearest-exact"
+_ALL_TORCH_MODES = ("nearest | linear | bilinear | bicubic | trilinear | lanczos | area | "
+                    "nearest-exact")
 
 
 class _AxisMap:
@@ -87,12 +88,13 @@ def _linear_map(in_size, out_size, scale, align_corners, dtype):
     return _AxisMap(in_size, [lo, hi], [dtype.type(1) - frac, frac])
 
 
-def _tuple(value, n, name):
+def _tuple(value, spatial, name):
+    n = len(spatial)
     if isinstance(value, (list, tuple)):
         if len(value) != n:
             raise ValueError(f"Input and output must have the same number of spatial dimensions, "
-                             f"but got input with spatial dimensions of {n} and {name} "
-                             f"{tuple(value)}. Please provide input tensor in (N, C, d1, d2, "
+                             f"but got input with spatial dimensions of {list(spatial)} and "
+                             f"{name} of {tuple(value)}. Please provide input tensor in (N, C, d1, d2, "
                              f"...,dK) format and output size in (o1, o2, ...,oK) format.")
         return tuple(value)
     return (value,) * n
@@ -109,8 +111,8 @@ def _output_geometry(spatial, size, scale_factor, recompute_scale_factor):
     if size is not None:
         if recompute_scale_factor:
             raise ValueError("recompute_scale_factor is not meaningful with an explicit size.")
-        return tuple(int(s) for s in _tuple(size, n, "output size")), (None,) * n
-    factors = tuple(float(f) for f in _tuple(scale_factor, n, "scale_factor"))
+        return tuple(int(s) for s in _tuple(size, spatial, "output size")), (None,) * n
+    factors = tuple(float(f) for f in _tuple(scale_factor, spatial, "scale_factor"))
     out = tuple(math.floor(float(s) * f) for s, f in zip(spatial, factors))
     return out, ((None,) * n if recompute_scale_factor else factors)
 
