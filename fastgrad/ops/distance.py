@@ -83,16 +83,15 @@ def one_hot(tensor, num_classes=-1):
     arr = tensor.arr if isinstance(tensor, Tensor) else np.asarray(tensor)
     if arr.dtype != np.int64:
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
-    if num_classes == -1:
-        if arr.size == 0:
+    if arr.size == 0:
+        if num_classes <= 0:
             raise RuntimeError("Can not infer total number of classes from empty tensor.")
-        num_classes = int(arr.max()) + 1
-    elif num_classes < -1:
-        raise RuntimeError(f"num_classes should be positive, got {num_classes}")
-    if arr.size:
+    else:
         if arr.min() < 0:
             raise RuntimeError(f"Class values must be non-negative, got {int(arr.min())}.")
-        if arr.max() >= num_classes:
+        if num_classes == -1:
+            num_classes = int(arr.max()) + 1
+        elif arr.max() >= num_classes:
             raise RuntimeError(f"Class values must be smaller than num_classes, got "
                                f"{int(arr.max())} for num_classes={num_classes}.")
     out = (arr[..., None] == np.arange(num_classes)).astype(np.int64)
