@@ -9,8 +9,10 @@ Run where PyTorch is installed (the fixture records the version that made it)::
 
 Function case k: ``k/spec`` (JSON: function, keyword arguments, which inputs are
 differentiable), ``k/in{i}`` (float64, int64 or bool), ``k/out``, ``k/cotangent`` and
-``k/grad{i}`` for each differentiable input. Error case e: ``err{e}/spec`` (JSON: function,
-keyword arguments, PyTorch's exception class and message), ``err{e}/in{i}``.
+``k/grad{i}`` for each differentiable input (and ``k/adjoint_grad0`` where PyTorch's
+nearest backward is not the adjoint of its forward: see ``nearest_adjoint``).
+Error case e: ``err{e}/spec`` (JSON: function, keyword arguments, PyTorch's exception class
+and message), ``err{e}/in{i}``.
 MultiheadAttention case m: ``mha{m}/spec`` (constructor and forward keyword arguments),
 ``mha{m}/state/<name>`` (the torch state_dict), ``mha{m}/query|key|value``, optional
 ``mha{m}/key_padding_mask|attn_mask``, ``mha{m}/out``, ``mha{m}/weights``, ``mha{m}/cotangent``
@@ -76,6 +78,12 @@ CASES = [
     ("interpolate", [floats(2, 3, 7)], dict(scale_factor=1.5, mode="linear")),
     ("interpolate", [floats(2, 3, 7)], dict(size=12, mode="linear", align_corners=True)),
     ("interpolate", [floats(2, 3, 7)], dict(size=5, mode="nearest")),
+    # the 2-D nearest kernel maps same / double sizes by index whatever the factor; 1-D, 3-D not
+    ("interpolate", [floats(1, 2, 5)], dict(scale_factor=1.1, mode="nearest")),
+    ("interpolate", [floats(1, 2, 5)], dict(scale_factor=2.1, mode="nearest")),
+    ("interpolate", [floats(1, 2, 5, 5)], dict(scale_factor=(1.1, 2.1), mode="nearest")),
+    ("interpolate", [floats(1, 2, 5, 5)], dict(scale_factor=(1.1, 2.1), mode="nearest-exact")),
+    ("interpolate", [floats(1, 1, 2, 5, 5)], dict(scale_factor=(1.0, 1.1, 2.1), mode="nearest")),
     ("interpolate", [floats(1, 2, 3, 4, 5)], dict(scale_factor=2, mode="nearest")),
     ("pixel_shuffle", [floats(2, 8, 3, 4)], dict(upscale_factor=2)),
     ("pixel_shuffle", [floats(9, 2, 2)], dict(upscale_factor=3)),
@@ -105,9 +113,9 @@ CASES = [
      dict(is_causal=True, scale=0.3)),
     ("scaled_dot_product_attention", [floats(1, 4, 3, 2), floats(1, 2, 5, 2), floats(1, 2, 5, 3)],
      dict(enable_gqa=True)),
-    ("scaled_dot_product_attention", [floats(3, 4), floats(5, 4), floats(5, 2),
-                                      np.array([[True] * 5, [False] * 5, [True, False] * 2 + [True]])],
-     {}),
+    ("scaled_dot_product_attention",  # a 2-D call whose second query sees no key
+     [floats(3, 4), floats(5, 4), floats(5, 2),
+      np.array([[True] * 5, [False] * 5, [True, False] * 2 + [True]])], {}),
 ]
 
 ERRORS = [
@@ -182,6 +190,22 @@ def function_case(store, k, name, inputs, kwargs):
         for i, (t, d) in enumerate(zip(tensors, diff)):
             if d:
                 store[f"{k}/grad{i}"] = t.grad.numpy()
+        if name == "interpolate" and kwargs.get("mode", "nearest") == "nearest":
+            nearest_adjoint(store, k, inputs[0], kwargs, cot)
+
+
+def nearest_adjoint(store, k, x, kwargs, cot):
+    """PyTorch's 1-D and 3-D nearest backward maps an output of the input's size (or twice it)
+    by index, while their forward does not: there its gradient is not the forward's adjoint.
+    Record the adjoint (each output's gradient added to the input it was read from) when the
+    two differ."""
+    positions = np.arange(x.size, dtype=np.float64).reshape(x.shape)
+    source = F.interpolate(torch.from_numpy(positions), **kwargs).numpy().astype(np.int64)
+    adjoint = np.zeros(x.size)
+    np.add.at(adjoint, source.reshape(-1), cot.reshape(-1))
+    adjoint = adjoint.reshape(x.shape)
+    if not np.allclose(adjoint, store[f"{k}/grad0"]):
+        store[f"{k}/adjoint_grad0"] = adjoint
 
 
 def error_case(store, e, name, inputs, kwargs):

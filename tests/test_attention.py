@@ -108,7 +108,8 @@ def test_sdpa_errors():
         F.scaled_dot_product_attention(q, k, v, attn_mask=fastgrad.ones(3, 3).bool(),
                                        is_causal=True)
     with pytest.raises(RuntimeError, match="bool or float.*long int"):
-        F.scaled_dot_product_attention(q, k, v, attn_mask=fastgrad.zeros(3, 3, dtype=fastgrad.int64))
+        F.scaled_dot_product_attention(q, k, v,
+                                       attn_mask=fastgrad.zeros(3, 3, dtype=fastgrad.int64))
     with pytest.raises(RuntimeError, match="same dtype.*double"):
         F.scaled_dot_product_attention(q, k, v.double())
     with pytest.raises(RuntimeError, match=r"\(1, 3, 4\).*\(1, 3, 5\)"):
@@ -236,7 +237,7 @@ def test_mha_errors():
         mha(fastgrad.randn(3, 2, 5), x, x)
     with pytest.raises(RuntimeError, match=r"2D attn_mask is \(3, 2\), but should be \(3, 3\)"):
         mha(x, x, x, attn_mask=fastgrad.zeros(3, 2, dtype=fastgrad.float64))
-    with pytest.raises(RuntimeError, match=r"3D attn_mask is \(2, 3, 3\), but should be \(4, 3, 3\)"):
+    with pytest.raises(RuntimeError, match=r"3D attn_mask is \(2, 3, 3\), but should be \(4, 3"):
         mha(x, x, x, attn_mask=fastgrad.zeros(2, 3, 3, dtype=fastgrad.float64))
     with pytest.raises(AssertionError, match="only bool and floating types of key_padding_mask"):
         mha(x, x, x, key_padding_mask=fastgrad.zeros(2, 3, dtype=fastgrad.int64))

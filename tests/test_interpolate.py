@@ -60,7 +60,8 @@ def test_nearest_and_linear_rules_by_hand():
     np.testing.assert_array_equal(F.interpolate(x, size=5).arr, [[[0, 0, 10, 10, 20]]])
     np.testing.assert_array_equal(F.interpolate(x, size=5, mode="nearest-exact").arr,
                                   [[[0, 0, 10, 20, 20]]])
-    # linear, half-pixel centres, 3 -> 4: src = (j + .5) * .75 - .5 = 0 (clamped), .625, 1.375, 2.125
+    # linear, half-pixel centres, 3 -> 4: src = (j + .5) * .75 - .5
+    # = 0 (clamped), .625, 1.375, 2.125
     np.testing.assert_allclose(F.interpolate(x, size=4, mode="linear").arr,
                                [[[0.0, 6.25, 13.75, 20.0]]])
     # align_corners: src = j * 2/3
@@ -86,7 +87,8 @@ def test_dtypes_and_integer_input():
     assert F.interpolate(x, scale_factor=2, mode="bilinear").dtype == np.float32
     ints = fastgrad.tensor(np.arange(4).reshape(1, 1, 2, 2))
     out = F.interpolate(ints, scale_factor=2)
-    assert out.dtype == np.int64 and out.arr[0, 0].tolist() == [[0, 0, 1, 1]] * 2 + [[2, 2, 3, 3]] * 2
+    assert out.dtype == np.int64
+    assert out.arr[0, 0].tolist() == [[0, 0, 1, 1]] * 2 + [[2, 2, 3, 3]] * 2
     with pytest.raises(RuntimeError, match="float input, got int64"):
         F.interpolate(ints, scale_factor=2, mode="bilinear")
 

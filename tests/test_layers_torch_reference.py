@@ -72,7 +72,16 @@ def test_function_matches_pytorch(k, dtype):
         for i, d in enumerate(diff):
             if d:
                 assert inputs[i].grad.dtype == dtype
-                np.testing.assert_allclose(inputs[i].grad.arr, _DATA[f"{k}/grad{i}"], **tol)
+                np.testing.assert_allclose(inputs[i].grad.arr, _expected_grad(k, i), **tol)
+
+
+def _expected_grad(k, i):
+    """PyTorch's gradient, except where PyTorch's own is not the adjoint of its forward (1-D
+    and 3-D nearest at the input's size or twice it): there the forward's true gradient."""
+    if f"{k}/adjoint_grad{i}" in _DATA.files:
+        assert not np.allclose(_DATA[f"{k}/adjoint_grad{i}"], _DATA[f"{k}/grad{i}"])
+        return _DATA[f"{k}/adjoint_grad{i}"]
+    return _DATA[f"{k}/grad{i}"]
 
 
 @pytest.mark.parametrize("e", ERRORS, ids=lambda e: f"{e}-{_spec(f'err{e}')['function']}")

@@ -25,7 +25,8 @@ def _as_bias(mask, name):
     if arr.dtype == np.bool_:
         return np.where(arr, -np.inf, 0.0)
     if not np.issubdtype(arr.dtype, np.floating):
-        raise AssertionError(f"only bool and floating types of {name} are supported, got {arr.dtype}")
+        raise AssertionError(f"only bool and floating types of {name} are supported, got "
+                             f"{arr.dtype}")
     return mask if isinstance(mask, Tensor) else arr
 
 
@@ -193,6 +194,3 @@ class MultiheadAttention(Module):
             padding = padding.reshape(n, 1, 1, S)
             bias = padding if bias is None else bias + padding
         return bias
-
-    def extra_repr(self):
-        return ""

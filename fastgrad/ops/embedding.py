@@ -9,7 +9,6 @@ import numpy as np
 
 from fastgrad.autograd.function import GradFn, needs_grad
 from fastgrad.autograd.tensor import Tensor
-from fastgrad.ops import backend
 from fastgrad.ops._operands import as_tensor
 from fastgrad.ops.indexing import scatter
 

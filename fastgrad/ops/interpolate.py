@@ -10,7 +10,6 @@ import math
 
 import numpy as np
 
-from fastgrad.autograd.tensor import Tensor
 from fastgrad.ops._operands import as_tensor
 from fastgrad.ops.linear_map import linear_map
 
@@ -55,18 +54,21 @@ class _AxisMap:
         return result
 
 
-def _nearest_map(in_size, out_size, scale, exact):
-    """PyTorch's nearest_idx / nearest_exact_idx, in float32 as its CPU kernel computes."""
+def _nearest_map(in_size, out_size, scale, exact, shortcuts):
+    """PyTorch's nearest_idx / nearest_exact_idx, in float32 as its CPU kernel computes.
+
+    ``shortcuts``: PyTorch's 2-D nearest kernel maps an output of the input's size (or twice
+    it) by index (j, or j // 2) whatever the scale factor; its 1-D and 3-D kernels do not."""
+    if shortcuts and out_size in (in_size, 2 * in_size):
+        return _AxisMap(in_size, [np.arange(out_size) // (out_size // in_size)], [None])
     if scale is not None and scale > 0:
         step = np.float32(1.0 / scale)
     else:
-        step = np.float32(in_size) / np.float32(out_size) if out_size else np.float32(0)
+        step = np.float32(in_size) / np.float32(out_size)
     dst = np.arange(out_size, dtype=np.float32)
     if exact:
         dst = dst + np.float32(0.5)
     src = np.minimum(np.floor(dst * step).astype(np.int64), in_size - 1)
-    if not exact and out_size == in_size:
-        src = np.arange(out_size)
     return _AxisMap(in_size, [src], [None])
 
 
@@ -94,8 +96,9 @@ def _tuple(value, spatial, name):
         if len(value) != n:
             raise ValueError(f"Input and output must have the same number of spatial dimensions, "
                              f"but got input with spatial dimensions of {list(spatial)} and "
-                             f"{name} of {tuple(value)}. Please provide input tensor in (N, C, d1, d2, "
-                             f"...,dK) format and output size in (o1, o2, ...,oK) format.")
+                             f"{name} of {tuple(value)}. Please provide input tensor in "
+                             "(N, C, d1, d2, ...,dK) format and output size in (o1, o2, ...,oK) "
+                             "format.")
         return tuple(value)
     return (value,) * n
 
@@ -153,7 +156,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         maps = [_linear_map(i, o, s, bool(align_corners), input.dtype)
                 for i, o, s in zip(spatial, out_sizes, scales)]
     else:
-        maps = [_nearest_map(i, o, s, mode == "nearest-exact")
+        shortcuts = mode == "nearest" and input.ndim == 4
+        maps = [_nearest_map(i, o, s, mode == "nearest-exact", shortcuts)
                 for i, o, s in zip(spatial, out_sizes, scales)]
     axes = list(range(2, input.ndim))
 
