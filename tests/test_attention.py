@@ -134,6 +134,8 @@ def test_mha_parameters_as_pytorch():
     assert shapes == {"q_proj_weight": (6, 6), "k_proj_weight": (6, 5), "v_proj_weight": (6, 4),
                       "bias_k": (1, 1, 6), "bias_v": (1, 1, 6), "out_proj.weight": (6, 6)}
     assert other.in_proj_weight is None and other.in_proj_bias is None
+    assert repr(mha) == ("MultiheadAttention(\n  (out_proj): NonDynamicallyQuantizableLinear("
+                         "in_features=8, out_features=8, bias=True)\n)")
     with pytest.raises(AssertionError, match="embed_dim must be divisible by num_heads"):
         nn.MultiheadAttention(7, 2)
 

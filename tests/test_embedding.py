@@ -79,6 +79,15 @@ def test_max_norm_renormalises_the_looked_up_rows_in_place():
     assert w._version > version
 
 
+def test_sparse_gives_the_dense_gradient():
+    indices, weight = np.array([1, 3, 1]), RNG.standard_normal((4, 2))
+    cot = RNG.standard_normal((3, 2))
+    np.testing.assert_array_equal(_grad(indices, weight, cot, sparse=True),
+                                  _grad(indices, weight, cot))
+    assert repr(nn.Embedding(5, 2, norm_type=1.0, scale_grad_by_freq=True, sparse=True)) == \
+        "Embedding(5, 2, norm_type=1.0, scale_grad_by_freq=True, sparse=True)"
+
+
 def test_errors():
     w = fastgrad.randn(5, 3)
     with pytest.raises(IndexError, match="index out of range in self: index 5"):
@@ -115,8 +124,8 @@ def test_from_pretrained():
     emb = nn.Embedding.from_pretrained(table)
     assert not emb.weight.requires_grad and emb.num_embeddings == 4 and emb.embedding_dim == 3
     np.testing.assert_array_equal(emb(fastgrad.tensor([2])).arr, table.arr[[2]])
-    table.arr[2] = 0.0  # a copy, as PyTorch's
-    assert emb.weight.arr[2].any()
+    table.arr[2] = 0.0  # the same memory, as PyTorch's
+    assert not emb.weight.arr[2].any()
     assert nn.Embedding.from_pretrained(table, freeze=False, padding_idx=1).weight.requires_grad
     with pytest.raises(AssertionError, match="2-dimensional"):
         nn.Embedding.from_pretrained(fastgrad.randn(4))

@@ -39,6 +39,10 @@ def _pad_keys(bias):
         np.concatenate([bias, zeros], axis=-1)
 
 
+class NonDynamicallyQuantizableLinear(Linear):
+    """PyTorch's name for ``out_proj``'s class (so the module prints as PyTorch's)."""
+
+
 class MultiheadAttention(Module):
     """query (L, N, E) [or (N, L, E) with ``batch_first``, or unbatched (L, E)], key (S, N, kdim),
     value (S, N, vdim) -> (output like query, attention weights (N, L, S) averaged over heads,
@@ -83,7 +87,7 @@ class MultiheadAttention(Module):
             self.in_proj_bias = param(3 * embed_dim)
         else:
             self.register_parameter("in_proj_bias", None)
-        self.out_proj = Linear(embed_dim, embed_dim, bias=bias, dtype=dtype)
+        self.out_proj = NonDynamicallyQuantizableLinear(embed_dim, embed_dim, bias=bias, dtype=dtype)
         if add_bias_kv:
             self.bias_k = param(1, 1, embed_dim)
             self.bias_v = param(1, 1, embed_dim)

@@ -70,10 +70,11 @@ class Embedding(Module):
     @classmethod
     def from_pretrained(cls, embeddings, freeze=True, padding_idx=None, max_norm=None,
                         norm_type=2.0, scale_grad_by_freq=False, sparse=False):
-        """An Embedding whose weight is a copy of the 2-D ``embeddings`` (frozen by default)."""
+        """An Embedding whose weight is the 2-D ``embeddings`` (sharing its memory, as
+        PyTorch's; frozen by default)."""
         arr = embeddings.arr if isinstance(embeddings, Tensor) else np.asarray(embeddings)
         assert arr.ndim == 2, "Embeddings parameter is expected to be 2-dimensional"
         rows, cols = arr.shape
         return cls(rows, cols, padding_idx=padding_idx, max_norm=max_norm, norm_type=norm_type,
-                   scale_grad_by_freq=scale_grad_by_freq, sparse=sparse, _weight=arr.copy(),
+                   scale_grad_by_freq=scale_grad_by_freq, sparse=sparse, _weight=arr,
                    _freeze=freeze)

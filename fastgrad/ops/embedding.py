@@ -62,13 +62,11 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
 
     ``padding_idx`` (negative counts from the end): that row receives no gradient.
     ``max_norm``: the looked-up rows are renormalised in place first, as PyTorch does.
-    Out-of-range indices raise IndexError; ``sparse=True`` is refused (no sparse tensors)."""
+    Out-of-range indices raise IndexError. ``sparse=True`` gives the dense gradient (fastgrad
+    has no sparse tensors): the same values, so SGD steps as PyTorch's."""
     weight = as_tensor(weight)
     if weight.ndim != 2:
         raise RuntimeError(f"'weight' must be 2-D, got a weight of shape {tuple(weight.shape)}")
-    if sparse:
-        raise RuntimeError("embedding: sparse gradients are not supported (fastgrad has no "
-                           "sparse tensors)")
     num_embeddings = weight.shape[0]
     if padding_idx is not None:
         if not -num_embeddings <= padding_idx < num_embeddings:
