@@ -113,6 +113,8 @@ def test_output_takes_in_place_ops():
     ((3, 3), dict(size=4), NotImplementedError, "got 2D"),
     ((1, 1, 3, 3), dict(size=(0, 2)), RuntimeError, "greater than 0"),
     ((1, 1, 3, 3), dict(size=4, recompute_scale_factor=True), ValueError, "recompute_scale_factor"),
+    ((1, 1, 3, 3), dict(size=4, antialias=True), ValueError, "Anti-alias option is restricted"),
+    ((1, 1, 3, 3), dict(size=4, mode="bilinear", antialias=True), NotImplementedError, "antialias"),
 ])
 def test_interpolate_errors(shape, kwargs, error, message):
     with pytest.raises(error, match=message):

@@ -136,9 +136,12 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if align_corners is not None and not linear:
         raise ValueError("align_corners option can only be set with the interpolating modes: "
                          "linear | bilinear | bicubic | trilinear")
+    if antialias and (mode != "bilinear" or input.ndim != 4):
+        raise ValueError("Anti-alias option is restricted to bilinear, bicubic, and lanczos modes "
+                         f"and requires a 4-D tensor as input, got mode {mode!r} and a "
+                         f"{input.ndim}-D input")
     if antialias:
-        raise NotImplementedError("Anti-alias option is only supported for bilinear and bicubic "
-                                  "modes in PyTorch; fastgrad does not implement it")
+        raise NotImplementedError("interpolate: antialias=True is not implemented in fastgrad")
     if input.ndim not in (3, 4, 5):
         raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got "
                                   f"{input.ndim}D) for the modes: {_ALL_TORCH_MODES} (got {mode})")
