@@ -1,8 +1,13 @@
 """``fastgrad.nn.functional``: the layers as functions (same ops the modules call)."""
+from fastgrad.nn.pixelshuffle import pixel_shuffle, pixel_unshuffle
+from fastgrad.ops.attention import scaled_dot_product_attention
 from fastgrad.ops.conv import conv2d
+from fastgrad.ops.distance import cosine_similarity, normalize, one_hot, pairwise_distance
 from fastgrad.ops.dropout import dropout
 from fastgrad.ops.elementwise import relu as _relu
 from fastgrad.ops.elementwise import sigmoid, tanh
+from fastgrad.ops.embedding import embedding
+from fastgrad.ops.interpolate import interpolate, upsample_bilinear, upsample_nearest
 from fastgrad.ops.linear import linear
 from fastgrad.ops.loss import cross_entropy, mse_loss, nll_loss
 from fastgrad.ops.naive import conv2d_naive, max_pool2d_naive
@@ -13,7 +18,10 @@ from fastgrad.ops.softmax import log_softmax, softmax
 __all__ = ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "linear", "dropout",
            "cross_entropy", "nll_loss", "mse_loss", "conv2d", "max_pool2d", "avg_pool2d",
            "max_pool1d", "avg_pool1d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
-           "adaptive_max_pool2d", "max_unpool2d", "conv2d_naive", "max_pool2d_naive"]
+           "adaptive_max_pool2d", "max_unpool2d", "conv2d_naive", "max_pool2d_naive",
+           "embedding", "interpolate", "upsample_nearest", "upsample_bilinear", "pixel_shuffle",
+           "pixel_unshuffle", "one_hot", "normalize", "cosine_similarity", "pairwise_distance",
+           "scaled_dot_product_attention"]
 
 
 def relu(input, inplace=False):
