@@ -7,6 +7,7 @@ and dtype checks; tensordot is an einsum; outer, kron and cross are broadcast pr
 their gradients, to any order, are those ops' gradients.
 """
 import numbers
+import warnings
 
 import numpy as np
 
@@ -188,10 +189,16 @@ def kron(a, b):
 def _cross(a, b, dim, name):
     a, b = as_tensor(a), as_tensor(b)
     if a.arr.ndim != b.arr.ndim:
-        raise RuntimeError(f"{name}: inputs must have the same number of dimensions (got shapes "
-                           f"{a.shape} and {b.shape})")
+        raise RuntimeError(f"{name}: inputs must have the same number of dimensions. (got "
+                           f"shapes {a.shape} and {b.shape})")
+    if a.arr.dtype != b.arr.dtype:
+        raise RuntimeError(f"expected scalar type {_torch_name(a.arr.dtype)} but found "
+                           f"{_torch_name(b.arr.dtype)} ({name} operands)")
     a, b = broadcast_tensors(a, b)
     if dim is None:  # torch.cross's deprecated default: the first dim of size 3
+        warnings.warn("Using torch.cross without specifying the dim arg is deprecated. Please "
+                      "either pass the dim explicitly or simply use torch.linalg.cross.",
+                      UserWarning, stacklevel=3)
         threes = [i for i, n in enumerate(a.arr.shape) if n == 3]
         if not threes:
             raise RuntimeError(f"no dimension of size 3 in input (shape {a.shape})")
