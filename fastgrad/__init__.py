@@ -27,8 +27,8 @@ from fastgrad.ops import (abs, add, allclose, amax, amin, argmax, argmin, astype
 from fastgrad.ops import (addmm, atleast_1d, atleast_2d, atleast_3d, baddbmm, bmm,
                           broadcast_tensors, chunk, cross, diag, diag_embed, diagonal, dot, einsum,
                           flip, fliplr, flipud, ger, inner, kron, meshgrid, mm, moveaxis, movedim,
-                          mv, narrow, outer, repeat_interleave, roll, split, tensor_split,
-                          tensordot, trace, tril, triu, unbind)
+                          mv, narrow, outer, repeat_interleave, roll, split, swapdims,
+                          tensor_split, tensordot, trace, tril, triu, unbind)
 from fastgrad.kernels.threads import get_num_threads, set_num_threads
 from fastgrad.random import (Generator, default_generator, get_rng_state, initial_seed,
                              manual_seed, seed, set_rng_state)

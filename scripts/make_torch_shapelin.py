@@ -20,6 +20,17 @@ FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"
                        "torch_shapelin.json")
 
 
+# The names of issue 11's shape, linear-algebra and creation lists (and their aliases): the
+# fixture records which PyTorch has as a function, a Tensor method, a torch.linalg function.
+NAMES = ("flip", "fliplr", "flipud", "roll", "tril", "triu", "diag", "diagonal", "diag_embed",
+         "trace", "split", "chunk", "tensor_split", "unbind", "unfold", "repeat_interleave",
+         "meshgrid", "movedim", "moveaxis", "swapaxes", "swapdims", "narrow", "atleast_1d",
+         "atleast_2d", "atleast_3d", "broadcast_tensors", "view", "einsum", "outer", "ger",
+         "inner", "dot", "mv", "mm", "bmm", "baddbmm", "addmm", "tensordot", "kron", "cross",
+         "matmul", "vecdot", "full_like", "zeros_like", "ones_like", "empty_like", "rand_like",
+         "randn_like")
+
+
 def cotangent(shape):
     """The output gradient the fixture and the test both use: deterministic, no symmetry."""
     n = math.prod(shape)
@@ -213,6 +224,8 @@ def product_cases():
         case("lambda a, b: torch.mv(a, b)", [(2, 3), "float32"], [(3,), "float64"]),
         case("lambda a, b: torch.linalg.cross(a, b, dim=0)", (3, 2), (3, 2)),
         case("lambda a, b: torch.linalg.vecdot(a, b)", (2, 3), (3,)),
+        case("lambda a: torch.linalg.diagonal(a, offset=1)", (2, 3, 4)),
+        case("lambda a: a.swapdims(0, 1)", (2, 3)), case("lambda a: torch.swapdims(a, -1, 0)", (2, 3)),
         case("lambda a, b: torch.linalg.vecdot(a, b, dim=0)", (2, 3), (2, 1)),
     ]
 
@@ -271,7 +284,11 @@ def main():
     for c in cases:
         c["torch"] = run(c)
     with open(FIXTURE, "w") as f:
-        json.dump({"torch_version": torch.__version__, "cases": cases}, f, indent=0)
+        names = {n: {"function": hasattr(torch, n) and n != "view",  # torch.view is not a function
+                     "method": hasattr(torch.Tensor, n), "linalg": hasattr(torch.linalg, n)}
+                 for n in NAMES}
+        json.dump({"torch_version": torch.__version__, "names": names, "cases": cases}, f,
+                  indent=0)
     print(f"wrote {len(cases)} cases to {os.path.normpath(FIXTURE)}")
 
 

@@ -126,3 +126,11 @@ def test_repeat_interleave_counts_alone():
     assert out.tolist() == [0, 0, 2, 2, 2] and out.dtype == fastgrad.int64
     with pytest.raises(RuntimeError, match="negative"):
         fastgrad.repeat_interleave(fastgrad.tensor([1.0]), fastgrad.tensor([-1]))
+
+
+def test_view_as_the_same_dtype_keeps_the_graph():
+    x = fastgrad.randn(2, 3, dtype=fastgrad.float64, requires_grad=True)
+    y = x.view(fastgrad.float64)
+    assert y is not x and y.grad_fn is not None
+    (y * 2).sum().backward()
+    assert (x.grad.arr == 2).all()

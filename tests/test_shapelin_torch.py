@@ -14,7 +14,8 @@ import fastgrad
 
 FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "torch_shapelin.json")
 with open(FIXTURE) as _f:
-    CASES = json.load(_f)["cases"]
+    _FIXTURE = json.load(_f)
+CASES = _FIXTURE["cases"]
 
 
 def cotangent(shape):
@@ -67,3 +68,13 @@ def test_matches_pytorch(case):
             got = np.zeros(x.shape) if x.grad is None else x.grad.arr
             np.testing.assert_allclose(got, np.asarray(g).reshape(x.shape), rtol=1e-10,
                                        atol=1e-12, err_msg=f"gradient of input {k}")
+
+
+def test_every_name_pytorch_has_is_here():
+    missing = []
+    for name, where in _FIXTURE["names"].items():
+        for place, namespace in (("function", fastgrad), ("method", fastgrad.Tensor),
+                                 ("linalg", fastgrad.linalg)):
+            if where[place] and not hasattr(namespace, name):
+                missing.append(f"{place} {name}")
+    assert not missing, missing

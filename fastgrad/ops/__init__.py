@@ -28,6 +28,7 @@ from fastgrad.ops.shape_extra import (atleast_1d, atleast_2d, atleast_3d, broadc
                                       chunk, diag, diag_embed, diagonal, flip, fliplr, flipud,
                                       meshgrid, moveaxis, movedim, narrow, repeat_interleave, roll,
                                       split, tensor_split, trace, tril, triu, unbind, unfold)
+from fastgrad.ops.shape import swapdims
 from fastgrad.ops.einsum import einsum
 from fastgrad.ops.linalg import (addmm, baddbmm, bmm, cross, dot, ger, inner, kron, mm, mv, outer,
                                  tensordot)

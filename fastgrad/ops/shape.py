@@ -71,6 +71,8 @@ def view(x, *shape_or_dtype):
     from fastgrad import dtypes
 
     old, new = x.arr.dtype, np.dtype(dtypes.as_dtype(shape_or_dtype[0]))
+    if new == old:
+        return reshape(x, x.arr.shape)  # an alias that keeps the graph, as PyTorch's
     if old.itemsize != new.itemsize:
         names = (f"{_TORCH_DTYPE_NAMES.get(old.name, old.name)} as "
                  f"{_TORCH_DTYPE_NAMES.get(new.name, new.name)} (different element sizes)")
@@ -164,7 +166,7 @@ def permute(x, *dims):
     return Tensor._wrap(arr, PermuteGradFn(x, axes) if needs_grad(x) else None, base=x)
 
 
-@tensor_method("transpose", "swapaxes")
+@tensor_method("transpose", "swapaxes", "swapdims")
 def transpose(x, dim0, dim1):
     """Swap two dims (PyTorch's transpose, not NumPy's)."""
     x = as_tensor(x)
@@ -176,7 +178,7 @@ def transpose(x, dim0, dim1):
     return permute(x, axes)
 
 
-swapaxes = transpose
+swapaxes = swapdims = transpose
 
 
 def numpy_T(x):

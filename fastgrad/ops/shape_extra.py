@@ -174,6 +174,11 @@ def diagonal(x, offset=0, dim1=0, dim2=1):
                    view_of=_diagonal_view(x.arr, offset, a1, a2))
 
 
+def linalg_diagonal(x, *, offset=0, dim1=-2, dim2=-1):
+    """``torch.linalg.diagonal``: ``diagonal`` over the last two dims by default."""
+    return diagonal(x, offset, dim1, dim2)
+
+
 @tensor_method()
 def diag_embed(x, offset=0, dim1=-2, dim2=-1):
     """A tensor one dim larger whose (dim1, dim2) matrices have ``x``'s last dim on diagonal
