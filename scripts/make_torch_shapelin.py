@@ -168,7 +168,11 @@ def einsum_cases():
     cases += [case("lambda: torch.einsum('i')"),
               case("lambda a, b: torch.einsum('ij,jk', a, b)", [(2, 3), "float64"], [(3, 2), "float32"]),
               case("lambda a, b: torch.einsum('ij,jk', a, b)", [(2, 3), "int64"], [(3, 2), "int64"]),
-              case("lambda a, b: torch.einsum('ij,jk', [a, b])", (2, 3), (3, 2))]
+              case("lambda a, b: torch.einsum('ij,jk', [a, b])", (2, 3), (3, 2)),
+              case("lambda a, b: torch.einsum(a, [0, 1], b, [1, 2], [0, 2])", (2, 3), (3, 2)),
+              case("lambda a, b: torch.einsum(a, [Ellipsis, 30], b, [30, 2])", (4, 2, 3), (3, 2)),
+              case("lambda a: torch.einsum(a, [5, 5])", (3, 3)),
+              case("lambda a: torch.einsum(a, [0, 60])", (3, 3))]
     return cases
 
 

@@ -134,3 +134,14 @@ def test_view_as_the_same_dtype_keeps_the_graph():
     assert y is not x and y.grad_fn is not None
     (y * 2).sum().backward()
     assert (x.grad.arr == 2).all()
+
+
+@pytest.mark.parametrize("make_view", [lambda y: y.diagonal(), lambda y: y.unfold(0, 2, 1)])
+def test_a_grad_recording_write_into_a_strided_view_raises_before_writing(make_view):
+    # as for reshape / transpose views (ARCHITECTURE.md, "Views"): refused, never a wrong graph
+    x = fastgrad.randn(3, 3, requires_grad=True)
+    y = x * 1
+    before = y.arr.copy()
+    with pytest.raises(RuntimeError, match="not supported"):
+        make_view(y).mul_(fastgrad.tensor(2.0, requires_grad=True))
+    np.testing.assert_array_equal(y.arr, before)

@@ -231,12 +231,36 @@ class EinsumGradFn(GradFn):
         return grad.sum(axis=summed, keepdims=True) if summed else grad
 
 
+def _sublist_equation(args):
+    """(equation, operands) for the sublist form ``einsum(op1, [0, 1], op2, [1, 2], [0, 2])``:
+    label numbers 0-51 (``...`` as Ellipsis), an optional output sublist last."""
+    def term(sublist):
+        labels = []
+        for label in sublist:
+            if label is Ellipsis:
+                labels.append("...")
+            elif isinstance(label, int) and 0 <= label < len(_LETTERS):
+                labels.append(_LETTERS[label])
+            else:
+                raise ValueError("einsum(): subscript in subscript list is not within the valid "
+                                 f"range [0, 52) (got {label!r})")
+        return "".join(labels)
+
+    operands, sublists = args[0:len(args) - len(args) % 2:2], args[1::2]
+    equation = ",".join(term(s) for s in sublists[:len(operands)])
+    if len(args) % 2:
+        equation += "->" + term(args[-1])
+    return equation, operands
+
+
 def einsum(equation, *operands):
     """Sum of products of ``operands`` over the labels of ``equation`` (``"ij,jk->ik"``),
     as ``torch.einsum``: letters a-zA-Z, ``...`` for broadcast dims, a repeated label for a
     diagonal, an implicit output (the labels used once, sorted, after the broadcast dims);
     size-1 dims broadcast. All operands share one dtype (RuntimeError otherwise); operands
-    may also be given as one list."""
+    may also be given as one list, or all as sublists (``einsum(a, [0, 1], b, [1, 2])``)."""
+    if not isinstance(equation, str):
+        equation, operands = _sublist_equation((equation,) + operands)
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     if not operands:
