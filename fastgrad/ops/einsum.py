@@ -168,7 +168,7 @@ def _contract(inputs, output, sizes, arrays):
 
 def _einsum_explicit(inputs, output, operands):
     """einsum of ndarrays (an ndarray) or of Tensors (a Tensor, differentiable)."""
-    shapes = [np.shape(backend_value(x)) for x in operands]
+    shapes = [np.shape(x.arr if isinstance(x, Tensor) else x) for x in operands]
     sizes = {}
     for sub, shape in zip(inputs, shapes):
         for c, n in zip(sub, shape):
@@ -179,10 +179,6 @@ def _einsum_explicit(inputs, output, operands):
     out = _contract(inputs, output, sizes, [t.arr for t in tensors])
     fn = EinsumGradFn(tensors, inputs, output) if needs_grad(*tensors) else None
     return Tensor._wrap(out, fn)
-
-
-def backend_value(x):
-    return x.arr if isinstance(x, Tensor) else x
 
 
 class EinsumGradFn(GradFn):

@@ -9,7 +9,6 @@ their gradients, to any order, are those ops' gradients.
 import numbers
 import warnings
 
-import numpy as np
 
 from fastgrad.ops._methods import tensor_method
 from fastgrad.ops._operands import as_tensor, normalize_dim

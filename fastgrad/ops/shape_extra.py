@@ -16,7 +16,7 @@ import numpy as np
 from fastgrad.autograd.function import needs_grad
 from fastgrad.autograd.tensor import Tensor
 from fastgrad.ops._methods import tensor_method
-from fastgrad.ops._operands import as_tensor, normalize_dim
+from fastgrad.ops._operands import as_tensor, broadcast_error, normalize_dim
 from fastgrad.ops.linear_map import LinearMapGradFn, linear_map
 from fastgrad.ops.shape import broadcast_to, permute, reshape
 
@@ -39,11 +39,11 @@ def _int_list(values, name):
     return tuple(int(v) for v in values)
 
 
-def _distinct_dims(dims, ndim, name):
+def _distinct_dims(dims, ndim):
     axes = tuple(normalize_dim(d, ndim) for d in dims)
-    if len(set(axes)) != len(axes):
-        raise RuntimeError(f"{name}: dims has duplicates, original flip dims size={len(dims)}, "
-                           f"but unique flip dims size={len(set(axes))}")
+    for d in axes:
+        if axes.count(d) > 1:
+            raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
     return axes
 
 
@@ -53,7 +53,7 @@ def flip(x, *dims):
     """``x`` with the order of elements reversed along ``dims`` (a copy, as PyTorch's)."""
     x = as_tensor(x)
     dims = dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
-    axes = _distinct_dims(_int_list(dims, "flip"), x.arr.ndim, "flip")
+    axes = _distinct_dims(_int_list(dims, "flip"), x.arr.ndim)
     axes = axes if x.arr.ndim else ()
 
     def reverse(a):
@@ -67,7 +67,8 @@ def fliplr(x):
     """Reverse dim 1 (the columns); x must be at least 2-D."""
     x = as_tensor(x)
     if x.arr.ndim < 2:
-        raise RuntimeError(f"Input must be >= 2-d. (got a {x.arr.ndim}-d tensor of shape {x.shape})")
+        raise RuntimeError(f"Input must be >= 2-d. (got a {x.arr.ndim}-d tensor of shape "
+                           f"{x.shape})")
     return flip(x, (1,))
 
 
@@ -356,7 +357,8 @@ def unfold(x, dimension, size, step):
         if a.ndim == 0:
             return np.lib.stride_tricks.as_strided(a, (size,), (0,), writeable=a.flags.writeable)
         out_shape = a.shape[:axis] + (count,) + a.shape[axis + 1:] + (size,)
-        strides = a.strides[:axis] + (a.strides[axis] * step,) + a.strides[axis + 1:] + (a.strides[axis],)
+        strides = (a.strides[:axis] + (a.strides[axis] * step,) + a.strides[axis + 1:]
+                   + (a.strides[axis],))
         return np.lib.stride_tricks.as_strided(a, out_shape, strides, writeable=a.flags.writeable)
 
     def add_back(g):
@@ -434,7 +436,7 @@ tensor_method()(repeat_interleave)
 
 
 # ------------------------------------------------------------------------- views of several
-def _tensors(args, name):
+def _tensors(args):
     if len(args) == 1 and isinstance(args[0], (list, tuple)):
         args = tuple(args[0])
     return [as_tensor(t) for t in args]
@@ -450,7 +452,7 @@ def meshgrid(*tensors, indexing=None):
     if indexing not in ("ij", "xy"):
         raise RuntimeError('torch.meshgrid: indexing must be one of "xy" or "ij", but received: '
                            f"{indexing}")
-    tensors = _tensors(tensors, "meshgrid")
+    tensors = _tensors(tensors)
     if not tensors:
         raise RuntimeError("meshgrid expects a non-empty TensorList")
     for t in tensors:
@@ -475,9 +477,7 @@ def meshgrid(*tensors, indexing=None):
 
 def broadcast_tensors(*tensors):
     """Expand views of all tensors to their common broadcast shape."""
-    from fastgrad.ops._operands import broadcast_error
-
-    tensors = _tensors(tensors, "broadcast_tensors")
+    tensors = _tensors(tensors)
     shape = ()
     for t in tensors:
         try:
@@ -522,7 +522,7 @@ def _at_least(ndim, tensors):
     """Each tensor with at least ``ndim`` dims (a reshape view; never the input itself):
     1 dim added at the front, then 0-d becomes (1, 1, 1) and 1-D (1, n, 1) for 3-D, as NumPy's."""
     out = []
-    for t in _tensors(tensors, f"atleast_{ndim}d"):
+    for t in _tensors(tensors):
         shape = t.arr.shape
         if len(shape) < ndim:
             if ndim == 3 and len(shape) == 2:
