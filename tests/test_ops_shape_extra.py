@@ -4,6 +4,7 @@ and the view semantics PyTorch gives them. PyTorch's values and errors:
 test_shapelin_torch.py."""
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import fastgrad
 from fastgrad.testing import check_op
@@ -145,3 +146,34 @@ def test_a_grad_recording_write_into_a_strided_view_raises_before_writing(make_v
     with pytest.raises(RuntimeError, match="not supported"):
         make_view(y).mul_(fastgrad.tensor(2.0, requires_grad=True))
     np.testing.assert_array_equal(y.arr, before)
+
+
+@st.composite
+def _shaped(draw):
+    shape = tuple(draw(st.lists(st.integers(0, 4), min_size=2, max_size=4)))
+    return shape, draw(st.integers(0, 2**16))
+
+
+@settings(max_examples=40, deadline=None)
+@given(spec=_shaped(), k=st.integers(-5, 5), d=st.integers(0, 1))
+def test_random_shapes_match_numpy(spec, k, d):
+    shape, seed = spec
+    a = np.random.default_rng(seed).standard_normal(shape)
+    x = fastgrad.tensor(a, dtype=fastgrad.float64)
+    ndim = len(shape)
+    dim = d % ndim
+    np.testing.assert_array_equal(fastgrad.flip(x, [0, -1]).arr, np.flip(a, (0, ndim - 1)))
+    np.testing.assert_array_equal(fastgrad.roll(x, k, dim).arr, np.roll(a, k, dim))
+    np.testing.assert_array_equal(fastgrad.roll(x, k).arr, np.roll(a, k))
+    np.testing.assert_array_equal(fastgrad.tril(x, k).arr, np.tril(a, k))
+    np.testing.assert_array_equal(fastgrad.triu(x, k).arr, np.triu(a, k))
+    np.testing.assert_array_equal(x.diagonal(k, 0, -1).arr, np.diagonal(a, k, 0, ndim - 1))
+    pieces = fastgrad.tensor_split(x, abs(k) + 1, dim)
+    for p, q in zip(pieces, np.array_split(a, abs(k) + 1, dim)):
+        np.testing.assert_array_equal(p.arr, q)
+    size, step = min(abs(k), shape[dim]), d + 1
+    windows = np.lib.stride_tricks.sliding_window_view(a, size, dim)
+    np.testing.assert_array_equal(x.unfold(dim, size, step).arr,
+                                  windows[(slice(None),) * dim + (slice(None, None, step),)])
+    np.testing.assert_array_equal(fastgrad.repeat_interleave(x, abs(k), dim).arr,
+                                  np.repeat(a, abs(k), dim))
