@@ -336,7 +336,6 @@ def narrow(x, dim, start, length):
 
 
 # -------------------------------------------------------------------------------- unfold
-@tensor_method()  # a Tensor method only in PyTorch (torch.unfold does not exist)
 def unfold(x, dimension, size, step):
     """``Tensor.unfold``: every window of ``size`` along ``dimension``, ``step`` apart, as a
     view with the windows' positions in ``dimension`` and their elements as a new last dim.
@@ -433,6 +432,7 @@ def repeat_interleave(x, repeats=None, dim=None, *, output_size=None):
 
 
 tensor_method()(repeat_interleave)
+Tensor.unfold = unfold  # a Tensor method only, as in PyTorch (there is no torch.unfold)
 
 
 # ------------------------------------------------------------------------- views of several
