@@ -287,12 +287,14 @@ def main():
     cases = shape_cases() + einsum_cases() + product_cases() + creation_cases()
     for c in cases:
         c["torch"] = run(c)
-    with open(FIXTURE, "w") as f:
-        names = {n: {"function": hasattr(torch, n) and n != "view",  # torch.view is not a function
-                     "method": hasattr(torch.Tensor, n), "linalg": hasattr(torch.linalg, n)}
-                 for n in NAMES}
-        json.dump({"torch_version": torch.__version__, "names": names, "cases": cases}, f,
-                  indent=0)
+    names = {n: {"function": hasattr(torch, n) and n != "view",  # torch.view is no function
+                 "method": hasattr(torch.Tensor, n), "linalg": hasattr(torch.linalg, n)}
+             for n in NAMES}
+    with open(FIXTURE, "w") as f:  # one case a line: diffs stay readable
+        f.write(f'{{"torch_version": {json.dumps(torch.__version__)},\n"names": '
+                f'{json.dumps(names)},\n"cases": [\n')
+        f.write(",\n".join(json.dumps(c) for c in cases))
+        f.write("\n]}\n")
     print(f"wrote {len(cases)} cases to {os.path.normpath(FIXTURE)}")
 
 
