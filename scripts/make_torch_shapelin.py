@@ -195,6 +195,7 @@ def product_cases():
         case("lambda a, b: torch.bmm(a, b)", (2, 2, 3), (3, 3, 4)),
         case("lambda a, b: torch.bmm(a, b)", (2, 2, 3), (2, 4, 4)),
         case("lambda a, b: torch.bmm(a, b)", (2, 3), (3, 4)),
+        case("lambda a, b: torch.mm(a, b)", (2,), (2, 2)), case("lambda a, b: torch.mm(a, b)", (2, 2), (2,)),
         case("lambda c, a, b: torch.addmm(c, a, b)", (2, 4), (2, 3), (3, 4)),
         case("lambda c, a, b: torch.addmm(c, a, b, beta=0.5, alpha=2)", (4,), (2, 3), (3, 4)),
         case("lambda c, a, b: c.addmm(a, b, beta=0, alpha=-1)", (1, 4), (2, 3), (3, 4)),

@@ -25,7 +25,8 @@ def _same_dtype(a, b, name):
 
 def _ndim(t, n, what):
     if t.arr.ndim != n:
-        raise RuntimeError(f"{what} must be a {n}D tensor (got shape {t.shape})")
+        kind = "matrix" if n == 2 else f"{n}D tensor"
+        raise RuntimeError(f"{what} must be a {kind} (got shape {t.shape})")
 
 
 @tensor_method()
