@@ -177,3 +177,8 @@ def test_random_shapes_match_numpy(spec, k, d):
                                   windows[(slice(None),) * dim + (slice(None, None, step),)])
     np.testing.assert_array_equal(fastgrad.repeat_interleave(x, abs(k), dim).arr,
                                   np.repeat(a, abs(k), dim))
+
+
+def test_repeat_interleave_refuses_a_list_of_repeats():
+    with pytest.raises(TypeError, match="repeats"):
+        fastgrad.repeat_interleave(fastgrad.ones(2), [1, 2])

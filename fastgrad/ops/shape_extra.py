@@ -404,8 +404,11 @@ def repeat_interleave(x, repeats=None, dim=None, *, output_size=None):
         elif counts.size != n:
             raise RuntimeError(f"repeats must have the same size as input along dim, but got "
                                f"repeats.size(0) = {counts.size} and input.size({axis}) = {n}")
+    elif isinstance(repeats, numbers.Integral) and not isinstance(repeats, bool):
+        counts = np.full(n, int(repeats), dtype=np.int64)
     else:
-        counts = np.full(n, _int_list(repeats, "repeat_interleave")[0], dtype=np.int64)
+        raise TypeError("repeat_interleave(): repeats must be an int or a 1-D int tensor, got "
+                        f"{type(repeats).__name__}")
     if (counts < 0).any():
         raise RuntimeError("repeats can not be negative")
     if output_size is not None and output_size != counts.sum():
