@@ -24,11 +24,17 @@ from fastgrad.ops import (abs, add, allclose, amax, amin, argmax, argmin, astype
                           sigmoid, softmax, sqrt, squeeze, stack, std, sub, subtract, sum,
                           swapaxes, t, tanh, to, transpose, true_divide, unflatten, unsqueeze,
                           var, view, view_as, where)
+from fastgrad.ops import (addmm, atleast_1d, atleast_2d, atleast_3d, baddbmm, bmm,
+                          broadcast_tensors, chunk, cross, diag, diag_embed, diagonal, dot, einsum,
+                          flip, fliplr, flipud, ger, inner, kron, meshgrid, mm, moveaxis, movedim,
+                          mv, narrow, outer, repeat_interleave, roll, split, swapdims,
+                          tensor_split, tensordot, trace, tril, triu, unbind)
 from fastgrad.kernels.threads import get_num_threads, set_num_threads
 from fastgrad.random import (Generator, default_generator, get_rng_state, initial_seed,
                              manual_seed, seed, set_rng_state)
 from fastgrad.printing import set_printoptions
 from fastgrad.serialization import load, save
+from fastgrad import linalg  # noqa: F401
 from fastgrad import cuda, data, distributed, metrics, nn, onnx, optim, utils, viz  # noqa: F401
 
 __version__ = "0.1.0"

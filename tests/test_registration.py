@@ -86,7 +86,8 @@ def test_tensor_method_attaches_methods_operators_and_the_reflected_operator():
 def test_every_op_module_attached_its_methods_and_in_place_variants():
     x = fastgrad.tensor([[1.0, -2.0], [3.0, 4.0]])
     assert Tensor.exp is fastgrad.exp and Tensor.__add__ is fastgrad.add
-    assert Tensor.view is fastgrad.reshape and Tensor.clip is fastgrad.clamp
+    assert Tensor.view is fastgrad.view and Tensor.reshape is fastgrad.reshape
+    assert Tensor.clip is fastgrad.clamp
     np.testing.assert_array_equal((x.T).arr, x.arr.T)
     np.testing.assert_array_equal((x.mT).arr, x.arr.T)
     np.testing.assert_array_equal((5 - x).arr, 5 - x.arr)

@@ -24,6 +24,14 @@ from fastgrad.ops.shape import (broadcast_to, clone, contiguous, expand, expand_
                                 numpy_T, permute, repeat, reshape, squeeze, swapaxes, t,
                                 transpose, unflatten, unsqueeze, view, view_as)
 from fastgrad.ops.softmax import log_softmax, logsumexp, softmax
+from fastgrad.ops.shape_extra import (atleast_1d, atleast_2d, atleast_3d, broadcast_tensors,
+                                      chunk, diag, diag_embed, diagonal, flip, fliplr, flipud,
+                                      meshgrid, moveaxis, movedim, narrow, repeat_interleave, roll,
+                                      split, tensor_split, trace, tril, triu, unbind, unfold)
+from fastgrad.ops.shape import swapdims
+from fastgrad.ops.einsum import einsum
+from fastgrad.ops.linalg import (addmm, baddbmm, bmm, cross, dot, ger, inner, kron, mm, mv, outer,
+                                 tensordot)
 
 # The Tensor methods that are also functions here (``x.exp()`` is ``exp(x)``).
 TENSOR_METHODS = tuple(METHOD_NAMES)

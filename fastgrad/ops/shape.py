@@ -40,7 +40,7 @@ def _reshaped(x, arr):
     return Tensor._wrap(arr, fn, base=x if np.may_share_memory(arr, x.arr) else None)
 
 
-@tensor_method("reshape", "view")
+@tensor_method()
 def reshape(x, *shape):
     x = as_tensor(x)
     shape = _shape_args(shape)
@@ -54,7 +54,46 @@ def reshape(x, *shape):
     return _reshaped(x, arr)
 
 
-view = reshape
+_TORCH_DTYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+                      "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+                      "bool": "Bool"}
+
+
+@tensor_method()
+def view(x, *shape_or_dtype):
+    """``x.view(*shape)`` is ``reshape`` (a view); ``x.view(dtype)`` reinterprets the bits as
+    ``dtype`` (no gradient), the last dim scaled by the ratio of the element sizes, with
+    PyTorch's rules: a 0-d or non-contiguous last dim, or a last size / offset the new element
+    does not divide, cannot change the element size."""
+    x = as_tensor(x)
+    if len(shape_or_dtype) != 1 or isinstance(shape_or_dtype[0], (int, np.integer, tuple, list)):
+        return reshape(x, *shape_or_dtype)
+    from fastgrad import dtypes
+
+    old, new = x.arr.dtype, np.dtype(dtypes.as_dtype(shape_or_dtype[0]))
+    if new == old:
+        return reshape(x, x.arr.shape)  # an alias that keeps the graph, as PyTorch's
+    if old.itemsize != new.itemsize:
+        names = (f"{_TORCH_DTYPE_NAMES.get(old.name, old.name)} as "
+                 f"{_TORCH_DTYPE_NAMES.get(new.name, new.name)} (different element sizes)")
+        if x.arr.ndim == 0:
+            raise RuntimeError(f"self.dim() cannot be 0 to view {names}")
+        if x.arr.shape[-1] != 1 and x.arr.strides[-1] != old.itemsize:
+            raise RuntimeError(f"self.stride(-1) must be 1 to view {names}, but got "
+                               f"{x.arr.strides[-1] // old.itemsize}")
+        ratio = max(old.itemsize, new.itemsize) // min(old.itemsize, new.itemsize)
+        if new.itemsize > old.itemsize and x.arr.shape[-1] % ratio:
+            raise RuntimeError(f"self.size(-1) must be divisible by {ratio} to view {names}, "
+                               f"but got {x.arr.shape[-1]}")
+        root = x._base.arr if x._base is not None else x.arr
+        offset = (x.arr.__array_interface__["data"][0] - root.__array_interface__["data"][0])
+        if new.itemsize > old.itemsize and offset % new.itemsize:
+            raise RuntimeError(f"self.storage_offset() must be divisible by {ratio} to view "
+                               f"{names}, but got {offset // old.itemsize}")
+    arr = x.arr
+    if x.arr.ndim and x.arr.shape[-1] == 1 and arr.strides[-1] != old.itemsize:
+        arr = np.lib.stride_tricks.as_strided(arr, strides=arr.strides[:-1] + (old.itemsize,))
+    return Tensor._wrap(arr.view(new), base=x)
 
 
 @tensor_method()
@@ -127,7 +166,7 @@ def permute(x, *dims):
     return Tensor._wrap(arr, PermuteGradFn(x, axes) if needs_grad(x) else None, base=x)
 
 
-@tensor_method("transpose", "swapaxes")
+@tensor_method("transpose", "swapaxes", "swapdims")
 def transpose(x, dim0, dim1):
     """Swap two dims (PyTorch's transpose, not NumPy's)."""
     x = as_tensor(x)
@@ -139,7 +178,7 @@ def transpose(x, dim0, dim1):
     return permute(x, axes)
 
 
-swapaxes = transpose
+swapaxes = swapdims = transpose
 
 
 def numpy_T(x):
@@ -148,9 +187,9 @@ def numpy_T(x):
 
 
 def matrix_transpose(x):
-    """``x.mT``: the last two dims swapped; PyTorch refuses it on 1-D (0-d: the identity)."""
+    """``x.mT``: the last two dims swapped; PyTorch refuses it on 1-D (0-d: an alias of x)."""
     if x.arr.ndim == 0:
-        return x
+        return permute(x, ())  # a new tensor (a view), never x itself
     if x.arr.ndim == 1:
         raise RuntimeError("tensor.mT is only supported on matrices or batches of matrices. "
                            f"Got {x.arr.ndim}-D tensor.")
