@@ -5,6 +5,8 @@ from fastgrad.ops.elementwise import relu as _relu
 from fastgrad.ops.elementwise import sigmoid, tanh
 from fastgrad.ops.linear import linear
 from fastgrad.ops.loss import cross_entropy, mse_loss, nll_loss
+from fastgrad.ops.loss import (binary_cross_entropy, binary_cross_entropy_with_logits, huber_loss,
+                               kl_div, l1_loss, smooth_l1_loss)
 from fastgrad.ops.naive import conv2d_naive, max_pool2d_naive
 from fastgrad.ops.pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool2d,
                                   avg_pool1d, avg_pool2d, max_pool1d, max_pool2d, max_unpool2d)
@@ -14,6 +16,8 @@ __all__ = ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "linear", "dropo
            "cross_entropy", "nll_loss", "mse_loss", "conv2d", "max_pool2d", "avg_pool2d",
            "max_pool1d", "avg_pool1d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
            "adaptive_max_pool2d", "max_unpool2d", "conv2d_naive", "max_pool2d_naive"]
+__all__ += ["binary_cross_entropy", "binary_cross_entropy_with_logits", "l1_loss",
+            "smooth_l1_loss", "huber_loss", "kl_div"]
 
 
 def relu(input, inplace=False):
