@@ -50,7 +50,13 @@ def _reduced(losses, reduction):
     """A Tensor of per-element losses reduced as ``reduction`` says (mean of none is nan)."""
     if reduction == "none":
         return losses
-    return losses.sum() if reduction == "sum" else losses.mean()
+    return losses.sum() if reduction == "sum" else _mean_of_sum(losses.sum(), losses.numel())
+
+
+def _mean_of_sum(total, count):
+    """``total / count``; nan for count 0 as PyTorch, added as a constant so that no
+    derivative of any order divides by the zero count (0 / 0 would make them nan)."""
+    return total / float(count) if count else total + float("nan")
 
 
 def _class_targets(input, target, weight, ignore_index):
@@ -223,7 +229,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     if _shape_of(target) == input.shape and input.ndim >= 1:
         return _cross_entropy_probabilities(input, as_tensor(target), weight, reduction,
                                             label_smoothing)
-    if input.ndim > 2:
+    if input.ndim > 2 or (input.ndim == 2 and input.shape[0] == 0 and reduction == "mean"):
         return _over_positions(cross_entropy, input, target, reduction, weight=weight,
                                ignore_index=ignore_index, label_smoothing=label_smoothing)
     scores, safe, sample_weight, ignored, single = _class_targets(input, target, weight,
@@ -269,7 +275,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     (N, d1, ..., dk) class indices -> -w_t input[i, t_i] reduced (weights as cross_entropy's)."""
     input = as_tensor(input)
     reduction = _legacy_reduction(size_average, reduce, reduction)
-    if input.ndim > 2:
+    if input.ndim > 2 or (input.ndim == 2 and input.shape[0] == 0 and reduction == "mean"):
         return _over_positions(nll_loss, input, target, reduction, weight=weight,
                                ignore_index=ignore_index)
     scores, safe, sample_weight, ignored, single = _class_targets(input, target, weight,
@@ -297,7 +303,8 @@ def mse_loss(input, target, reduction="mean"):
 def _over_positions(loss, input, target, reduction, **options):
     """``loss`` on (N, C, d1, ..., dk) input and (N, d1, ..., dk) class indices: the (N, C)
     form over the N * d1 * ... * dk positions, with the class axis moved last; 'none' gives
-    the (N, d1, ..., dk) losses back."""
+    the (N, d1, ..., dk) losses back. Also takes an empty (0, C) batch, whose 'mean' is nan
+    with derivatives free of 0 / 0."""
     target = as_tensor(target)
     positions = (input.shape[0],) + input.shape[2:]
     if target.shape != positions:
@@ -307,14 +314,16 @@ def _over_positions(loss, input, target, reduction, **options):
         raise RuntimeError(f"Expected target size {list(positions)}, got {list(target.shape)}")
     classes_last = (0,) + tuple(range(2, input.ndim)) + (1,)
     flat = input.permute(classes_last).reshape(-1, input.shape[1])
+    if reduction == "mean" and flat.shape[0] == 0:
+        return _mean_of_sum(loss(flat, target.reshape(-1), reduction="sum", **options), 0)
     losses = loss(flat, target.reshape(-1), reduction=reduction, **options)
     return losses.reshape(positions) if reduction == "none" else losses
 
 
-def _class_weight_axis(weight, num_classes, ndim, name="cross_entropy"):
-    """``weight`` (C,) as a Tensor shaped to multiply along the class axis (axis 1, or 0 for
-    an unbatched (C,) input)."""
-    weight = as_tensor(weight)
+def _class_weight_axis(weight, num_classes, ndim, dtype, name="cross_entropy"):
+    """``weight`` (C,) as a constant array of ``dtype`` shaped to multiply along the class
+    axis (axis 1, or 0 for an unbatched (C,) input)."""
+    weight = as_tensor(weight).arr.astype(dtype)
     if weight.shape != (num_classes,):
         raise RuntimeError(f"{name}: weight tensor should be defined either for all {num_classes} "
                            f"classes or no classes but got weight tensor of shape: "
@@ -336,22 +345,21 @@ def _cross_entropy_probabilities(input, target, weight, reduction, label_smoothi
         target = target * (1 - label_smoothing) + label_smoothing / num_classes
     terms = log_softmax(input, class_axis) * target
     if weight is not None:
-        terms = terms * _class_weight_axis(weight, num_classes, input.ndim)
+        terms = terms * _class_weight_axis(weight, num_classes, input.ndim, input.dtype)
     losses = -terms.sum(class_axis)
     if reduction == "none":
         return losses
     total = losses.sum()
     if reduction == "sum":
         return total
-    samples = input.numel() // num_classes if num_classes else 0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return total / float(samples)  # 0 / 0 = nan for an empty batch, as PyTorch
+    return _mean_of_sum(total, input.numel() // num_classes if num_classes else 0)
 
 
 # ------------------------------------------------------------------------- binary targets
 def _check_same_size(input, target, message):
     if target.shape != input.shape:
         raise ValueError(message.format(target=tuple(target.shape), input=tuple(input.shape)))
+
 
 
 def _sigmoid(x):
@@ -442,8 +450,8 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     elements."""
     input, target = as_tensor(input), as_tensor(target)
     reduction = _legacy_reduction(size_average, reduce, reduction)
-    _check_same_size(input, target, "Using a target size ({target}) that is different to the "
-                     "input size ({input}) is deprecated. Please ensure they have the same size.")
+    _check_same_size(input, target, "Using a target size {target} that is different to the "
+                     "input size {input} is deprecated. Please ensure they have the same size.")
     x, t = input.arr, target.arr
     if x.dtype.kind != "f":
         raise RuntimeError(f"binary_cross_entropy expects a float input, got dtype {x.dtype}")
@@ -500,8 +508,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     broadcasts against the input (usually (C,), one per class), ``weight`` too."""
     input, target = as_tensor(input), as_tensor(target)
     reduction = _legacy_reduction(size_average, reduce, reduction)
-    _check_same_size(input, target, "Target size ({target}) must be the same as input size "
-                     "({input})")
+    _check_same_size(input, target, "Target size {target} must be the same as input size "
+                     "{input}")
     x, t = input.arr, target.arr
     if x.dtype.kind != "f":
         raise RuntimeError(f"binary_cross_entropy_with_logits expects a float input, got dtype "
@@ -529,8 +537,8 @@ def _broadcast_pair(input, target, name):
     (they broadcast, which is rarely what a loss means)."""
     input, target = as_tensor(input), as_tensor(target)
     if input.shape != target.shape:
-        warnings.warn(f"{name}: using a target size ({tuple(target.shape)}) that is different "
-                      f"to the input size ({tuple(input.shape)}). This will likely lead to "
+        warnings.warn(f"{name}: using a target size {tuple(target.shape)} that is different "
+                      f"to the input size {tuple(input.shape)}. This will likely lead to "
                       "incorrect results due to broadcasting. Please ensure they have the same "
                       "size.", UserWarning, stacklevel=3)
     return input, target
@@ -616,7 +624,4 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     if reduction != "batchmean":
         return _reduced(pointwise, reduction)
     total = pointwise.sum()
-    if input.ndim == 0:
-        return total
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return total / float(input.shape[0])
+    return total if input.ndim == 0 else _mean_of_sum(total, input.shape[0])
