@@ -47,13 +47,8 @@ class Optimizer:
                 "params argument given to the optimizer should be an iterable of Tensors or "
                 f"dicts, but got {_type_name(params)}"
             )
-        if isinstance(params, set):
-            # The order of params defines the integer keys of state_dict(): a set's order may
-            # differ between runs, so a saved state could be loaded onto the wrong parameters.
-            raise TypeError(
-                "optimizer parameters need to be organized in ordered collections, but the "
-                "ordering of tensors in sets will change between runs. Please use a list instead."
-            )
+        # Any iterable, a generator or (as PyTorch 2.13 allows at this level) a set; a set
+        # inside a param group dict is refused below, as PyTorch does.
         param_groups = list(params)
         if len(param_groups) == 0:
             raise ValueError("optimizer got an empty parameter list")
@@ -172,6 +167,15 @@ class Optimizer:
         return g
 
     @staticmethod
+    def _refuse_capturable(group):
+        """PyTorch's error at the step of a ``capturable=True`` group on CPU tensors (its
+        CUDA-graph form needs a GPU; fastgrad has only the CPU)."""
+        if group.get("capturable"):
+            raise AssertionError("If capturable=True, params and state_steps must be on "
+                                 "supported devices: ['cuda', 'xpu', 'hpu', 'privateuseone'] "
+                                 "(fastgrad runs on the CPU only)")
+
+    @staticmethod
     def _params_with_grad(group):
         return [p for p in group["params"] if p.grad is not None]
 
@@ -248,6 +252,34 @@ class Optimizer:
             new_groups.append(new_group)
         self.state = state
         self.param_groups = new_groups
+
+
+_ABSENT = object()  # an option the optimizer's PyTorch signature does not have
+
+
+def _implementation_options(foreach, differentiable, *, fused=_ABSENT, capturable=_ABSENT):
+    """PyTorch's choices of implementation as ``defaults`` entries (those the optimizer's
+    PyTorch signature has, so that ``defaults`` and the state dict's groups hold its keys).
+
+    ``foreach``, ``fused`` and ``capturable`` pick among PyTorch kernels computing the same
+    update: fastgrad has one (in place on the arrays, a whole tensor at a time), which serves
+    them all. ``differentiable=True`` asks for a step recorded in the graph, which fastgrad's
+    in-place array updates are not: refused rather than silently ignored.
+    """
+    if foreach and fused is not _ABSENT and fused:
+        raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+    if differentiable and fused is not _ABSENT and fused:
+        raise RuntimeError("`fused` does not support `differentiable`")
+    if differentiable:
+        raise NotImplementedError(
+            "differentiable=True is not supported: fastgrad's optimizers update the parameters' "
+            "arrays in place and record no graph of the step")
+    options = {"foreach": foreach, "differentiable": differentiable}
+    if fused is not _ABSENT:
+        options["fused"] = fused
+    if capturable is not _ABSENT:
+        options["capturable"] = capturable
+    return options
 
 
 def _copy_state_value(value):
