@@ -88,6 +88,10 @@ def _cases(rng):
          dict(input=normal(()), target=uniform(0, 1, ())), dict(reduction="batchmean")),
         ("l1_weight", "l1_loss",
          dict(input=normal((3, 4)), target=normal((3, 4)), weight=uniform(0, 2, (3, 4))), {}),
+        ("mse_weight", "mse_loss",
+         dict(input=normal((3, 4)), target=normal((3, 4)), weight=uniform(0, 2, (3, 4))), {}),
+        ("mse_broadcast", "mse_loss", dict(input=normal((3, 4)), target=normal(4)),
+         dict(reduction="sum")),
         ("huber_weight", "huber_loss",
          dict(input=normal((3, 4)), target=normal((3, 4)), weight=uniform(0, 2, (3, 4))), {}),
     ]

@@ -89,7 +89,8 @@ def test_binary_cross_entropy_with_logits_differentiates_twice(rng, shape, reduc
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("loss,options", [(F.l1_loss, {}), (F.smooth_l1_loss, {"beta": 0.7}),
+@pytest.mark.parametrize("loss,options", [(F.l1_loss, {}), (F.mse_loss, {}),
+                                          (F.smooth_l1_loss, {"beta": 0.7}),
                                           (F.smooth_l1_loss, {"beta": 0.0}),
                                           (F.huber_loss, {"delta": 1.4})])
 def test_regression_losses_differentiate_twice(rng, loss, options, reduction):

@@ -265,7 +265,7 @@ def test_mse_loss(rng, reduction):
     loss = nn.MSELoss(reduction=reduction)(f64(a, False), f64(b, False))
     sq = (a - b) ** 2
     np.testing.assert_allclose(loss.arr, {"mean": sq.mean(), "sum": sq.sum(), "none": sq}[reduction])
-    assert gradcheck(lambda x, y: F.mse_loss(x, y, reduction), [f64(a), f64(b)])
+    assert gradcheck(lambda x, y: F.mse_loss(x, y, reduction=reduction), [f64(a), f64(b)])
 
 
 # ---------------------------------------------------------------------------------- init

@@ -74,7 +74,7 @@ class BCEWithLogitsLoss(_Loss):
 
 class MSELoss(_Loss):
     def forward(self, input, target):
-        return loss_ops.mse_loss(input, target, self.reduction)
+        return loss_ops.mse_loss(input, target, reduction=self.reduction)
 
 
 class L1Loss(_Loss):

@@ -286,17 +286,13 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     return Tensor._wrap(out, fn)
 
 
-def mse_loss(input, target, reduction="mean"):
-    """Mean (or sum, or none) of the squared differences; shapes broadcast."""
-    from fastgrad.ops.reduction import mean, sum
-
-    _check_reduction(reduction)
-    input = as_tensor(input)
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """(input - target)^2 reduced; shapes broadcast. ``weight`` (the input's shape) multiplies
+    each element's loss, 'mean' then divides by sum(weight), as PyTorch's."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    input, target = _broadcast_pair(input, target, "mse_loss")
     diff = input - target
-    squared = diff * diff
-    if reduction == "none":
-        return squared
-    return mean(squared) if reduction == "mean" else sum(squared)
+    return _weighted(diff * diff, weight, input.shape, reduction, mean_by_weight=True)
 
 
 # --------------------------------------------------------------- cross_entropy, other forms
