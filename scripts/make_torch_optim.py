@@ -31,21 +31,25 @@ CASES = {
     "adagrad_fused": ("Adagrad", dict(lr=0.1, weight_decay=0.05, fused=True)),
     "adadelta_maximize": ("Adadelta", dict(lr=0.5, weight_decay=0.1, maximize=True, foreach=True)),
 }
-CONTAINERS = ("list", "tuple", "generator", "set", "set_in_group")
+CONTAINERS = ("list", "tuple", "generator", "set", "set_in_group", "named", "partly_named")
 
 
 def _containers():
-    """Which parameter containers each optimizer accepts: None, or the error."""
+    """Which parameter containers the optimizers accept: the error (class name, message), or
+    None and the state dict's param_groups."""
     results = {}
     for kind in CONTAINERS:
-        p = torch.nn.Parameter(torch.zeros(2))
-        params = {"list": lambda: [p], "tuple": lambda: (p,), "generator": lambda: (q for q in [p]),
-                  "set": lambda: {p}, "set_in_group": lambda: [{"params": {p}}]}[kind]()
+        p, q = torch.nn.Parameter(torch.zeros(2)), torch.nn.Parameter(torch.ones(1))
+        params = {"list": lambda: [p, q], "tuple": lambda: (p, q),
+                  "generator": lambda: (x for x in [p, q]), "set": lambda: {p},
+                  "set_in_group": lambda: [{"params": {p}}],
+                  "named": lambda: [("weight", p), ("bias", q)],
+                  "partly_named": lambda: [("weight", p), q]}[kind]()
         try:
-            torch.optim.SGD(params, lr=0.1)
-            results[kind] = None
+            groups = torch.optim.SGD(params, lr=0.1).state_dict()["param_groups"]
+            results[kind] = {"error": None, "param_groups": groups}
         except Exception as error:  # noqa: BLE001 - recorded for the test to compare
-            results[kind] = [type(error).__name__, str(error)]
+            results[kind] = {"error": [type(error).__name__, str(error)]}
     return results
 
 

@@ -1,7 +1,8 @@
 """The optimizers against PyTorch (tests/fixtures/torch_optim.json, written by
 scripts/make_torch_optim.py): a few steps with maximize and the implementation flags
 (foreach, fused: one implementation here), their defaults, the parameter containers they
-take (a set or a generator at the top level; not a set inside a param group)."""
+take (a set or a generator at the top level, not a set inside a param group;
+``named_parameters()`` pairs, whose names the state dict keeps)."""
 import builtins
 import json
 import pathlib
@@ -47,15 +48,19 @@ def test_defaults_are_pytorchs(name):
 
 @pytest.mark.parametrize("kind", sorted(_DATA["containers"]))
 def test_parameter_containers_as_pytorch(kind):
-    p = _param()
-    params = {"list": lambda: [p], "tuple": lambda: (p,), "generator": lambda: (q for q in [p]),
-              "set": lambda: {p}, "set_in_group": lambda: [{"params": {p}}]}[kind]()
-    error = _DATA["containers"][kind]
-    if error is None:
-        optimizer = optim.SGD(params, lr=0.1)
-        assert optimizer.param_groups[0]["params"] == [p]
+    p, q = fastgrad.zeros(2, requires_grad=True), fastgrad.ones(1, requires_grad=True)
+    params = {"list": lambda: [p, q], "tuple": lambda: (p, q),
+              "generator": lambda: (x for x in [p, q]), "set": lambda: {p},
+              "set_in_group": lambda: [{"params": {p}}],
+              "named": lambda: [("weight", p), ("bias", q)],
+              "partly_named": lambda: [("weight", p), q]}[kind]()
+    expected = _DATA["containers"][kind]
+    if expected["error"] is None:
+        groups = optim.SGD(params, lr=0.1).state_dict()["param_groups"]
+        assert groups == expected["param_groups"]  # with 'param_names' for named parameters
     else:
-        with pytest.raises(getattr(builtins, error[0]), match=error[1][:40]):
+        error_class, message = expected["error"]
+        with pytest.raises(getattr(builtins, error_class), match=message[:40]):
             optim.SGD(params, lr=0.1)
 
 

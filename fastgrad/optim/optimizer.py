@@ -32,9 +32,10 @@ def _float_hyper(value):
 class Optimizer:
     """Base class of all optimizers.
 
-    ``params`` is an iterable of Tensors, or of dicts each holding ``'params'`` (an iterable of
-    Tensors) and any per-group hyper-parameters; ``defaults`` fills the options a group does
-    not set. Attributes: ``param_groups`` (list of dicts), ``state`` (dict keyed by the
+    ``params`` is an iterable of Tensors (a list, a generator, a set), of (name, Tensor) pairs
+    (``model.named_parameters()``: the names are kept as the group's ``'param_names'``), or of
+    dicts each holding ``'params'`` (such an iterable, but not a set) and any per-group
+    hyper-parameters; ``defaults`` fills the options a group does not set. Attributes: ``param_groups`` (list of dicts), ``state`` (dict keyed by the
     parameter object, one dict of state per parameter) and ``defaults``.
     """
 
@@ -89,6 +90,14 @@ class Optimizer:
             )
         else:
             params = list(params)
+        named = [p for p in params if isinstance(p, tuple)]
+        if named:
+            # ``model.named_parameters()``: the names go to the group's 'param_names', as PyTorch
+            if len(named) != len(params):
+                raise ValueError("all optimizer params should be with/without names. Some param "
+                                 "names are missing")
+            param_group["param_names"] = [name for name, _ in named]
+            params = [p for _, p in named]
         for p in params:
             if not isinstance(p, Tensor):
                 raise TypeError(
