@@ -227,3 +227,22 @@ def test_modules_call_their_functions(rng, module, function, options):
 def test_module_reprs():
     assert repr(nn.HuberLoss()) == "HuberLoss()"
     assert repr(nn.KLDivLoss(reduction="batchmean")) == "KLDivLoss(reduction='batchmean')"
+
+
+def test_the_usual_batch_stays_one_fused_node(rng):
+    # (N, C) logits and class indices: log-softmax and NLL in one node reading x directly
+    # (the training step's path); the other forms go through reshapes or composed ops.
+    x = fastgrad.tensor(rng.standard_normal((4, 3)), requires_grad=True)
+    loss = F.cross_entropy(x, fastgrad.tensor([0, 2, 1, 2]))
+    assert type(loss.grad_fn).__name__ == "CrossEntropyGradFn"
+    assert loss.grad_fn.next_edges == (x,)
+
+
+@pytest.mark.parametrize("loss", [F.binary_cross_entropy, F.binary_cross_entropy_with_logits])
+def test_binary_losses_refuse_a_saved_input_changed_in_place(rng, loss):
+    x = fastgrad.tensor(rng.uniform(0.1, 0.9, 5), requires_grad=True)
+    y = x * 1.0
+    out = loss(y, fastgrad.tensor(rng.uniform(0, 1, 5)))
+    y.mul_(0.5)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out.backward()
