@@ -38,7 +38,8 @@ def _legacy_reduction(size_average, reduce, reduction, allowed=_REDUCTIONS):
         warnings.warn(f"size_average and reduce args will be deprecated, please use "
                       f"reduction='{reduction}' instead.", UserWarning, stacklevel=3)
     if reduction not in allowed:
-        raise ValueError(f"{reduction} is not a valid value for reduction; expected one of {allowed}")
+        raise ValueError(f"{reduction} is not a valid value for reduction; expected one of "
+                         f"{allowed}")
     return reduction
 
 

@@ -346,7 +346,8 @@ class LinearLR(LRScheduler):
             return self._group_lrs()
         # the ratio of consecutive closed-form factors (PyTorch's chainable form)
         change = self.end_factor - self.start_factor
-        ratio = 1.0 + change / (self.total_iters * self.start_factor + (self.last_epoch - 1) * change)
+        previous = self.total_iters * self.start_factor + (self.last_epoch - 1) * change
+        ratio = 1.0 + change / previous
         return [lr * ratio for lr in self._group_lrs()]
 
     def _get_closed_form_lr(self):
@@ -417,8 +418,8 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
-        return [self.eta_min + (base - self.eta_min) * (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
-                for base in self.base_lrs]
+        cosine = (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
+        return [self.eta_min + (base - self.eta_min) * cosine for base in self.base_lrs]
 
     def step(self, epoch=None):
         """Advance one epoch, or go to (fractional) ``epoch``, restarting where periods end."""

@@ -35,8 +35,9 @@ class Optimizer:
     ``params`` is an iterable of Tensors (a list, a generator, a set), of (name, Tensor) pairs
     (``model.named_parameters()``: the names are kept as the group's ``'param_names'``), or of
     dicts each holding ``'params'`` (such an iterable, but not a set) and any per-group
-    hyper-parameters; ``defaults`` fills the options a group does not set. Attributes: ``param_groups`` (list of dicts), ``state`` (dict keyed by the
-    parameter object, one dict of state per parameter) and ``defaults``.
+    hyper-parameters; ``defaults`` fills the options a group does not set. Attributes:
+    ``param_groups`` (list of dicts), ``state`` (dict keyed by the parameter object, one dict
+    of state per parameter) and ``defaults``.
     """
 
     def __init__(self, params, defaults):
