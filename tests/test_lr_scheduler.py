@@ -294,3 +294,102 @@ def test_reduce_lr_on_plateau_state_dict_round_trip():
     assert (fresh.patience, fresh.num_bad_epochs, fresh.last_epoch) == (2, 1, 2)
     state["num_bad_epochs"] = 7  # the loaded scheduler holds its own copy
     assert fresh.num_bad_epochs == 1
+
+
+# ---------------------------------------------- the schedulers of issue 12 (their sequences
+# against PyTorch's: test_lr_scheduler_torch_reference.py)
+@pytest.mark.parametrize("make", [
+    lambda opt: lr_scheduler.LinearLR(opt, start_factor=0.2, total_iters=6),
+    lambda opt: lr_scheduler.ConstantLR(opt, factor=0.4, total_iters=3),
+    lambda opt: lr_scheduler.PolynomialLR(opt, total_iters=8, power=1.5),
+])
+def test_chainable_form_agrees_with_the_closed_form(make):
+    chained = lr_sequence(make(make_optimizer()), 12)
+    jumping = make(make_optimizer())
+    closed = []
+    with pytest.warns(UserWarning, match="epoch parameter"):
+        for epoch in range(12):
+            jumping.step(epoch)
+            closed.append(jumping.get_last_lr())
+    np.testing.assert_allclose(chained, closed, rtol=1e-12)
+
+
+def test_one_cycle_refuses_steps_past_its_total():
+    sched = lr_scheduler.OneCycleLR(make_optimizer(), max_lr=1.0, total_steps=3)
+    for _ in range(3):
+        sched.step()
+    with pytest.raises(ValueError, match="Tried to step 4 times. The specified number of total steps is 3"):
+        sched.step()
+    with pytest.raises(ValueError, match="You must define either total_steps OR"):
+        lr_scheduler.OneCycleLR(make_optimizer(), max_lr=1.0, epochs=3)
+    with pytest.raises(ValueError, match="Expected float between 0 and 1 pct_start"):
+        lr_scheduler.OneCycleLR(make_optimizer(), max_lr=1.0, total_steps=3, pct_start=2)
+
+
+def test_momentum_cycling_needs_an_optimizer_with_momentum():
+    adagrad = optim.Adagrad([fastgrad.zeros(2, requires_grad=True)], lr=0.1)
+    for make in (lambda: lr_scheduler.CyclicLR(adagrad, 0.01, 0.1),
+                 lambda: lr_scheduler.OneCycleLR(adagrad, 0.1, total_steps=10)):
+        with pytest.raises(ValueError, match="optimizer must support momentum or beta1"):
+            make()
+    lr_scheduler.CyclicLR(adagrad, 0.01, 0.1, cycle_momentum=False)  # no momentum needed
+    with pytest.raises(ValueError, match="max_lr must have the same length as optimizer.param_groups"):
+        lr_scheduler.CyclicLR(make_optimizer(), 0.01, [0.1, 0.2, 0.3])
+    with pytest.raises(ValueError, match="mode is invalid and scale_fn is None"):
+        lr_scheduler.CyclicLR(make_optimizer(), 0.01, 0.1, mode="sawtooth")
+
+
+def test_cyclic_lr_takes_a_custom_scale_fn_by_iterations():
+    sched = lr_scheduler.CyclicLR(make_optimizer((0.1,)), 0.0, 1.0, step_size_up=2,
+                                  scale_fn=lambda step: 1 / (1 + step), scale_mode="iterations",
+                                  cycle_momentum=False)
+    # heights 0, 0.5, 1, 0.5, 0 over a cycle of 4, each scaled by 1 / (1 + step)
+    expected = [0.0, 0.5 / 2, 1.0 / 3, 0.5 / 4, 0.0, 0.5 / 6]
+    np.testing.assert_allclose(lr_sequence(sched, 6)[:, 0], expected, atol=1e-15)
+
+
+def test_warm_restarts_refuse_bad_periods():
+    with pytest.raises(ValueError, match="Expected positive integer T_0, but got 0"):
+        lr_scheduler.CosineAnnealingWarmRestarts(make_optimizer(), T_0=0)
+    with pytest.raises(ValueError, match="Expected integer T_mult >= 1, but got 0"):
+        lr_scheduler.CosineAnnealingWarmRestarts(make_optimizer(), T_0=2, T_mult=0)
+    sched = lr_scheduler.CosineAnnealingWarmRestarts(make_optimizer(), T_0=2)
+    with pytest.raises(ValueError, match="Expected non-negative epoch, but got -1"):
+        sched.step(-1)
+
+
+def test_sequential_and_chained_check_their_schedulers():
+    opt, other = make_optimizer(), make_optimizer()
+    with pytest.raises(ValueError, match="one more than the number of milestone points"):
+        lr_scheduler.SequentialLR(opt, [lr_scheduler.ConstantLR(opt), lr_scheduler.StepLR(opt, 2)], [])
+    with pytest.raises(ValueError, match="expects all schedulers to belong to the same optimizer"):
+        lr_scheduler.ChainedScheduler([lr_scheduler.ConstantLR(opt), lr_scheduler.StepLR(other, 2)])
+    with pytest.raises(ValueError, match="does not support `ReduceLROnPlateau`"):
+        lr_scheduler.SequentialLR(opt, [lr_scheduler.ReduceLROnPlateau(opt)], [])
+    with pytest.raises(ValueError, match="expects at least one scheduler"):
+        lr_scheduler.ChainedScheduler([])
+
+
+def test_sequential_lr_state_dict_resumes_the_sequence():
+    def make(opt):
+        return lr_scheduler.SequentialLR(
+            opt, [lr_scheduler.LinearLR(opt, start_factor=0.1, total_iters=4),
+                  lr_scheduler.ExponentialLR(opt, gamma=0.8)], milestones=[4])
+
+    opt = make_optimizer()
+    sched = make(opt)
+    full = lr_sequence(sched, 10)
+    opt2 = make_optimizer()
+    resumed = make(opt2)
+    for _ in range(5):
+        resumed.step()
+    saved_sched, saved_opt = resumed.state_dict(), opt2.state_dict()
+    opt3 = make_optimizer()
+    restored = make(opt3)
+    opt3.load_state_dict(saved_opt)
+    restored.load_state_dict(saved_sched)
+    rest = []
+    for _ in range(4):
+        restored.step()
+        rest.append(restored.get_last_lr())
+    np.testing.assert_allclose(rest, full[6:10], rtol=1e-12)

@@ -232,8 +232,6 @@ def test_cross_entropy_bad_targets():
         F.cross_entropy(logits, fastgrad.tensor([[0], [1], [2]]))
     with pytest.raises(ValueError, match="For 1D input, 1D target must have size 1, but got target size: 2"):
         F.cross_entropy(fastgrad.randn(4), fastgrad.tensor([0, 1]))
-    with pytest.raises(ValueError, match=r"K-dimensional inputs are not supported\), got \(2, 3, 4\)"):
-        F.cross_entropy(fastgrad.randn(2, 3, 4), fastgrad.tensor([[0] * 4, [1] * 4]))
 
 
 @pytest.mark.parametrize("target", [2, [2]])
@@ -264,10 +262,10 @@ def test_cross_entropy_equals_nll_of_log_softmax(rng):
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_mse_loss(rng, reduction):
     a, b = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
-    loss = nn.MSELoss(reduction)(f64(a, False), f64(b, False))
+    loss = nn.MSELoss(reduction=reduction)(f64(a, False), f64(b, False))
     sq = (a - b) ** 2
     np.testing.assert_allclose(loss.arr, {"mean": sq.mean(), "sum": sq.sum(), "none": sq}[reduction])
-    assert gradcheck(lambda x, y: F.mse_loss(x, y, reduction), [f64(a), f64(b)])
+    assert gradcheck(lambda x, y: F.mse_loss(x, y, reduction=reduction), [f64(a), f64(b)])
 
 
 # ---------------------------------------------------------------------------------- init

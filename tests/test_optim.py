@@ -279,23 +279,7 @@ def test_adadelta_trajectory(flags):
     assert_trajectory(run(optim.Adadelta, grads, **kwargs), expected)
 
 
-def test_defaults_match_pytorch():
-    p = make_param()
-    expected = {
-        optim.SGD: dict(lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False,
-                        maximize=False),
-        optim.Adam: dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False,
-                         maximize=False),
-        optim.AdamW: dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
-                          amsgrad=False, maximize=False),
-        optim.RMSprop: dict(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
-                            centered=False, maximize=False),
-        optim.Adagrad: dict(lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
-                            eps=1e-10, maximize=False),
-        optim.Adadelta: dict(lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, maximize=False),
-    }
-    for cls, defaults in expected.items():
-        assert cls([p]).defaults == defaults, cls.__name__
+# (the defaults against PyTorch's own: test_optim_torch_reference.py)
 
 
 # ------------------------------------------------------------- gradients from backward()
@@ -408,12 +392,13 @@ def test_parameter_that_is_not_a_tensor():
         optim.SGD([{"params": [1.0]}], lr=0.1)
 
 
-def test_params_must_be_an_ordered_iterable_of_tensors_or_dicts():
+def test_params_must_be_an_iterable_of_tensors_or_dicts():
     with pytest.raises(TypeError, match="should be an iterable of Tensors or dicts, but got "
                                         "fastgrad.autograd.tensor.Tensor"):
         optim.SGD(_p(), lr=0.1)
-    with pytest.raises(TypeError, match="ordered collections"):
-        optim.SGD({_p()}, lr=0.1)
+    # PyTorch 2.13 takes a set at the top level, but not as a group's params (its order
+    # numbers the state_dict's parameters; test_optim_torch_reference.py has the fixture)
+    assert len(optim.SGD({_p()}, lr=0.1).param_groups[0]["params"]) == 1
     with pytest.raises(TypeError, match="ordered collections"):
         optim.SGD([{"params": {_p()}}], lr=0.1)
 
@@ -751,7 +736,8 @@ def test_state_dict_format():
     assert list(sd["state"][0]) == ["momentum_buffer"]
     assert [g["params"] for g in sd["param_groups"]] == [[0, 1], [2]]
     assert sd["param_groups"][1] == dict(lr=0.5, momentum=0.9, dampening=0, weight_decay=0,
-                                         nesterov=False, maximize=False, params=[2])
+                                         nesterov=False, maximize=False, foreach=None,
+                                         differentiable=False, fused=None, params=[2])
 
 
 def test_state_dict_is_a_snapshot_and_load_copies():

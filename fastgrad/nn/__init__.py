@@ -10,6 +10,8 @@ from fastgrad.nn.embedding import Embedding
 from fastgrad.nn.flatten import Flatten, Unflatten
 from fastgrad.nn.linear import Identity, Linear
 from fastgrad.nn.loss import CrossEntropyLoss, MSELoss, NLLLoss
+from fastgrad.nn.loss import (BCELoss, BCEWithLogitsLoss, HuberLoss, KLDivLoss, L1Loss,
+                              SmoothL1Loss)
 from fastgrad.nn.module import Module
 from fastgrad.nn.parameter import Parameter
 from fastgrad.nn.pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool1d,

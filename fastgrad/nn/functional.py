@@ -10,6 +10,8 @@ from fastgrad.ops.embedding import embedding
 from fastgrad.ops.interpolate import interpolate, upsample_bilinear, upsample_nearest
 from fastgrad.ops.linear import linear
 from fastgrad.ops.loss import cross_entropy, mse_loss, nll_loss
+from fastgrad.ops.loss import (binary_cross_entropy, binary_cross_entropy_with_logits, huber_loss,
+                               kl_div, l1_loss, smooth_l1_loss)
 from fastgrad.ops.naive import conv2d_naive, max_pool2d_naive
 from fastgrad.ops.pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool2d,
                                   avg_pool1d, avg_pool2d, max_pool1d, max_pool2d, max_unpool2d)
@@ -22,6 +24,8 @@ __all__ = ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "linear", "dropo
            "embedding", "interpolate", "upsample_nearest", "upsample_bilinear", "pixel_shuffle",
            "pixel_unshuffle", "one_hot", "normalize", "cosine_similarity", "pairwise_distance",
            "scaled_dot_product_attention"]
+__all__ += ["binary_cross_entropy", "binary_cross_entropy_with_logits", "l1_loss",
+            "smooth_l1_loss", "huber_loss", "kl_div"]
 
 
 def relu(input, inplace=False):

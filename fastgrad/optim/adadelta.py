@@ -1,7 +1,7 @@
 """Adadelta: step sizes from the ratio of running RMS of updates and of gradients."""
 import numpy as np
 
-from fastgrad.optim.optimizer import Optimizer, _float_hyper
+from fastgrad.optim.optimizer import Optimizer, _float_hyper, _implementation_options
 
 
 class Adadelta(Optimizer):
@@ -19,7 +19,8 @@ class Adadelta(Optimizer):
     State per parameter: ``'step'``, ``'square_avg'`` (v) and ``'acc_delta'`` (u).
     """
 
-    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, *, maximize=False):
+    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *,
+                 capturable=False, maximize=False, differentiable=False):
         if not 0.0 <= lr:
             raise ValueError(f"Invalid learning rate: {lr}")
         if not 0.0 <= rho <= 1.0:
@@ -28,13 +29,15 @@ class Adadelta(Optimizer):
             raise ValueError(f"Invalid epsilon value: {eps}")
         if not 0.0 <= weight_decay:
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize)
+        defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize,
+                        **_implementation_options(foreach, differentiable, capturable=capturable))
         super().__init__(params, defaults)
 
     def step(self, closure=None):
         """One Adadelta update of each parameter that has a gradient; returns the closure's loss."""
         loss = self._evaluate_closure(closure)
         for group in self.param_groups:
+            self._refuse_capturable(group)
             lr = _float_hyper(group["lr"])
             rho = _float_hyper(group["rho"])
             eps = _float_hyper(group["eps"])

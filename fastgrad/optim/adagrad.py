@@ -1,7 +1,7 @@
 """Adagrad: per-coordinate step sizes from the running sum of squared gradients."""
 import numpy as np
 
-from fastgrad.optim.optimizer import Optimizer, _float_hyper
+from fastgrad.optim.optimizer import Optimizer, _float_hyper, _implementation_options
 
 
 class Adagrad(Optimizer):
@@ -20,7 +20,7 @@ class Adagrad(Optimizer):
     """
 
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
-                 eps=1e-10, *, maximize=False):
+                 eps=1e-10, foreach=None, *, maximize=False, differentiable=False, fused=None):
         if not 0.0 <= lr:
             raise ValueError(f"Invalid learning rate: {lr}")
         if not 0.0 <= lr_decay:
@@ -35,7 +35,8 @@ class Adagrad(Optimizer):
             raise ValueError(f"Invalid epsilon value: {eps}")
         defaults = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                         initial_accumulator_value=initial_accumulator_value, eps=eps,
-                        maximize=maximize)
+                        maximize=maximize,
+                        **_implementation_options(foreach, differentiable, fused=fused))
         super().__init__(params, defaults)
         for group in self.param_groups:
             for p in group["params"]:

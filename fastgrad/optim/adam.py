@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from fastgrad.optim.optimizer import Optimizer, _float_hyper, _lerp_
+from fastgrad.optim.optimizer import Optimizer, _float_hyper, _implementation_options, _lerp_
 
 
 def _check_adam_args(lr, betas, eps, weight_decay):
@@ -41,16 +41,21 @@ class Adam(Optimizer):
     _decoupled_weight_decay = False
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
-                 amsgrad=False, *, maximize=False):
+                 amsgrad=False, *, foreach=None, maximize=False, capturable=False,
+                 differentiable=False, fused=None, decoupled_weight_decay=False):
         _check_adam_args(lr, betas, eps, weight_decay)
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                        amsgrad=amsgrad, maximize=maximize)
+                        amsgrad=amsgrad, maximize=maximize,
+                        **_implementation_options(foreach, differentiable, fused=fused,
+                                                 capturable=capturable),
+                        decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
 
     def step(self, closure=None):
         """One Adam update of every parameter that has a gradient; returns the closure's loss."""
         loss = self._evaluate_closure(closure)
         for group in self.param_groups:
+            self._refuse_capturable(group)
             lr = _float_hyper(group["lr"])
             beta1, beta2 = (_float_hyper(b) for b in group["betas"])
             eps = _float_hyper(group["eps"])
@@ -69,7 +74,7 @@ class Adam(Optimizer):
                 t = state["step"]
 
                 if weight_decay != 0:
-                    if self._decoupled_weight_decay:
+                    if group.get("decoupled_weight_decay", self._decoupled_weight_decay):
                         # AdamW: shrink p directly, before (and apart from) the Adam step.
                         p.arr *= 1.0 - lr * weight_decay
                     else:
@@ -118,6 +123,9 @@ class AdamW(Adam):
     _decoupled_weight_decay = True
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
-                 amsgrad=False, *, maximize=False):
+                 amsgrad=False, *, maximize=False, foreach=None, capturable=False,
+                 differentiable=False, fused=None):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                         amsgrad=amsgrad, maximize=maximize)
+                         amsgrad=amsgrad, maximize=maximize, foreach=foreach,
+                         capturable=capturable, differentiable=differentiable, fused=fused,
+                         decoupled_weight_decay=True)

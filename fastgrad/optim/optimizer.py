@@ -32,10 +32,12 @@ def _float_hyper(value):
 class Optimizer:
     """Base class of all optimizers.
 
-    ``params`` is an iterable of Tensors, or of dicts each holding ``'params'`` (an iterable of
-    Tensors) and any per-group hyper-parameters; ``defaults`` fills the options a group does
-    not set. Attributes: ``param_groups`` (list of dicts), ``state`` (dict keyed by the
-    parameter object, one dict of state per parameter) and ``defaults``.
+    ``params`` is an iterable of Tensors (a list, a generator, a set), of (name, Tensor) pairs
+    (``model.named_parameters()``: the names are kept as the group's ``'param_names'``), or of
+    dicts each holding ``'params'`` (such an iterable, but not a set) and any per-group
+    hyper-parameters; ``defaults`` fills the options a group does not set. Attributes:
+    ``param_groups`` (list of dicts), ``state`` (dict keyed by the parameter object, one dict
+    of state per parameter) and ``defaults``.
     """
 
     def __init__(self, params, defaults):
@@ -47,13 +49,8 @@ class Optimizer:
                 "params argument given to the optimizer should be an iterable of Tensors or "
                 f"dicts, but got {_type_name(params)}"
             )
-        if isinstance(params, set):
-            # The order of params defines the integer keys of state_dict(): a set's order may
-            # differ between runs, so a saved state could be loaded onto the wrong parameters.
-            raise TypeError(
-                "optimizer parameters need to be organized in ordered collections, but the "
-                "ordering of tensors in sets will change between runs. Please use a list instead."
-            )
+        # Any iterable, a generator or (as PyTorch 2.13 allows at this level) a set; a set
+        # inside a param group dict is refused below, as PyTorch does.
         param_groups = list(params)
         if len(param_groups) == 0:
             raise ValueError("optimizer got an empty parameter list")
@@ -94,6 +91,14 @@ class Optimizer:
             )
         else:
             params = list(params)
+        named = [p for p in params if isinstance(p, tuple)]
+        if named:
+            # ``model.named_parameters()``: the names go to the group's 'param_names', as PyTorch
+            if len(named) != len(params):
+                raise ValueError("all optimizer params should be with/without names. Some param "
+                                 "names are missing")
+            param_group["param_names"] = [name for name, _ in named]
+            params = [p for _, p in named]
         for p in params:
             if not isinstance(p, Tensor):
                 raise TypeError(
@@ -172,6 +177,15 @@ class Optimizer:
         return g
 
     @staticmethod
+    def _refuse_capturable(group):
+        """PyTorch's error at the step of a ``capturable=True`` group on CPU tensors (its
+        CUDA-graph form needs a GPU; fastgrad has only the CPU)."""
+        if group.get("capturable"):
+            raise AssertionError("If capturable=True, params and state_steps must be on "
+                                 "supported devices: ['cuda', 'xpu', 'hpu', 'privateuseone'] "
+                                 "(fastgrad runs on the CPU only)")
+
+    @staticmethod
     def _params_with_grad(group):
         return [p for p in group["params"] if p.grad is not None]
 
@@ -248,6 +262,34 @@ class Optimizer:
             new_groups.append(new_group)
         self.state = state
         self.param_groups = new_groups
+
+
+_ABSENT = object()  # an option the optimizer's PyTorch signature does not have
+
+
+def _implementation_options(foreach, differentiable, *, fused=_ABSENT, capturable=_ABSENT):
+    """PyTorch's choices of implementation as ``defaults`` entries (those the optimizer's
+    PyTorch signature has, so that ``defaults`` and the state dict's groups hold its keys).
+
+    ``foreach``, ``fused`` and ``capturable`` pick among PyTorch kernels computing the same
+    update: fastgrad has one (in place on the arrays, a whole tensor at a time), which serves
+    them all. ``differentiable=True`` asks for a step recorded in the graph, which fastgrad's
+    in-place array updates are not: refused rather than silently ignored.
+    """
+    if foreach and fused is not _ABSENT and fused:
+        raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+    if differentiable and fused is not _ABSENT and fused:
+        raise RuntimeError("`fused` does not support `differentiable`")
+    if differentiable:
+        raise NotImplementedError(
+            "differentiable=True is not supported: fastgrad's optimizers update the parameters' "
+            "arrays in place and record no graph of the step")
+    options = {"foreach": foreach, "differentiable": differentiable}
+    if fused is not _ABSENT:
+        options["fused"] = fused
+    if capturable is not _ABSENT:
+        options["capturable"] = capturable
+    return options
 
 
 def _copy_state_value(value):

@@ -1,7 +1,7 @@
 """RMSprop, optionally centered and with momentum."""
 import numpy as np
 
-from fastgrad.optim.optimizer import Optimizer, _float_hyper, _lerp_
+from fastgrad.optim.optimizer import Optimizer, _float_hyper, _implementation_options, _lerp_
 
 
 class RMSprop(Optimizer):
@@ -28,7 +28,8 @@ class RMSprop(Optimizer):
     """
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
-                 centered=False, *, maximize=False):
+                 centered=False, capturable=False, foreach=None, maximize=False,
+                 differentiable=False):
         if not 0.0 <= lr:
             raise ValueError(f"Invalid learning rate: {lr}")
         if not 0.0 <= eps:
@@ -40,13 +41,15 @@ class RMSprop(Optimizer):
         if not 0.0 <= alpha:
             raise ValueError(f"Invalid alpha value: {alpha}")
         defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                        momentum=momentum, centered=centered, maximize=maximize)
+                        momentum=momentum, centered=centered, maximize=maximize,
+                        **_implementation_options(foreach, differentiable, capturable=capturable))
         super().__init__(params, defaults)
 
     def step(self, closure=None):
         """One RMSprop update of every parameter that has a gradient; returns the closure's loss."""
         loss = self._evaluate_closure(closure)
         for group in self.param_groups:
+            self._refuse_capturable(group)
             lr = _float_hyper(group["lr"])
             alpha = _float_hyper(group["alpha"])
             eps = _float_hyper(group["eps"])

@@ -1,7 +1,7 @@
 """Stochastic gradient descent with optional momentum, Nesterov momentum and weight decay."""
 import numpy as np
 
-from fastgrad.optim.optimizer import Optimizer, _float_hyper
+from fastgrad.optim.optimizer import Optimizer, _float_hyper, _implementation_options
 
 
 class SGD(Optimizer):
@@ -24,7 +24,7 @@ class SGD(Optimizer):
     """
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False,
-                 *, maximize=False):
+                 *, maximize=False, foreach=None, differentiable=False, fused=None):
         if lr < 0.0:
             raise ValueError(f"Invalid learning rate: {lr}")
         if momentum < 0.0:
@@ -34,7 +34,8 @@ class SGD(Optimizer):
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
-                        weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
+                        weight_decay=weight_decay, nesterov=nesterov, maximize=maximize,
+                        **_implementation_options(foreach, differentiable, fused=fused))
         super().__init__(params, defaults)
 
     def step(self, closure=None):
