@@ -1,5 +1,6 @@
 """``fastgrad.nn.functional``: the layers as functions (same ops the modules call)."""
 from fastgrad.ops.conv import conv2d
+from fastgrad.ops.conv import conv1d, conv_transpose2d
 from fastgrad.ops.dropout import dropout
 from fastgrad.ops.elementwise import relu as _relu
 from fastgrad.ops.elementwise import sigmoid, tanh
@@ -8,12 +9,14 @@ from fastgrad.ops.loss import cross_entropy, mse_loss, nll_loss
 from fastgrad.ops.naive import conv2d_naive, max_pool2d_naive
 from fastgrad.ops.pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool2d,
                                   avg_pool1d, avg_pool2d, max_pool1d, max_pool2d, max_unpool2d)
+from fastgrad.ops.padding import pad
 from fastgrad.ops.softmax import log_softmax, softmax
 
 __all__ = ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "linear", "dropout",
            "cross_entropy", "nll_loss", "mse_loss", "conv2d", "max_pool2d", "avg_pool2d",
            "max_pool1d", "avg_pool1d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
            "adaptive_max_pool2d", "max_unpool2d", "conv2d_naive", "max_pool2d_naive"]
+__all__ += ["conv1d", "conv_transpose2d", "pad"]
 
 
 def relu(input, inplace=False):

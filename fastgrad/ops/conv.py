@@ -24,7 +24,8 @@ from fastgrad.autograd.tensor import Tensor
 from fastgrad.kernels import col2im, im2col, nchw_to_cnhw
 from fastgrad.kernels.threads import batch_chunks, run_chunks
 from fastgrad.ops._operands import as_tensor
-from fastgrad.ops.conv_geometry import batched, conv2d_geometry
+from fastgrad.ops.conv_geometry import (ConvGeometry, _check_float, check_groups, conv2d_geometry,
+                                        pair, same_padding, single)
 from fastgrad.ops.workspace import NO_WORKSPACE
 
 # While [dW | db] has at most this many entries (K' * O), it is summed from per-image GEMMs on
@@ -160,16 +161,19 @@ class Conv2dGradFn(GradFn):
             self.workspace.give_back(buffer)
 
 
-def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, workspace=None):
-    """2-D cross-correlation, as ``torch.nn.functional.conv2d`` with groups=1.
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, workspace=None):
+    """2-D cross-correlation, as ``torch.nn.functional.conv2d``.
 
-    input (N, C, H, W) or unbatched (C, H, W); weight (O, C, KH, KW); bias (O,) or None;
-    stride / padding / dilation an int or an (h, w) pair. Returns (N, O, OH, OW) with
+    input (N, C, H, W) or unbatched (C, H, W); weight (O, C // groups, KH, KW); bias (O,) or
+    None; stride / padding / dilation an int or an (h, w) pair; padding also 'valid' (none) or
+    'same' (output size = input size; stride 1 only; an odd total ``dh*(KH-1)`` puts the extra
+    row at the bottom, as PyTorch). Returns (N, O, OH, OW) with
     OH = (H + 2*ph - dh*(KH-1) - 1) // sh + 1 (likewise OW), in the input's dtype.
     ``workspace`` (a ``fastgrad.ops.workspace.Workspace``) lends reusable scratch buffers.
     """
     x, weight = as_tensor(input), as_tensor(weight)
-    x, unbatched = batched(x)
+    if groups != 1 or x.ndim != 4 or type(padding) is str:
+        return conv_planes(x, weight, bias, stride, padding, dilation, groups, workspace, 2)
     geometry = conv2d_geometry(x, weight, bias, stride, padding, dilation)
     ws = NO_WORKSPACE if workspace is None else workspace
     dtype = x.dtype
@@ -193,5 +197,251 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, workspace=
         fn = None
         for buffer in cols:
             ws.give_back(buffer)
-    result = Tensor._wrap(out, fn)
-    return result.squeeze(0) if unbatched else result
+    return Tensor._wrap(out, fn)
+
+
+# ---------------------------------------------------------------------- groups, other layouts
+# Everything but the batched groups=1 int-padding call above: groups, 'same' / 'valid',
+# unbatched input and conv1d (planes of height 1). The same im2col / col2im kernels; the
+# GEMMs are batched over (image, group): the columns of group g are rows
+# [g*Kg, (g+1)*Kg) of im2col's buffer (its row order is channel-major), Kg = (C/G)*KH*KW.
+def _by_group(cols, groups, n, positions):
+    """(G*Kg, n*P) column buffer -> (n, G, Kg, P) strided view."""
+    return cols.reshape(groups, cols.shape[0] // groups, n, positions).transpose(2, 0, 1, 3)
+
+
+def _grouped_forward_chunk(x, weight_groups, bias, geometry, cols, out):
+    """out (n, O, OH, OW) = grouped conv of x (n, C, H, W); weight_groups (G, O/G, Kg);
+    bias (O,) or None; cols (G*Kg, n*P) scratch, overwritten."""
+    g = geometry
+    n = x.shape[0]
+    positions = g.out_h * g.out_w
+    im2col(x, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.out_h, g.out_w, cols)
+    out_groups = out.reshape(n, g.groups, g.out_channels // g.groups, positions)
+    np.matmul(weight_groups, _by_group(cols, g.groups, n, positions), out=out_groups)
+    if bias is not None:
+        out += bias[:, None, None]
+
+
+class GroupedConv2dGradFn(GradFn):
+    """conv2d with groups, or of an input that is not (N, C, H, W): the node sees the caller's
+    shapes (``x_shape``, ``weight_shape``, its output's), the kernels (N, C, H, W) planes."""
+    fresh_grads = True
+
+    def __init__(self, x, weight, bias, cols, chunks, geometry, workspace, spatial):
+        super().__init__(x, weight, bias)
+        self.chunks = chunks
+        self.geometry = geometry
+        self.workspace = workspace
+        self.spatial = spatial  # 1 for conv1d (planes of height 1), 2 for conv2d
+        self.x_shape = x.shape
+        self.save_for_backward(weight, *cols)
+        self.save_for_create_graph(x)
+
+    def _planes(self):
+        g = self.geometry
+        return (g.n, g.c, g.h, g.w), (g.out_channels, g.c // g.groups, g.kh, g.kw), \
+            (g.n, g.out_channels, g.out_h, g.out_w)
+
+    def backward(self, grad_output):
+        x_planes, w_planes, out_planes = self._planes()
+        g = self.geometry
+        if self.create_graph:  # recorded: the differentiable gradient ops of ops/conv_grad.py
+            from fastgrad.ops.conv_grad import conv2d_input_grad, conv2d_weight_grad
+
+            weight = self.saved_tensors[0]
+            x, = self.saved_for_create_graph
+            grad = grad_output.reshape(out_planes)
+            need_x, need_w, need_b = self.needs_input_grad
+            return (conv2d_input_grad(grad, weight.reshape(w_planes), g).reshape(x.shape)
+                    if need_x else None,
+                    conv2d_weight_grad(x.reshape(x_planes), grad, g).reshape(weight.shape)
+                    if need_w else None,
+                    grad.sum(axis=(0, 2, 3)) if need_b else None)
+        weight, *cols = self.saved_tensors
+        need_x, need_w, need_b = self.needs_input_grad
+        dtype = weight.dtype
+        groups = g.groups
+        positions = g.out_h * g.out_w
+        weight_groups = weight.reshape(groups, g.out_channels // groups, -1)
+        grad = np.ascontiguousarray(grad_output, dtype=dtype).reshape(out_planes)
+        d_x = np.empty(self.x_shape, dtype=dtype) if need_x else None
+        d_x_planes = d_x.reshape(x_planes) if need_x else None
+        reuse = need_w and self.last_backward  # dW is made before dcols: see Conv2dGradFn
+
+        def chunk(i, lo, hi):
+            n = hi - lo
+            grad_groups = grad[lo:hi].reshape(n, groups, -1, positions)
+            d_w = None
+            if need_w:
+                d_w = np.matmul(grad_groups, _by_group(cols[i], groups, n, positions)
+                                .transpose(0, 1, 3, 2)).sum(axis=0)
+            if need_x:
+                d_cols = cols[i] if reuse else self.workspace.take(cols[i].shape, dtype)
+                np.matmul(weight_groups.transpose(0, 2, 1), grad_groups,
+                          out=_by_group(d_cols, groups, n, positions))
+                col2im(d_cols, n, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw,
+                       g.out_h, g.out_w, d_x_planes[lo:hi])
+                if not reuse:
+                    self.workspace.give_back(d_cols)
+            return d_w
+
+        parts = run_chunks(chunk, self.chunks)
+        d_weight = None
+        if need_w:
+            d_weight = np.empty(weight.shape, dtype)
+            d_weight.reshape(weight_groups.shape)[...] = parts[0] if len(parts) == 1 else sum(parts)
+        d_bias = grad.sum(axis=(0, 2, 3)) if need_b else None
+        return d_x, d_weight, d_bias
+
+    def release(self):
+        buffers = self._saved[1:] if not self.released else ()
+        super().release()
+        for buffer in buffers:
+            self.workspace.give_back(buffer)
+
+
+def _plane_args(x, weight, stride, padding, dilation, groups, spatial, name):
+    """conv1d's / conv2d's arguments as conv2d's on (N, C, H, W) planes:
+    (planes of x, planes of weight, stride, padding, dilation, extra 'same' padding or None)."""
+    if x.ndim not in (spatial + 1, spatial + 2):
+        raise RuntimeError(f"Expected {spatial + 1}D (unbatched) or {spatial + 2}D (batched) input "
+                           f"to {name}, but got input of size: {list(x.shape)}")
+    if weight.ndim != spatial + 2:
+        raise RuntimeError(f"{name}: weight must be {spatial + 2}-D (out_channels, "
+                           f"in_channels / groups, *kernel_size), got shape {weight.shape}")
+    batch = x.shape[:1] if x.ndim == spatial + 2 else (1,)
+    c = x.shape[-spatial - 1]
+    check_groups(groups, weight.shape)  # here, so that messages name the caller's shapes
+    if c != weight.shape[1] * groups:
+        raise RuntimeError(
+            f"Given groups={groups}, weight of size {list(weight.shape)}, expected "
+            f"input{list(batch + x.shape[-spatial - 1:])} to have {weight.shape[1] * groups} "
+            f"channels, but got {c} channels instead")
+    if spatial == 1:
+        stride, dilation = (1, single(stride, "stride")), (1, single(dilation, "dilation"))
+        if type(padding) is not str:
+            padding = (0, single(padding, "padding"))
+        x_planes, w_planes = batch + (c, 1) + x.shape[-1:], weight.shape[:2] + (1,) + weight.shape[2:]
+    else:
+        x_planes, w_planes = batch + (c,) + x.shape[-2:], weight.shape
+    padding, extra = same_padding(padding, stride, dilation, w_planes[2:])
+    return x_planes, w_planes, stride, padding, dilation, extra
+
+
+def conv_planes(x, weight, bias, stride, padding, dilation, groups, workspace, spatial):
+    """conv1d (``spatial`` = 1) or conv2d of Tensors ``x`` and ``weight`` of any accepted
+    layout, with groups: (N, O, *out) or unbatched (O, *out), allocated in that shape (never a
+    view of a temporary) with the kernels writing its (N, O, OH, OW) view."""
+    name = f"conv{spatial}d"
+    x_planes, w_planes, stride, padding, dilation, extra = _plane_args(
+        x, weight, stride, padding, dilation, groups, spatial, name)
+    if extra is not None and any(extra):  # 'same' with an odd total: one more at the far end
+        from fastgrad.ops.padding import pad
+
+        x = pad(x, (0, extra[1]) if spatial == 1 else (0, extra[1], 0, extra[0]))
+        x_planes = x_planes[:2] + (x_planes[2] + extra[0] * (spatial == 2), x_planes[3] + extra[1])
+    x_arr = np.ascontiguousarray(x.arr).reshape(x_planes)
+    geometry = conv2d_geometry(x_arr, weight.arr.reshape(w_planes), bias, stride, padding,
+                               dilation, groups)
+    g = geometry
+    ws = NO_WORKSPACE if workspace is None else workspace
+    dtype = x.dtype
+    positions = g.out_h * g.out_w
+    out_shape = x.shape[:-spatial - 1] + (g.out_channels,) + ((g.out_h, g.out_w) if spatial == 2
+                                                               else (g.out_w,))
+    out = np.empty(out_shape, dtype=dtype)
+    out_planes = out.reshape(g.n, g.out_channels, g.out_h, g.out_w)
+    weight_groups = np.ascontiguousarray(weight.arr).reshape(groups, g.out_channels // groups, -1)
+    bias_arr = None if bias is None else bias.arr
+    chunks = batch_chunks(g.n)
+    cols = [ws.take((g.c * g.kh * g.kw, (hi - lo) * positions), dtype) for lo, hi in chunks]
+    run_chunks(lambda i, lo, hi: _grouped_forward_chunk(x_arr[lo:hi], weight_groups, bias_arr, g,
+                                                        cols[i], out_planes[lo:hi]),
+               chunks)
+    if needs_grad(x, weight, bias):
+        fn = GroupedConv2dGradFn(x, weight, bias, cols, chunks, g, ws, spatial)
+    else:
+        fn = None
+        for buffer in cols:
+            ws.give_back(buffer)
+    return Tensor._wrap(out, fn)
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, workspace=None):
+    """1-D cross-correlation, as ``torch.nn.functional.conv1d``: input (N, C, L) or (C, L),
+    weight (O, C // groups, K), bias (O,) or None; stride / padding / dilation an int (or a
+    1-tuple), padding also 'valid' / 'same'. Returns (N, O, OL),
+    OL = (L + 2*padding - dilation*(K-1) - 1) // stride + 1: conv2d on planes of height 1."""
+    return conv_planes(as_tensor(input), as_tensor(weight), bias, stride, padding, dilation,
+                       groups, workspace, 1)
+
+
+def _transposed_geometry(x_planes, weight, bias, stride, padding, output_padding, groups, dilation):
+    """Validate conv_transpose2d's arguments -> the ConvGeometry of the convolution it is the
+    input gradient of (its input: this op's output, its output: this op's input)."""
+    sh, sw = pair(stride, "stride")
+    ph, pw = pair(padding, "padding")
+    oph, opw = pair(output_padding, "output_padding")
+    dh, dw = pair(dilation, "dilation")
+    if sh < 1 or sw < 1:
+        raise RuntimeError(f"stride should be at least 1, got stride=({sh}, {sw})")
+    if ph < 0 or pw < 0:
+        raise RuntimeError(f"negative padding is not supported, got padding=({ph}, {pw})")
+    if dh < 1 or dw < 1:
+        raise RuntimeError(f"dilation should be at least 1, got dilation=({dh}, {dw})")
+    if oph < 0 or opw < 0 or not (oph < sh or oph < dh) or not (opw < sw or opw < dw):
+        raise RuntimeError(
+            f"output padding must be smaller than either stride or dilation, but got "
+            f"output_padding_height: {oph} output_padding_width: {opw} stride_height: {sh} "
+            f"stride_width: {sw} dilation_height: {dh} dilation_width: {dw}")
+    if weight.ndim != 4:
+        raise RuntimeError(f"conv_transpose2d: weight must be 4-D (in_channels, out_channels / "
+                           f"groups, kH, kW), got shape {weight.shape}")
+    check_groups(groups, weight.shape)
+    n, c, h, w = x_planes
+    if c != weight.shape[0]:
+        raise RuntimeError(
+            f"Given transposed=1, weight of size {list(weight.shape)}, expected input{list(x_planes)} "
+            f"to have {weight.shape[0]} channels, but got {c} channels instead")
+    out_c, kh, kw = weight.shape[1] * groups, weight.shape[2], weight.shape[3]
+    out_h = (h - 1) * sh - 2 * ph + dh * (kh - 1) + oph + 1
+    out_w = (w - 1) * sw - 2 * pw + dw * (kw - 1) + opw + 1
+    if out_h < 1 or out_w < 1 or h < 1 or w < 1:
+        raise RuntimeError(f"Given input size per channel: ({h} x {w}). Calculated output size per "
+                           f"channel: ({out_h} x {out_w}). Output size is too small")
+    if bias is not None and tuple(bias.shape) != (out_c,):
+        raise RuntimeError(f"conv_transpose2d: bias must have shape ({out_c},), got {bias.shape}")
+    return ConvGeometry(n, out_c, out_h, out_w, c, kh, kw, sh, sw, ph, pw, dh, dw, h, w, groups)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """``torch.nn.functional.conv_transpose2d``: the input gradient of conv2d with the same
+    stride / padding / dilation / groups, as an op (forward col2im, backward conv2d and its
+    weight gradient: ``ops/conv_grad.py``).
+
+    input (N, C_in, H, W) or unbatched (C_in, H, W); weight (C_in, C_out // groups, KH, KW);
+    bias (C_out,) or None. Returns (N, C_out, OH, OW), OH = (H-1)*sh - 2*ph + dh*(KH-1) +
+    output_padding_h + 1 (likewise OW); output_padding < stride or < dilation, as PyTorch.
+    """
+    from fastgrad.ops.conv_grad import conv2d_input_grad
+
+    x, weight = as_tensor(input), as_tensor(weight)
+    if x.ndim not in (3, 4):
+        raise RuntimeError(f"Expected 3D (unbatched) or 4D (batched) input to conv_transpose2d, "
+                           f"but got input of size: {list(x.shape)}")
+    _check_float(x, "conv_transpose2d input")
+    _check_float(weight, "conv_transpose2d weight")
+    if x.dtype != weight.dtype:
+        raise RuntimeError(f"conv_transpose2d: input dtype {x.dtype} and weight dtype "
+                           f"{weight.dtype} differ")
+    x_planes = x.shape if x.ndim == 4 else (1,) + x.shape
+    g = _transposed_geometry(x_planes, weight, bias, stride, padding, output_padding, groups,
+                             dilation)
+    out = conv2d_input_grad(x.reshape(x_planes), weight, g)  # (N, C_out, OH, OW), a new tensor
+    if x.ndim == 3:  # unbatched: the result in its own shape, not a view of the 4-D one
+        out = out.reshape(out.shape[1:]) if bias is not None else out.reshape(out.shape[1:]).clone()
+    if bias is not None:
+        out = out + as_tensor(bias).reshape(-1, 1, 1)
+    return out
