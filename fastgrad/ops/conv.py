@@ -271,7 +271,7 @@ class GroupedConv2dGradFn(GradFn):
 
         def chunk(i, lo, hi):
             n = hi - lo
-            grad_groups = grad[lo:hi].reshape(n, groups, -1, positions)
+            grad_groups = grad[lo:hi].reshape(n, groups, g.out_channels // groups, positions)
             d_w = None
             if need_w:
                 d_w = np.matmul(grad_groups, _by_group(cols[i], groups, n, positions)

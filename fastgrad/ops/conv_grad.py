@@ -28,7 +28,7 @@ def _input_grad_array(grad, weight, g):
     """grad (N, O, OH, OW), weight (O, C/G, KH, KW) -> (N, C, H, W): per group W_g.T @ grad_g
     into columns, then col2im."""
     dtype = np.result_type(grad, weight)
-    grad_groups = np.ascontiguousarray(grad, dtype).reshape(g.n, g.groups, -1, g.out_h * g.out_w)
+    grad_groups = np.ascontiguousarray(grad, dtype).reshape(g.n, g.groups, g.out_channels // g.groups, g.out_h * g.out_w)
     weight_groups = np.ascontiguousarray(weight, dtype).reshape(g.groups, g.out_channels // g.groups, -1)
     d_cols = np.empty((g.c * g.kh * g.kw, g.n * g.out_h * g.out_w), dtype)
     np.matmul(weight_groups.transpose(0, 2, 1), grad_groups, out=_by_group(d_cols, g, g.n))
@@ -45,7 +45,7 @@ def _weight_grad_array(x, grad, g):
     cols = np.empty((g.c * g.kh * g.kw, g.n * g.out_h * g.out_w), dtype)
     im2col(np.ascontiguousarray(x, dtype), g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw,
            g.out_h, g.out_w, cols)
-    grad_groups = np.ascontiguousarray(grad, dtype).reshape(g.n, g.groups, -1, g.out_h * g.out_w)
+    grad_groups = np.ascontiguousarray(grad, dtype).reshape(g.n, g.groups, g.out_channels // g.groups, g.out_h * g.out_w)
     d_weight = np.matmul(grad_groups, _by_group(cols, g, g.n).transpose(0, 1, 3, 2)).sum(axis=0)
     return d_weight.reshape(g.out_channels, g.c // g.groups, g.kh, g.kw)
 
