@@ -228,3 +228,33 @@ def test_depthwise_module_trains_a_step():
     layer(x).sum().backward()
     assert layer.weight.grad.shape == (8, 1, 3, 3) and layer.bias.grad.shape == (8,)
     np.testing.assert_allclose(layer.bias.grad.arr, np.full(8, 3 * 36.0), rtol=1e-6)
+
+
+@pytest.mark.parametrize("x_shape, kwargs", [
+    ((2, 5, 9, 8), dict(padding=1)),
+    ((3, 4, 7, 9), dict(stride=(2, 3), padding=(2, 0), dilation=(1, 2))),
+    ((4, 6, 5), dict(stride=2, padding=(0, 3), dilation=2)),          # unbatched
+])
+def test_depthwise_kernels_match_the_naive_loop_and_keep_the_op_contract(x_shape, kwargs):
+    c = x_shape[-3]
+    x, w, b = _normal(*x_shape), _normal(c, 1, 3, 2), _normal(c)
+    tensors = [fastgrad.tensor(a, dtype=fastgrad.float64, requires_grad=True) for a in (x, w, b)]
+    out = F.conv2d(*tensors, groups=c, **kwargs)
+    assert type(out.grad_fn).__name__ == "DepthwiseConv2dGradFn"
+    cotangent = fastgrad.tensor(_normal(*out.shape), dtype=fastgrad.float64)
+    out.backward(cotangent)
+    fast = [t.grad.arr for t in tensors]
+    for t in tensors:
+        t.grad = None
+    naive = conv2d_naive(*tensors, groups=c, **kwargs)
+    np.testing.assert_allclose(out.arr, naive.arr, rtol=1e-12, atol=1e-12)
+    naive.backward(cotangent)
+    for got, want in zip(fast, [t.grad.arr for t in tensors]):
+        np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-11)
+    check_op(lambda x, w, b: F.conv2d(x, w, b, groups=c, **kwargs), x, w, b, name="depthwise",
+             extra_shapes=[((0,) + x_shape[1:], (c, 1, 3, 2), (c,))] if len(x_shape) == 4 else ())
+
+
+def test_depthwise_conv1d_keeps_the_op_contract():
+    check_op(lambda x, w: F.conv1d(x, w, stride=2, padding=2, groups=3), _normal(2, 3, 9),
+             _normal(3, 1, 4), name="depthwise conv1d")

@@ -22,6 +22,8 @@ import numpy as np
 from fastgrad.autograd.function import GradFn, needs_grad
 from fastgrad.autograd.tensor import Tensor
 from fastgrad.kernels import col2im, im2col, nchw_to_cnhw
+from fastgrad.kernels.depthwise import (depthwise_forward, depthwise_input_grad,
+                                        depthwise_weight_grad)
 from fastgrad.kernels.threads import batch_chunks, run_chunks
 from fastgrad.ops._operands import as_tensor
 from fastgrad.ops.conv_geometry import (ConvGeometry, _check_float, check_groups, conv2d_geometry,
@@ -223,6 +225,28 @@ def _grouped_forward_chunk(x, weight_groups, bias, geometry, cols, out):
         out += bias[:, None, None]
 
 
+def _planes(g):
+    """(x, weight, output) shapes of the kernels' view of a grouped conv of geometry ``g``."""
+    return ((g.n, g.c, g.h, g.w), (g.out_channels, g.c // g.groups, g.kh, g.kw),
+            (g.n, g.out_channels, g.out_h, g.out_w))
+
+
+def _grouped_create_graph_backward(node, weight, x, grad_output):
+    """A grouped / depthwise node's recorded backward: the differentiable gradient ops of
+    ops/conv_grad.py on the kernels' 4-D views of the caller's Tensors."""
+    from fastgrad.ops.conv_grad import conv2d_input_grad, conv2d_weight_grad
+
+    g = node.geometry
+    x_planes, w_planes, out_planes = _planes(g)
+    grad = grad_output.reshape(out_planes)
+    need_x, need_w, need_b = node.needs_input_grad
+    return (conv2d_input_grad(grad, weight.reshape(w_planes), g).reshape(x.shape)
+            if need_x else None,
+            conv2d_weight_grad(x.reshape(x_planes), grad, g).reshape(weight.shape)
+            if need_w else None,
+            grad.sum(axis=(0, 2, 3)) if need_b else None)
+
+
 class GroupedConv2dGradFn(GradFn):
     """conv2d with groups, or of an input that is not (N, C, H, W): the node sees the caller's
     shapes (``x_shape``, ``weight_shape``, its output's), the kernels (N, C, H, W) planes."""
@@ -238,26 +262,12 @@ class GroupedConv2dGradFn(GradFn):
         self.save_for_backward(weight, *cols)
         self.save_for_create_graph(x)
 
-    def _planes(self):
-        g = self.geometry
-        return (g.n, g.c, g.h, g.w), (g.out_channels, g.c // g.groups, g.kh, g.kw), \
-            (g.n, g.out_channels, g.out_h, g.out_w)
-
     def backward(self, grad_output):
-        x_planes, w_planes, out_planes = self._planes()
-        g = self.geometry
         if self.create_graph:  # recorded: the differentiable gradient ops of ops/conv_grad.py
-            from fastgrad.ops.conv_grad import conv2d_input_grad, conv2d_weight_grad
-
-            weight = self.saved_tensors[0]
             x, = self.saved_for_create_graph
-            grad = grad_output.reshape(out_planes)
-            need_x, need_w, need_b = self.needs_input_grad
-            return (conv2d_input_grad(grad, weight.reshape(w_planes), g).reshape(x.shape)
-                    if need_x else None,
-                    conv2d_weight_grad(x.reshape(x_planes), grad, g).reshape(weight.shape)
-                    if need_w else None,
-                    grad.sum(axis=(0, 2, 3)) if need_b else None)
+            return _grouped_create_graph_backward(self, self.saved_tensors[0], x, grad_output)
+        g = self.geometry
+        x_planes, _, out_planes = _planes(g)
         weight, *cols = self.saved_tensors
         need_x, need_w, need_b = self.needs_input_grad
         dtype = weight.dtype
@@ -299,6 +309,69 @@ class GroupedConv2dGradFn(GradFn):
         super().release()
         for buffer in buffers:
             self.workspace.give_back(buffer)
+
+
+class DepthwiseConv2dGradFn(GradFn):
+    """conv2d with groups == in channels == out channels, on the depthwise kernels
+    (``kernels/depthwise.py``); shapes as ``GroupedConv2dGradFn``'s."""
+    fresh_grads = True
+
+    def __init__(self, x, weight, bias, chunks, geometry, spatial):
+        super().__init__(x, weight, bias)
+        self.chunks = chunks
+        self.geometry = geometry
+        self.spatial = spatial
+        self.x_shape = x.shape
+        self.save_for_backward(weight, x)
+
+    def backward(self, grad_output):
+        weight, x = self.saved_tensors
+        if self.create_graph:
+            return _grouped_create_graph_backward(self, weight, x, grad_output)
+        g = self.geometry
+        x_planes, _, out_planes = _planes(g)
+        need_x, need_w, need_b = self.needs_input_grad
+        dtype = weight.dtype
+        grad = np.ascontiguousarray(grad_output, dtype=dtype).reshape(out_planes)
+        x_arr = np.ascontiguousarray(x).reshape(x_planes)
+        filters = np.ascontiguousarray(weight).reshape(g.c, g.kh, g.kw)
+        d_x = np.empty(self.x_shape, dtype=dtype) if need_x else None
+        d_x_planes = d_x.reshape(x_planes) if need_x else None
+        taps = (g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw)
+
+        def chunk(i, lo, hi):
+            d_w = None
+            if need_w:
+                d_w = np.empty(filters.shape, dtype)
+                depthwise_weight_grad(x_arr[lo:hi], grad[lo:hi], *taps, d_w)
+            if need_x:
+                depthwise_input_grad(grad[lo:hi], filters, *taps, d_x_planes[lo:hi])
+            return d_w
+
+        parts = run_chunks(chunk, self.chunks)
+        d_weight = None
+        if need_w:
+            d_weight = (parts[0] if len(parts) == 1 else sum(parts)).reshape(weight.shape)
+        d_bias = grad.sum(axis=(0, 2, 3)) if need_b else None
+        return d_x, d_weight, d_bias
+
+
+def _depthwise(x, weight, bias, x_arr, out, out_planes, g, spatial):
+    """conv_planes for groups == C == O: the depthwise kernels, chunked over the batch."""
+    filters = np.ascontiguousarray(weight.arr).reshape(g.c, g.kh, g.kw)
+    bias_arr = None if bias is None else bias.arr
+    chunks = batch_chunks(g.n)
+
+    def chunk(i, lo, hi):
+        depthwise_forward(x_arr[lo:hi], filters, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw,
+                          out_planes[lo:hi])
+        if bias_arr is not None:
+            out_planes[lo:hi] += bias_arr[:, None, None]
+
+    run_chunks(chunk, chunks)
+    fn = DepthwiseConv2dGradFn(x, weight, bias, chunks, g, spatial) \
+        if needs_grad(x, weight, bias) else None
+    return Tensor._wrap(out, fn)
 
 
 def _plane_args(x, weight, stride, padding, dilation, groups, spatial, name):
@@ -352,6 +425,8 @@ def conv_planes(x, weight, bias, stride, padding, dilation, groups, workspace, s
                                                                else (g.out_w,))
     out = np.empty(out_shape, dtype=dtype)
     out_planes = out.reshape(g.n, g.out_channels, g.out_h, g.out_w)
+    if groups == g.c == g.out_channels:
+        return _depthwise(x, weight, bias, x_arr, out, out_planes, g, spatial)
     weight_groups = np.ascontiguousarray(weight.arr).reshape(groups, g.out_channels // groups, -1)
     bias_arr = None if bias is None else bias.arr
     chunks = batch_chunks(g.n)

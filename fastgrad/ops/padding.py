@@ -22,6 +22,17 @@ from fastgrad.ops.linear_map import LinearMapGradFn
 MODES = ("constant", "reflect", "replicate", "circular")
 
 
+class PadGradFn(LinearMapGradFn):
+    """pad's node: a ``linear_map`` node (the backward is the adjoint gather) that also keeps
+    the arguments, for the ONNX export: ``widths`` [(axis, lo, hi)], ``mode``, ``value``."""
+
+    def __init__(self, x, apply, adjoint, widths, mode, value):
+        super().__init__(x, apply, adjoint)
+        self.widths = widths
+        self.mode = mode
+        self.value = value
+
+
 def _source(positions, size, mode):
     """Input index read by each (shifted) source position of one axis, reflect / replicate /
     constant; -1 where constant padding fills it."""
@@ -167,5 +178,5 @@ def pad(input, pad, mode="constant", value=None):
         out = gather.gather(out, fill)
     if out is x.arr:
         out = out.copy()  # nothing to pad: still a new tensor, as PyTorch
-    fn = LinearMapGradFn(x, apply, adjoint) if needs_grad(x) else None
+    fn = PadGradFn(x, apply, adjoint, axes, mode, fill) if needs_grad(x) else None
     return Tensor._wrap(out, fn)
