@@ -104,8 +104,7 @@ class _ConvNd(Module):
         text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}")
         if self.padding != zeros:
-            padding = self.padding
-            text += f", padding={padding}"
+            text += f", padding={self.padding}"
         if self.dilation != ones:
             text += f", dilation={self.dilation}"
         if getattr(self, "output_padding", zeros) != zeros:

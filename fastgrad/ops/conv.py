@@ -26,8 +26,8 @@ from fastgrad.kernels.depthwise import (depthwise_forward, depthwise_input_grad,
                                         depthwise_weight_grad)
 from fastgrad.kernels.threads import batch_chunks, run_chunks
 from fastgrad.ops._operands import as_tensor
-from fastgrad.ops.conv_geometry import (ConvGeometry, _check_float, check_groups, conv2d_geometry,
-                                        pair, same_padding, single)
+from fastgrad.ops.conv_geometry import (check_float, check_groups, conv2d_geometry,
+                                        conv_transpose2d_geometry, same_padding, single)
 from fastgrad.ops.workspace import NO_WORKSPACE
 
 # While [dW | db] has at most this many entries (K' * O), it is summed from per-image GEMMs on
@@ -452,44 +452,6 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
                        groups, workspace, 1)
 
 
-def _transposed_geometry(x_planes, weight, bias, stride, padding, output_padding, groups, dilation):
-    """Validate conv_transpose2d's arguments -> the ConvGeometry of the convolution it is the
-    input gradient of (its input: this op's output, its output: this op's input)."""
-    sh, sw = pair(stride, "stride")
-    ph, pw = pair(padding, "padding")
-    oph, opw = pair(output_padding, "output_padding")
-    dh, dw = pair(dilation, "dilation")
-    if sh < 1 or sw < 1:
-        raise RuntimeError(f"stride should be at least 1, got stride=({sh}, {sw})")
-    if ph < 0 or pw < 0:
-        raise RuntimeError(f"negative padding is not supported, got padding=({ph}, {pw})")
-    if dh < 1 or dw < 1:
-        raise RuntimeError(f"dilation should be at least 1, got dilation=({dh}, {dw})")
-    if oph < 0 or opw < 0 or not (oph < sh or oph < dh) or not (opw < sw or opw < dw):
-        raise RuntimeError(
-            f"output padding must be smaller than either stride or dilation, but got "
-            f"output_padding_height: {oph} output_padding_width: {opw} stride_height: {sh} "
-            f"stride_width: {sw} dilation_height: {dh} dilation_width: {dw}")
-    if weight.ndim != 4:
-        raise RuntimeError(f"conv_transpose2d: weight must be 4-D (in_channels, out_channels / "
-                           f"groups, kH, kW), got shape {weight.shape}")
-    check_groups(groups, weight.shape)
-    n, c, h, w = x_planes
-    if c != weight.shape[0]:
-        raise RuntimeError(
-            f"Given transposed=1, weight of size {list(weight.shape)}, expected input{list(x_planes)} "
-            f"to have {weight.shape[0]} channels, but got {c} channels instead")
-    out_c, kh, kw = weight.shape[1] * groups, weight.shape[2], weight.shape[3]
-    out_h = (h - 1) * sh - 2 * ph + dh * (kh - 1) + oph + 1
-    out_w = (w - 1) * sw - 2 * pw + dw * (kw - 1) + opw + 1
-    if out_h < 1 or out_w < 1 or h < 1 or w < 1:
-        raise RuntimeError(f"Given input size per channel: ({h} x {w}). Calculated output size per "
-                           f"channel: ({out_h} x {out_w}). Output size is too small")
-    if bias is not None and tuple(bias.shape) != (out_c,):
-        raise RuntimeError(f"conv_transpose2d: bias must have shape ({out_c},), got {bias.shape}")
-    return ConvGeometry(n, out_c, out_h, out_w, c, kh, kw, sh, sw, ph, pw, dh, dw, h, w, groups)
-
-
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
                      dilation=1):
     """``torch.nn.functional.conv_transpose2d``: the input gradient of conv2d with the same
@@ -506,13 +468,13 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     if x.ndim not in (3, 4):
         raise RuntimeError(f"Expected 3D (unbatched) or 4D (batched) input to conv_transpose2d, "
                            f"but got input of size: {list(x.shape)}")
-    _check_float(x, "conv_transpose2d input")
-    _check_float(weight, "conv_transpose2d weight")
+    check_float(x, "conv_transpose2d input")
+    check_float(weight, "conv_transpose2d weight")
     if x.dtype != weight.dtype:
         raise RuntimeError(f"conv_transpose2d: input dtype {x.dtype} and weight dtype "
                            f"{weight.dtype} differ")
     x_planes = x.shape if x.ndim == 4 else (1,) + x.shape
-    g = _transposed_geometry(x_planes, weight, bias, stride, padding, output_padding, groups,
+    g = conv_transpose2d_geometry(x_planes, weight, bias, stride, padding, output_padding, groups,
                              dilation)
     out = conv2d_input_grad(x.reshape(x_planes), weight, g)  # (N, C_out, OH, OW), a new tensor
     if x.ndim == 3:  # unbatched: the result in its own shape, not a view of the 4-D one
