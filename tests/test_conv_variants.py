@@ -3,6 +3,7 @@ contract (gradcheck and gradgradcheck), the naive loop oracle, PyTorch's errors 
 (PyTorch's own numbers: test_conv_torch_reference.py.)"""
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings, strategies as st
 
 import fastgrad
 from fastgrad import nn
@@ -258,3 +259,57 @@ def test_depthwise_kernels_match_the_naive_loop_and_keep_the_op_contract(x_shape
 def test_depthwise_conv1d_keeps_the_op_contract():
     check_op(lambda x, w: F.conv1d(x, w, stride=2, padding=2, groups=3), _normal(2, 3, 9),
              _normal(3, 1, 4), name="depthwise conv1d")
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(0, 2), groups=st.integers(1, 3), per_in=st.integers(1, 2),
+       per_out=st.integers(1, 2), h=st.integers(1, 7), w=st.integers(1, 7),
+       kh=st.integers(1, 3), kw=st.integers(1, 3), sh=st.integers(1, 3), sw=st.integers(1, 3),
+       ph=st.integers(0, 2), pw=st.integers(0, 2), dh=st.integers(1, 2), dw=st.integers(1, 2),
+       unbatched=st.booleans(), seed=st.integers(0, 2**16))
+def test_grouped_and_depthwise_paths_match_the_naive_loop(n, groups, per_in, per_out, h, w, kh,
+                                                          kw, sh, sw, ph, pw, dh, dw, unbatched,
+                                                          seed):
+    assume(dh * (kh - 1) + 1 <= h + 2 * ph and dw * (kw - 1) + 1 <= w + 2 * pw)
+    rng = np.random.default_rng(seed)
+    x_shape = (groups * per_in, h, w) if unbatched else (n, groups * per_in, h, w)
+    values = [rng.standard_normal(s) for s in (x_shape, (groups * per_out, per_in, kh, kw),
+                                               (groups * per_out,))]
+    kwargs = dict(stride=(sh, sw), padding=(ph, pw), dilation=(dh, dw), groups=groups)
+    results = []
+    for conv in (F.conv2d, conv2d_naive):
+        tensors = [fastgrad.tensor(v, dtype=fastgrad.float64, requires_grad=True) for v in values]
+        out = conv(*tensors, **kwargs)
+        out.backward(fastgrad.tensor(np.random.default_rng(seed).standard_normal(out.shape),
+                                     dtype=fastgrad.float64))
+        results.append([out.arr] + [t.grad.arr for t in tensors])
+    for fast, naive in zip(*results):
+        np.testing.assert_allclose(fast, naive, rtol=1e-10, atol=1e-10)
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(1, 2), groups=st.integers(1, 2), per_in=st.integers(1, 2),
+       per_out=st.integers(1, 2), h=st.integers(1, 4), w=st.integers(1, 4),
+       kh=st.integers(1, 3), kw=st.integers(1, 3), sh=st.integers(1, 3), sw=st.integers(1, 3),
+       ph=st.integers(0, 2), pw=st.integers(0, 2), dh=st.integers(1, 2), dw=st.integers(1, 2),
+       oph=st.integers(0, 2), opw=st.integers(0, 2), seed=st.integers(0, 2**16))
+def test_conv_transpose2d_is_the_input_gradient_of_conv2d(n, groups, per_in, per_out, h, w, kh,
+                                                          kw, sh, sw, ph, pw, dh, dw, oph, opw,
+                                                          seed):
+    assume((oph < sh or oph < dh) and (opw < sw or opw < dw))
+    out_h = (h - 1) * sh - 2 * ph + dh * (kh - 1) + oph + 1
+    out_w = (w - 1) * sw - 2 * pw + dw * (kw - 1) + opw + 1
+    assume(out_h >= 1 and out_w >= 1)
+    rng = np.random.default_rng(seed)
+    y = fastgrad.tensor(rng.standard_normal((n, groups * per_in, h, w)), dtype=fastgrad.float64)
+    weight = fastgrad.tensor(rng.standard_normal((groups * per_in, per_out, kh, kw)),
+                             dtype=fastgrad.float64)
+    geometry = dict(stride=(sh, sw), padding=(ph, pw), dilation=(dh, dw), groups=groups)
+    out = F.conv_transpose2d(y, weight, output_padding=(oph, opw), **geometry)
+    assert out.shape == (n, groups * per_out, out_h, out_w)
+    # the conv2d that maps an (out_h, out_w) input onto y's (h, w) grid (its last rows / columns
+    # past the grid, from output_padding >= stride, are not part of it)
+    x = fastgrad.tensor(np.zeros(out.shape), dtype=fastgrad.float64, requires_grad=True)
+    conv = conv2d_naive(x, weight, **geometry)
+    conv[:, :, :h, :w].backward(y)
+    np.testing.assert_allclose(out.arr, x.grad.arr, rtol=1e-10, atol=1e-10)

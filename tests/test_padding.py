@@ -4,6 +4,7 @@ positive widths, PyTorch's errors and reprs. (PyTorch's own numbers, cropping in
 test_conv_torch_reference.py.)"""
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import fastgrad
 from fastgrad import nn
@@ -115,3 +116,51 @@ def test_layers_are_f_pad_with_pytorchs_reprs():
     assert repr(nn.ReplicationPad1d((1, 2))) == "ReplicationPad1d((1, 2))"
     with pytest.raises(RuntimeError, match="Padding length"):
         nn.ReflectionPad2d((1, 2, 0))
+
+
+def _reference(x, pad, mode):
+    """np.pad for the positive widths and slicing for the negative ones; circular crops first,
+    as PyTorch (reflect / replicate / constant count positions in the uncropped input)."""
+    widths = [(0, 0)] * x.ndim
+    crops = [slice(None)] * x.ndim
+    for i in range(len(pad) // 2):
+        axis, lo, hi = x.ndim - 1 - i, pad[2 * i], pad[2 * i + 1]
+        widths[axis] = (max(lo, 0), max(hi, 0))
+        crops[axis] = slice(max(-lo, 0), x.shape[axis] + max(lo, 0) + max(hi, 0) - max(-hi, 0))
+    if mode == "circular":
+        crops_first = [slice(None)] * x.ndim
+        for i in range(len(pad) // 2):
+            axis, lo, hi = x.ndim - 1 - i, pad[2 * i], pad[2 * i + 1]
+            crops_first[axis] = slice(max(-lo, 0), x.shape[axis] - max(-hi, 0))
+        return np.pad(x[tuple(crops_first)], widths, mode="wrap")
+    return np.pad(x, widths, mode=NUMPY_MODE[mode])[tuple(crops)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(mode=st.sampled_from(["constant", "reflect", "replicate", "circular"]),
+       dims=st.integers(1, 3), batch=st.booleans(), data=st.data())
+def test_any_widths_match_the_numpy_reference_and_the_gradient_is_the_adjoint(mode, dims, batch,
+                                                                              data):
+    shape = tuple(data.draw(st.integers(1, 5)) for _ in range(dims + 1 + batch))
+    pad = []
+    for axis in reversed(range(len(shape) - dims, len(shape))):
+        size = shape[axis]
+        if mode == "reflect":
+            limit = size - 1
+        elif mode == "circular":
+            limit = max(size // 2, 0)
+        else:
+            limit = 4
+        lo = data.draw(st.integers(-(size // 2), limit))
+        hi = data.draw(st.integers(-(size // 2), limit))
+        pad += [lo, hi]
+    x = RNG.standard_normal(shape)
+    t = fastgrad.tensor(x, dtype=fastgrad.float64, requires_grad=True)
+    out = F.pad(t, tuple(pad), mode=mode)
+    np.testing.assert_array_equal(out.arr, _reference(x, pad, mode))
+    cotangent = RNG.standard_normal(out.shape)
+    out.backward(fastgrad.tensor(cotangent, dtype=fastgrad.float64))
+    # <pad(x), g> == <x, pad'(g)> for every x: the backward is the adjoint of the (linear) map
+    probe = RNG.standard_normal(shape)
+    np.testing.assert_allclose((_reference(probe, pad, mode) * cotangent).sum(),
+                               (probe * t.grad.arr).sum(), rtol=1e-10, atol=1e-10)
