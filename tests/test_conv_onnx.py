@@ -60,6 +60,29 @@ def test_conv_variants_and_pad_match_onnxruntime():
     assert sorted(groups) == [1, 1, 2, 2, 4, 4]
 
 
+class Unbatched(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(4, 6, 3, padding=1, groups=2)
+        self.line = nn.Conv1d(20, 2, 2, padding="same")
+
+    def forward(self, x):                                       # (4, 5, 6)
+        return self.conv(x), self.line(x.reshape(20, 6))
+
+
+def test_unbatched_convs_export_as_a_batch_of_one():
+    fastgrad.manual_seed(4)
+    model = Unbatched().eval()
+    x = np.random.default_rng(1).standard_normal((4, 5, 6)).astype(np.float32)
+    buffer = io.BytesIO()
+    fastgrad.onnx.export(model, fastgrad.from_numpy(x), buffer, input_names=["x"])
+    session = onnxruntime.InferenceSession(buffer.getvalue(), providers=["CPUExecutionProvider"])
+    with fastgrad.no_grad():
+        want = model(fastgrad.from_numpy(x))
+    for got, w in zip(session.run(None, {"x": x}), want):
+        np.testing.assert_allclose(got, w.numpy(), atol=1e-5, rtol=1e-5)
+
+
 class Circular(nn.Module):
     def forward(self, x):
         return nn.functional.pad(x, (1, 1), mode="circular")

@@ -4,8 +4,8 @@ is one input plane correlated with its own KH x KW filter.
 Why not im2col: with one channel per group the columns are KH*KW copies of the input for
 GEMMs of a single row, so the copy is all of the work; these loops read the input in place
 instead. Each loop runs tap by tap over a whole plane (which stays in cache), the inner loop
-over output columns without a bounds test (``_valid_ox_range``), so that it vectorises for
-stride 1.
+over output columns without a bounds test (``_valid_ox_range``) and with unsigned indices
+(``_u``, as in ``im2col.py``), so that it vectorises for stride 1.
 
 Serial and ``nogil`` (``ops/conv.py`` runs them on one chunk of the batch per thread); none
 allocates its output or validates its arguments. Arrays C-contiguous, one float dtype;
@@ -13,7 +13,7 @@ geometry as for ``im2col`` (``out_h``, ``out_w`` its output sizes).
 """
 import numba
 
-from .im2col import _valid_ox_range
+from .im2col import _u, _valid_ox_range
 
 __all__ = ["depthwise_forward", "depthwise_input_grad", "depthwise_weight_grad"]
 
@@ -40,7 +40,7 @@ def depthwise_forward(x, weight, kh, kw, sh, sw, ph, pw, dh, dw, out):
                         row = src[oy * sh + off_h]
                         dst = plane[oy]
                         for ox in range(lo, hi):
-                            dst[ox] += tap * row[ox * sw + off_w]
+                            dst[_u(ox)] += tap * row[_u(ox * sw + off_w)]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -66,7 +66,7 @@ def depthwise_input_grad(grad, weight, kh, kw, sh, sw, ph, pw, dh, dw, d_x):
                         row = src[oy]
                         dst = plane[oy * sh + off_h]
                         for ox in range(lo, hi):
-                            dst[ox * sw + off_w] += tap * row[ox]
+                            dst[_u(ox * sw + off_w)] += tap * row[_u(ox)]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -91,5 +91,5 @@ def depthwise_weight_grad(x, grad, kh, kw, sh, sw, ph, pw, dh, dw, d_weight):
                         row = src[oy * sh + off_h]
                         g_row = g[oy]
                         for ox in range(lo, hi):
-                            total += g_row[ox] * row[ox * sw + off_w]
+                            total += g_row[_u(ox)] * row[_u(ox * sw + off_w)]
                     d_weight[c, i, j] += total

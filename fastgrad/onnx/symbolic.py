@@ -135,18 +135,19 @@ def grouped_conv(g, node, x, weight, bias):
     Pad node before it."""
     x, weight = _known(node, x, weight)
     c = node.geometry
-    rank = len(node.input_shapes[0])
-    if rank != node.spatial + 2:
-        raise unsupported(node, f"an unbatched input of shape {node.input_shapes[0]} (ONNX Conv "
-                                "takes a batch)")
+    unbatched = len(node.input_shapes[0]) == node.spatial + 1
+    if unbatched:  # ONNX Conv takes a batch: one of one image
+        batch_axis = g.constant(np.asarray([0], dtype=np.int64))
+        x = g.op("Unsqueeze", x, batch_axis)
     if node.spatial == 2:
         attributes = dict(kernel_shape=[c.kh, c.kw], strides=[c.sh, c.sw],
                           pads=[c.ph, c.pw, c.ph, c.pw], dilations=[c.dh, c.dw])
     else:
         attributes = dict(kernel_shape=[c.kw], strides=[c.sw], pads=[c.pw, c.pw],
                           dilations=[c.dw])
-    return g.op("Conv", x, weight, *([bias] if bias is not None else []), group=c.groups,
-                **attributes)
+    y = g.op("Conv", x, weight, *([bias] if bias is not None else []), group=c.groups,
+             **attributes)
+    return g.op("Squeeze", y, batch_axis) if unbatched else y
 
 
 @symbolic("Conv2dInputGradGradFn")
