@@ -313,3 +313,26 @@ def test_conv_transpose2d_is_the_input_gradient_of_conv2d(n, groups, per_in, per
     conv = conv2d_naive(x, weight, **geometry)
     conv[:, :, :h, :w].backward(y)
     np.testing.assert_allclose(out.arr, x.grad.arr, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("groups, w_shape", [(2, (4, 2, 3, 3)), (4, (4, 1, 3, 3))])
+def test_a_retained_graph_gives_the_same_gradients_twice(groups, w_shape):
+    x = fastgrad.tensor(_normal(2, 4, 6, 5), dtype=fastgrad.float64, requires_grad=True)
+    w = fastgrad.tensor(_normal(*w_shape), dtype=fastgrad.float64, requires_grad=True)
+    out = F.conv2d(x, w, padding=1, groups=groups)
+    cotangent = fastgrad.tensor(_normal(*out.shape), dtype=fastgrad.float64)
+    out.backward(cotangent, retain_graph=True)
+    first = (x.grad.arr.copy(), w.grad.arr.copy())
+    out.backward(cotangent)
+    np.testing.assert_allclose(x.grad.arr, 2 * first[0], rtol=1e-12)
+    np.testing.assert_allclose(w.grad.arr, 2 * first[1], rtol=1e-12)
+
+
+def test_changing_a_saved_input_in_place_raises():
+    x = fastgrad.randn(2, 4, 5, 5, requires_grad=True)
+    h = x * 1.0
+    w = fastgrad.randn(4, 1, 3, 3, requires_grad=True)
+    out = F.conv2d(h, w, groups=4)  # the depthwise node reads h's values in its backward
+    h.add_(1.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation|in-place"):
+        out.sum().backward()

@@ -248,8 +248,8 @@ def _grouped_create_graph_backward(node, weight, x, grad_output):
 
 
 class GroupedConv2dGradFn(GradFn):
-    """conv2d with groups, or of an input that is not (N, C, H, W): the node sees the caller's
-    shapes (``x_shape``, ``weight_shape``, its output's), the kernels (N, C, H, W) planes."""
+    """conv2d with groups, or of an input that is not (N, C, H, W) (unbatched, conv1d): its
+    inputs and output have the caller's shapes, the kernels see (N, C, H, W) planes of them."""
     fresh_grads = True
 
     def __init__(self, x, weight, bias, cols, chunks, geometry, workspace, spatial):
@@ -278,6 +278,8 @@ class GroupedConv2dGradFn(GradFn):
         d_x = np.empty(self.x_shape, dtype=dtype) if need_x else None
         d_x_planes = d_x.reshape(x_planes) if need_x else None
         reuse = need_w and self.last_backward  # dW is made before dcols: see Conv2dGradFn
+        d_cols = [(buffer if reuse else self.workspace.take(buffer.shape, dtype)) if need_x
+                  else None for buffer in cols]  # taken here: the workspace is not for threads
 
         def chunk(i, lo, hi):
             n = hi - lo
@@ -287,16 +289,16 @@ class GroupedConv2dGradFn(GradFn):
                 d_w = np.matmul(grad_groups, _by_group(cols[i], groups, n, positions)
                                 .transpose(0, 1, 3, 2)).sum(axis=0)
             if need_x:
-                d_cols = cols[i] if reuse else self.workspace.take(cols[i].shape, dtype)
                 np.matmul(weight_groups.transpose(0, 2, 1), grad_groups,
-                          out=_by_group(d_cols, groups, n, positions))
-                col2im(d_cols, n, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw,
-                       g.out_h, g.out_w, d_x_planes[lo:hi])
-                if not reuse:
-                    self.workspace.give_back(d_cols)
+                          out=_by_group(d_cols[i], groups, n, positions))
+                col2im(d_cols[i], n, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh,
+                       g.dw, g.out_h, g.out_w, d_x_planes[lo:hi])
             return d_w
 
         parts = run_chunks(chunk, self.chunks)
+        if need_x and not reuse:
+            for buffer in d_cols:
+                self.workspace.give_back(buffer)
         d_weight = None
         if need_w:
             d_weight = np.empty(weight.shape, dtype)
