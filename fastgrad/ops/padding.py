@@ -155,7 +155,8 @@ def pad(input, pad, mode="constant", value=None):
 
     constant: any number of dims, filled with ``value`` (default 0); reflect / replicate /
     circular: k = 1, 2, 3 padded dims of a (k+1)- or (k+2)-dim input; reflect widths < the
-    size, circular widths <= the size (PyTorch's limits). Same dtype as the input.
+    size, circular widths <= the size left after cropping (PyTorch reads past its buffer
+    beyond that). Same dtype as the input; differentiable to any order.
     """
     x = as_tensor(input)
     axes = [(axis, lo, hi) for axis, lo, hi in _check(x, pad, mode, value) if lo or hi]
