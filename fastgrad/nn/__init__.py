@@ -5,6 +5,7 @@ from fastgrad.nn.attention import MultiheadAttention
 from fastgrad.nn.container import ModuleList, Sequential
 from fastgrad.nn.conv import Conv2d
 from fastgrad.nn.distance import CosineSimilarity, PairwiseDistance
+from fastgrad.nn.conv import Conv1d, ConvTranspose2d
 from fastgrad.nn.dropout import Dropout
 from fastgrad.nn.embedding import Embedding
 from fastgrad.nn.flatten import Flatten, Unflatten
@@ -13,6 +14,9 @@ from fastgrad.nn.loss import CrossEntropyLoss, MSELoss, NLLLoss
 from fastgrad.nn.loss import (BCELoss, BCEWithLogitsLoss, HuberLoss, KLDivLoss, L1Loss,
                               SmoothL1Loss)
 from fastgrad.nn.module import Module
+from fastgrad.nn.padding import (CircularPad1d, CircularPad2d, ConstantPad1d, ConstantPad2d,
+                                 ReflectionPad1d, ReflectionPad2d, ReplicationPad1d,
+                                 ReplicationPad2d, ZeroPad1d, ZeroPad2d)
 from fastgrad.nn.parameter import Parameter
 from fastgrad.nn.pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool1d,
                                  AvgPool2d, MaxPool1d, MaxPool2d, MaxUnpool2d)

@@ -3,6 +3,7 @@ from fastgrad.nn.pixelshuffle import pixel_shuffle, pixel_unshuffle
 from fastgrad.ops.attention import scaled_dot_product_attention
 from fastgrad.ops.conv import conv2d
 from fastgrad.ops.distance import cosine_similarity, normalize, one_hot, pairwise_distance
+from fastgrad.ops.conv import conv1d, conv_transpose2d
 from fastgrad.ops.dropout import dropout
 from fastgrad.ops.elementwise import relu as _relu
 from fastgrad.ops.elementwise import sigmoid, tanh
@@ -15,6 +16,7 @@ from fastgrad.ops.loss import (binary_cross_entropy, binary_cross_entropy_with_l
 from fastgrad.ops.naive import conv2d_naive, max_pool2d_naive
 from fastgrad.ops.pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool2d,
                                   avg_pool1d, avg_pool2d, max_pool1d, max_pool2d, max_unpool2d)
+from fastgrad.ops.padding import pad
 from fastgrad.ops.softmax import log_softmax, softmax
 
 __all__ = ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "linear", "dropout",
@@ -26,6 +28,7 @@ __all__ = ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "linear", "dropo
            "scaled_dot_product_attention"]
 __all__ += ["binary_cross_entropy", "binary_cross_entropy_with_logits", "l1_loss",
             "smooth_l1_loss", "huber_loss", "kl_div"]
+__all__ += ["conv1d", "conv_transpose2d", "pad"]
 
 
 def relu(input, inplace=False):

@@ -129,6 +129,59 @@ def conv2d(g, node, x, weight, bias):
                 dilations=[c.dh, c.dw], group=1)
 
 
+@symbolic("GroupedConv2dGradFn", "DepthwiseConv2dGradFn")
+def grouped_conv(g, node, x, weight, bias):
+    """conv2d with groups / conv1d: ONNX Conv's ``group``; 'same' padding's extra row is the
+    Pad node before it."""
+    x, weight = _known(node, x, weight)
+    c = node.geometry
+    unbatched = len(node.input_shapes[0]) == node.spatial + 1
+    if unbatched:  # ONNX Conv takes a batch: one of one image
+        batch_axis = g.constant(np.asarray([0], dtype=np.int64))
+        x = g.op("Unsqueeze", x, batch_axis)
+    if node.spatial == 2:
+        attributes = dict(kernel_shape=[c.kh, c.kw], strides=[c.sh, c.sw],
+                          pads=[c.ph, c.pw, c.ph, c.pw], dilations=[c.dh, c.dw])
+    else:
+        attributes = dict(kernel_shape=[c.kw], strides=[c.sw], pads=[c.pw, c.pw],
+                          dilations=[c.dw])
+    y = g.op("Conv", x, weight, *([bias] if bias is not None else []), group=c.groups,
+             **attributes)
+    return g.op("Squeeze", y, batch_axis) if unbatched else y
+
+
+@symbolic("Conv2dInputGradGradFn")
+def conv_transpose2d(g, node, x, weight):
+    """conv_transpose2d (its bias is the Add after it): ONNX ConvTranspose, with the
+    output_padding that gives the traced output size."""
+    x, weight = _known(node, x, weight)
+    c = node.geometry
+    if len(node.input_shapes[0]) != 4:
+        raise unsupported(node, f"an input of shape {node.input_shapes[0]} (ONNX ConvTranspose "
+                                "takes a batch)")
+    output_padding = [c.h - ((c.out_h - 1) * c.sh - 2 * c.ph + c.dh * (c.kh - 1) + 1),
+                      c.w - ((c.out_w - 1) * c.sw - 2 * c.pw + c.dw * (c.kw - 1) + 1)]
+    return g.op("ConvTranspose", x, weight, kernel_shape=[c.kh, c.kw], strides=[c.sh, c.sw],
+                pads=[c.ph, c.pw, c.ph, c.pw], dilations=[c.dh, c.dw], group=c.groups,
+                output_padding=output_padding)
+
+
+@symbolic("PadGradFn")
+def pad(g, node, x):
+    """F.pad: ONNX Pad (opset 17: constant, reflect, edge; its 'wrap' needs opset 19)."""
+    (x,) = _known(node, x)
+    modes = {"constant": "constant", "reflect": "reflect", "replicate": "edge"}
+    if node.mode not in modes:
+        raise unsupported(node, f"mode={node.mode!r} (ONNX Pad's 'wrap' needs opset 19)")
+    rank = len(node.input_shapes[0])
+    begins, ends = [0] * rank, [0] * rank
+    for axis, lo, hi in node.widths:
+        begins[axis], ends[axis] = lo, hi
+    pads = g.constant(np.asarray(begins + ends, dtype=np.int64))
+    value = g.constant(np.asarray(node.value, dtype=node.input_dtypes[0]))
+    return g.op("Pad", x, pads, value, mode=modes[node.mode])
+
+
 def _pool_attributes(node, p):
     """ONNX's kernel_shape / strides / pads / dilations / ceil_mode of a pool of geometry ``p``
     (a ``PoolGeometry`` on (N, C, H, W) planes; a 1-D pool's have H = 1)."""

@@ -49,15 +49,17 @@ class ConvGeometry(NamedTuple):
     dw: int
     out_h: int
     out_w: int
+    groups: int = 1
 
 
-def _check_float(x, what):
+def check_float(x, what):
     if x.dtype.kind != "f":
         raise TypeError(f"{what} must be a float tensor (float32 or float64), got dtype {x.dtype}")
 
 
-def conv2d_geometry(x, weight, bias, stride, padding, dilation):
-    """Validate conv2d arguments (x (N, C, H, W), weight (O, C, KH, KW), bias (O,)) -> ConvGeometry."""
+def conv2d_geometry(x, weight, bias, stride, padding, dilation, groups=1):
+    """Validate conv2d arguments (x (N, C, H, W), weight (O, C // groups, KH, KW), bias (O,))
+    -> ConvGeometry. ``padding`` is ints here (``same_padding`` resolves the strings)."""
     sh, sw = pair(stride, "stride")
     ph, pw = pair(padding, "padding")
     dh, dw = pair(dilation, "dilation")
@@ -71,18 +73,20 @@ def conv2d_geometry(x, weight, bias, stride, padding, dilation):
         raise RuntimeError(f"conv2d: weight must be 4-D (out_channels, in_channels, kH, kW), got shape {weight.shape}")
     if x.ndim != 4:
         raise RuntimeError(
-            f"Expected 3D (unbatched) or 4D (batched) input to conv2d, but got input of size: {x.shape}"
+            f"Expected 3D (unbatched) or 4D (batched) input to conv2d, but got input of size: {list(x.shape)}"
         )
-    _check_float(x, "conv2d input")
-    _check_float(weight, "conv2d weight")
+    check_float(x, "conv2d input")
+    check_float(weight, "conv2d weight")
     if x.dtype != weight.dtype:
         raise RuntimeError(f"conv2d: input dtype {x.dtype} and weight dtype {weight.dtype} differ")
     n, c, h, w = x.shape
     o, wc, kh, kw = weight.shape
-    if c != wc:
+    if groups != 1:
+        check_groups(groups, weight.shape)
+    if c != wc * groups:
         raise RuntimeError(
-            f"Given groups=1, weight of size {list(weight.shape)}, expected input{list(x.shape)} to "
-            f"have {wc} channels, but got {c} channels instead"
+            f"Given groups={groups}, weight of size {list(weight.shape)}, expected input{list(x.shape)} to "
+            f"have {wc * groups} channels, but got {c} channels instead"
         )
     if min(o, kh, kw) < 1:
         raise RuntimeError(f"conv2d: weight has an empty dimension: shape {weight.shape}")
@@ -101,7 +105,79 @@ def conv2d_geometry(x, weight, bias, stride, padding, dilation):
     out_w = (w + 2 * pw - eff_w) // sw + 1
     if c < 1:  # an empty batch (n == 0) is fine, as in PyTorch
         raise RuntimeError(f"conv2d: input has no channels: shape {x.shape}")
-    return ConvGeometry(n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w)
+    return ConvGeometry(n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, groups)
+
+
+def check_groups(groups, weight_shape):
+    """PyTorch's RuntimeErrors for ``groups`` that do not split the weight's out channels
+    (weight_shape[0]: conv2d's out channels, conv_transpose2d's in channels)."""
+    if not isinstance(groups, numbers.Integral) or isinstance(groups, bool):
+        raise TypeError(f"groups must be an int, got {groups!r}")
+    if groups < 1:
+        raise RuntimeError(f"non-positive groups is not supported, got groups={groups}")
+    if weight_shape[0] < groups:
+        raise RuntimeError(f"Given groups={groups}, expected weight to be at least {groups} at "
+                           f"dimension 0, but got weight of size {list(weight_shape)} instead")
+    if weight_shape[0] % groups:
+        raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} "
+                           f"at dimension 0, but got weight of size [{list(weight_shape)}] instead")
+
+
+def same_padding(padding, stride, dilation, kernel):
+    """Resolve padding='same' | 'valid' (PyTorch's strings) for a (kh, kw) ``kernel``.
+
+    Returns ((ph, pw), extra): symmetric padding and the extra (bottom, right) row / column
+    'same' needs when ``dilation * (k - 1)`` is odd (PyTorch pads that one on the far side).
+    An int padding passes through with extra None. RuntimeError as PyTorch's F.conv2d for an
+    unknown string or 'same' with a stride."""
+    if not isinstance(padding, str):
+        return padding, None
+    if padding == "valid":
+        return (0, 0), None
+    if padding != "same":
+        raise RuntimeError(f"Invalid padding string: {padding!r}")
+    if pair(stride, "stride") != (1, 1):
+        raise RuntimeError("padding='same' is not supported for strided convolutions")
+    totals = [d * (k - 1) for d, k in zip(pair(dilation, "dilation"), kernel)]
+    return (totals[0] // 2, totals[1] // 2), (totals[0] % 2, totals[1] % 2)
+
+
+def conv_transpose2d_geometry(x_planes, weight, bias, stride, padding, output_padding, groups, dilation):
+    """Validate conv_transpose2d's arguments -> the ConvGeometry of the convolution it is the
+    input gradient of (its input: this op's output, its output: this op's input)."""
+    sh, sw = pair(stride, "stride")
+    ph, pw = pair(padding, "padding")
+    oph, opw = pair(output_padding, "output_padding")
+    dh, dw = pair(dilation, "dilation")
+    if sh < 1 or sw < 1:
+        raise RuntimeError(f"stride should be at least 1, got stride=({sh}, {sw})")
+    if ph < 0 or pw < 0:
+        raise RuntimeError(f"negative padding is not supported, got padding=({ph}, {pw})")
+    if dh < 1 or dw < 1:
+        raise RuntimeError(f"dilation should be at least 1, got dilation=({dh}, {dw})")
+    if oph < 0 or opw < 0 or not (oph < sh or oph < dh) or not (opw < sw or opw < dw):
+        raise RuntimeError(
+            f"output padding must be smaller than either stride or dilation, but got "
+            f"output_padding_height: {oph} output_padding_width: {opw} stride_height: {sh} "
+            f"stride_width: {sw} dilation_height: {dh} dilation_width: {dw}")
+    if weight.ndim != 4:
+        raise RuntimeError(f"conv_transpose2d: weight must be 4-D (in_channels, out_channels / "
+                           f"groups, kH, kW), got shape {weight.shape}")
+    check_groups(groups, weight.shape)
+    n, c, h, w = x_planes
+    if c != weight.shape[0]:
+        raise RuntimeError(
+            f"Given transposed=1, weight of size {list(weight.shape)}, expected input{list(x_planes)} "
+            f"to have {weight.shape[0]} channels, but got {c} channels instead")
+    out_c, kh, kw = weight.shape[1] * groups, weight.shape[2], weight.shape[3]
+    out_h = (h - 1) * sh - 2 * ph + dh * (kh - 1) + oph + 1
+    out_w = (w - 1) * sw - 2 * pw + dw * (kw - 1) + opw + 1
+    if out_h < 1 or out_w < 1 or h < 1 or w < 1:
+        raise RuntimeError(f"Given input size per channel: ({h} x {w}). Calculated output size per "
+                           f"channel: ({out_h} x {out_w}). Output size is too small")
+    if bias is not None and tuple(bias.shape) != (out_c,):
+        raise RuntimeError(f"conv_transpose2d: bias must have shape ({out_c},), got {bias.shape}")
+    return ConvGeometry(n, out_c, out_h, out_w, c, kh, kw, sh, sw, ph, pw, dh, dw, h, w, groups)
 
 
 class PoolGeometry(NamedTuple):
@@ -224,7 +300,7 @@ def check_pool_dtype(x, name, integers=False):
         return
     if integers:  # PyTorch's class for a dtype with no kernel (bool, complex)
         raise NotImplementedError(f'"{name}" not implemented for dtype {x.dtype}')
-    _check_float(x, f"{name} input")
+    check_float(x, f"{name} input")
 
 
 def batched(x):

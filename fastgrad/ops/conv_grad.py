@@ -8,43 +8,46 @@ conv2d and these two are bilinear, and each one's derivatives are the others (th
 identities), along a cotangent h of x's shape or H of W's shape:
     conv2d_input_grad(g, W):  d/dg = conv2d(h, W),            d/dW = conv2d_weight_grad(h, g)
     conv2d_weight_grad(x, g): d/dx = conv2d_input_grad(g, H), d/dg = conv2d(x, H)
-so derivatives of any order stay within the three. The two gradients loop over the KH*KW
-kernel taps with one tensordot each: only recorded backwards run them, so they favour plain
-NumPy over speed.
+so derivatives of any order stay within the three, for any groups (each group is its own
+convolution). The two gradients run the conv kernels (im2col / col2im) with batched per-group
+GEMMs, unchunked: conv_transpose2d's forward is ``conv2d_input_grad``.
 """
 import numpy as np
 
 from fastgrad.autograd.function import GradFn, needs_grad
 from fastgrad.autograd.tensor import Tensor
+from fastgrad.kernels import col2im, im2col
 
 
-def _taps(g):
-    """(i, j, the (N, C, OH, OW) window of the padded input that kernel tap (i, j) reads)."""
-    for i in range(g.kh):
-        for j in range(g.kw):
-            rows = slice(i * g.dh, i * g.dh + g.sh * (g.out_h - 1) + 1, g.sh)
-            cols = slice(j * g.dw, j * g.dw + g.sw * (g.out_w - 1) + 1, g.sw)
-            yield i, j, (slice(None), slice(None), rows, cols)
+def _by_group(cols, g, n):
+    """(G*Kg, n*P) column buffer -> (n, G, Kg, P) strided view (group g's columns)."""
+    return cols.reshape(g.groups, cols.shape[0] // g.groups, n, g.out_h * g.out_w).transpose(2, 0, 1, 3)
 
 
 def _input_grad_array(grad, weight, g):
-    """grad (N, O, OH, OW), weight (O, C, KH, KW) -> (N, C, H, W)."""
+    """grad (N, O, OH, OW), weight (O, C/G, KH, KW) -> (N, C, H, W): per group W_g.T @ grad_g
+    into columns, then col2im."""
     dtype = np.result_type(grad, weight)
-    padded = np.zeros((g.n, g.c, g.h + 2 * g.ph, g.w + 2 * g.pw), dtype=dtype)
-    for i, j, window in _taps(g):
-        spread = np.tensordot(grad, weight[:, :, i, j], axes=([1], [0]))  # (N, OH, OW, C)
-        padded[window] += spread.transpose(0, 3, 1, 2)
-    return np.ascontiguousarray(padded[:, :, g.ph:g.ph + g.h, g.pw:g.pw + g.w])
+    grad_groups = np.ascontiguousarray(grad, dtype).reshape(g.n, g.groups, g.out_channels // g.groups, g.out_h * g.out_w)
+    weight_groups = np.ascontiguousarray(weight, dtype).reshape(g.groups, g.out_channels // g.groups, -1)
+    d_cols = np.empty((g.c * g.kh * g.kw, g.n * g.out_h * g.out_w), dtype)
+    np.matmul(weight_groups.transpose(0, 2, 1), grad_groups, out=_by_group(d_cols, g, g.n))
+    d_x = np.empty((g.n, g.c, g.h, g.w), dtype)
+    col2im(d_cols, g.n, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw,
+           g.out_h, g.out_w, d_x)
+    return d_x
 
 
 def _weight_grad_array(x, grad, g):
-    """x (N, C, H, W), grad (N, O, OH, OW) -> (O, C, KH, KW)."""
+    """x (N, C, H, W), grad (N, O, OH, OW) -> (O, C/G, KH, KW): im2col, then per group
+    grad_g @ cols_g.T summed over the images."""
     dtype = np.result_type(x, grad)
-    padded = np.pad(x, ((0, 0), (0, 0), (g.ph, g.ph), (g.pw, g.pw)))
-    d_weight = np.empty((g.out_channels, g.c, g.kh, g.kw), dtype=dtype)
-    for i, j, window in _taps(g):
-        d_weight[:, :, i, j] = np.tensordot(grad, padded[window], axes=([0, 2, 3], [0, 2, 3]))
-    return d_weight
+    cols = np.empty((g.c * g.kh * g.kw, g.n * g.out_h * g.out_w), dtype)
+    im2col(np.ascontiguousarray(x, dtype), g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw,
+           g.out_h, g.out_w, cols)
+    grad_groups = np.ascontiguousarray(grad, dtype).reshape(g.n, g.groups, g.out_channels // g.groups, g.out_h * g.out_w)
+    d_weight = np.matmul(grad_groups, _by_group(cols, g, g.n).transpose(0, 1, 3, 2)).sum(axis=0)
+    return d_weight.reshape(g.out_channels, g.c // g.groups, g.kh, g.kw)
 
 
 def _conv(x, weight, g):
@@ -52,8 +55,16 @@ def _conv(x, weight, g):
     else an ndarray."""
     from fastgrad.ops.conv import conv2d
 
-    out = conv2d(x, weight, None, (g.sh, g.sw), (g.ph, g.pw), (g.dh, g.dw))
-    return out if isinstance(x, Tensor) or isinstance(weight, Tensor) else out.arr
+    recorded = isinstance(x, Tensor) or isinstance(weight, Tensor)
+    # arrays wrapped as they are (``as_tensor`` would make float64 data float32)
+    x, weight = (v if isinstance(v, Tensor) else Tensor._wrap(np.asarray(v), None)
+                 for v in (x, weight))
+    out = conv2d(x, weight, None, (g.sh, g.sw), (g.ph, g.pw), (g.dh, g.dw), g.groups)
+    if out.shape[2:] != (g.out_h, g.out_w):
+        # conv_transpose2d's output_padding >= stride (allowed when < dilation): the positions
+        # past (out_h, out_w) are not in the transposed convolution's input
+        out = out[:, :, :g.out_h, :g.out_w]
+    return out if recorded else out.arr
 
 
 class Conv2dInputGradGradFn(GradFn):

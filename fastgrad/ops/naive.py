@@ -23,6 +23,12 @@ def _window(geo, i, j):
     return rows, cols
 
 
+def _groups(geo):
+    """(output channel slice, input channel slice) of each group."""
+    og, cg = geo.out_channels // geo.groups, geo.c // geo.groups
+    return [(slice(i * og, (i + 1) * og), slice(i * cg, (i + 1) * cg)) for i in range(geo.groups)]
+
+
 class NaiveConv2dGradFn(GradFn):
     fresh_grads = True  # d_x is a view of d_padded: the engine copies it for a leaf
 
@@ -45,27 +51,31 @@ class NaiveConv2dGradFn(GradFn):
         for i in range(geo.out_h):
             for j in range(geo.out_w):
                 rows, cols = _window(geo, i, j)
-                go = grad_output[:, :, i, j]  # (N, O)
-                if need_w:
-                    d_weight += np.tensordot(go, padded[:, :, rows, cols], axes=([0], [0]))
-                if need_x:
-                    d_padded[:, :, rows, cols] += np.tensordot(go, weight, axes=([1], [0]))
+                for outs, ins in _groups(geo):
+                    go = grad_output[:, outs, i, j]  # (N, O/G)
+                    if need_w:
+                        d_weight[outs] += np.tensordot(go, padded[:, ins, rows, cols], axes=([0], [0]))
+                    if need_x:
+                        d_padded[:, ins, rows, cols] += np.tensordot(go, weight[outs], axes=([1], [0]))
         d_x = d_padded[:, :, geo.ph:geo.ph + geo.h, geo.pw:geo.pw + geo.w] if need_x else None
         d_bias = grad_output.sum(axis=(0, 2, 3)) if need_b else None
         return d_x, d_weight, d_bias
 
 
-def conv2d_naive(input, weight, bias=None, stride=1, padding=0, dilation=1):
-    """Same contract as ``fastgrad.nn.functional.conv2d``: (N, C, H, W) -> (N, O, OH, OW)."""
+def conv2d_naive(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """Same contract as ``fastgrad.nn.functional.conv2d`` for int padding: (N, C, H, W) ->
+    (N, O, OH, OW), each group of C/G input channels feeding its O/G output channels."""
     x, weight = as_tensor(input), as_tensor(weight)
     x, unbatched = batched(x)
-    geo = conv2d_geometry(x, weight, bias, stride, padding, dilation)
+    geo = conv2d_geometry(x, weight, bias, stride, padding, dilation, groups)
     padded = np.pad(x.arr, ((0, 0), (0, 0), (geo.ph, geo.ph), (geo.pw, geo.pw)))
     out = np.empty((geo.n, geo.out_channels, geo.out_h, geo.out_w), dtype=x.dtype)
     for i in range(geo.out_h):
         for j in range(geo.out_w):
             rows, cols = _window(geo, i, j)
-            out[:, :, i, j] = np.tensordot(padded[:, :, rows, cols], weight.arr, axes=([1, 2, 3], [1, 2, 3]))
+            for outs, ins in _groups(geo):
+                out[:, outs, i, j] = np.tensordot(padded[:, ins, rows, cols], weight.arr[outs],
+                                                  axes=([1, 2, 3], [1, 2, 3]))
     if bias is not None:
         out += bias.arr[:, None, None]
     fn = NaiveConv2dGradFn(x, weight, bias, padded, geo) if needs_grad(x, weight, bias) else None
