@@ -27,6 +27,7 @@ from fastgrad.ops import (abs, add, allclose, amax, amin, argmax, argmin, astype
 from fastgrad.ops import (gather, index_add, index_fill, index_select, masked_fill, masked_scatter,
                           masked_select, scatter, scatter_add, scatter_reduce, take, take_along_dim)
 from fastgrad.ops import cummax, cummin, cumprod, cumsum, logcumsumexp
+from fastgrad.ops import kthvalue, median, mode, sort, topk
 from fastgrad.kernels.threads import get_num_threads, set_num_threads
 from fastgrad.random import (Generator, default_generator, get_rng_state, initial_seed,
                              manual_seed, seed, set_rng_state)

@@ -16,6 +16,7 @@ from fastgrad.ops.arithmetic import (add, div, divide, matmul, maximum, minimum,
 from fastgrad.ops.cast import astype, bool, double, float, half, int, long, to, type
 from fastgrad.ops.elementwise import abs, clamp, clip, exp, log, relu, sigmoid, sqrt, tanh
 from fastgrad.ops.indexing import getitem, setitem
+from fastgrad.ops.sorting import kthvalue, median, mode, sort, topk
 from fastgrad.ops.cumulative import cummax, cummin, cumprod, cumsum, logcumsumexp
 from fastgrad.ops.gather_scatter import (gather, index_add, index_fill, index_select, masked_fill,
                                          masked_scatter, masked_select, scatter, scatter_add,
