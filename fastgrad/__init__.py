@@ -28,11 +28,13 @@ from fastgrad.ops import (gather, index_add, index_fill, index_select, masked_fi
                           masked_select, scatter, scatter_add, scatter_reduce, take, take_along_dim)
 from fastgrad.ops import cummax, cummin, cumprod, cumsum, logcumsumexp
 from fastgrad.ops import kthvalue, median, mode, sort, topk
+from fastgrad.ops import nanmean, nansum, norm, prod, std_mean, var_mean
 from fastgrad.kernels.threads import get_num_threads, set_num_threads
 from fastgrad.random import (Generator, default_generator, get_rng_state, initial_seed,
                              manual_seed, seed, set_rng_state)
 from fastgrad.printing import set_printoptions
 from fastgrad.serialization import load, save
 from fastgrad import cuda, data, distributed, metrics, nn, onnx, optim, utils, viz  # noqa: F401
+from fastgrad import linalg  # noqa: F401
 
 __version__ = "0.1.0"

@@ -23,6 +23,8 @@ from fastgrad.ops.gather_scatter import (gather, index_add, index_fill, index_se
                                          scatter_reduce, take, take_along_dim)
 from fastgrad.ops.join import cat, concatenate, stack
 from fastgrad.ops.reduction import amax, amin, argmax, argmin, max, mean, min, std, sum, var
+from fastgrad.ops.reduction import nanmean, nansum, prod, std_mean, var_mean
+from fastgrad.ops.norms import norm
 from fastgrad.ops.select import (allclose, bitwise_not, eq, equal, ge, gt, isnan, le,
                                  logical_not, lt, ne)
 from fastgrad.ops.shape import (broadcast_to, clone, contiguous, expand, expand_as, flatten,
