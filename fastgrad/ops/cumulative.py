@@ -202,7 +202,7 @@ def logcumsumexp(input, dim):
     x = as_tensor(input)
     axis = normalize_dim(dim, x.ndim)
     if x.dtype.kind != "f":
-        raise RuntimeError(f"logcumsumexp(): expected a floating point input, got {x.dtype}")
+        raise NotImplementedError(f'"logcumsumexp_out_cpu" not implemented for {x.dtype}')
     if x.ndim == 0:
         return x.clone()
     out = np.asarray(_logcumsumexp_any(x.arr, axis), dtype=x.dtype)

@@ -21,12 +21,12 @@ from fastgrad.ops.select import where
 _REDUCTIONS = ("sum", "prod", "mean", "amax", "amin")
 
 
-def _index_array(index, op, allow_int32=False):
-    """The array of an index tensor; PyTorch's RuntimeError for a non-integer dtype."""
+def _index_array(index, op):
+    """The array of an index tensor (int64 or int32, as PyTorch 2 takes), as int64;
+    PyTorch's RuntimeError for any other dtype."""
     arr = index.arr if isinstance(index, Tensor) else np.asarray(index)
-    if arr.dtype != np.int64 and not (allow_int32 and arr.dtype == np.int32):
-        expected = "int64 or int32" if allow_int32 else "int64"
-        raise RuntimeError(f"{op}(): Expected dtype {expected} for index, got {arr.dtype}")
+    if arr.dtype not in (np.int64, np.int32):
+        raise RuntimeError(f"{op}(): Expected dtype int32 or int64 for index, got {arr.dtype}")
     return arr.astype(np.int64, copy=False)
 
 
@@ -38,12 +38,12 @@ def _along(index, dim):
                  for d, size in enumerate(index.shape))
 
 
-def _check_bounds(index, size, dim):
-    """PyTorch's RuntimeError for an index outside [0, size) along ``dim``."""
+def _check_bounds(index, size, dim, error=RuntimeError):
+    """PyTorch's error for an index outside [0, size) along ``dim`` (no negative indices)."""
     bad = (index < 0) | (index >= size)
     if bad.any():
-        raise RuntimeError(f"index {int(index[bad].flat[0])} is out of bounds for dimension "
-                           f"{dim} with size {size}")
+        raise error(f"index {int(index[bad].flat[0])} is out of bounds for dimension {dim} "
+                    f"with size {size}")
 
 
 def _check_shapes(op, self_shape, index_shape, dim, src_shape=None):
@@ -59,11 +59,14 @@ def _check_shapes(op, self_shape, index_shape, dim, src_shape=None):
     for d, size in enumerate(index_shape):
         too_large = (d != dim and size > self_shape[d]) or (
             src_shape is not None and size > src_shape[d])
-        if too_large:
-            detail = "" if src_shape is None else f" and to be smaller size than src {list(src_shape)}"
+        if too_large and src_shape is None:
             raise RuntimeError(f"Size does not match at dimension {d} expected index "
-                               f"{list(index_shape)} to be smaller than self {list(self_shape)} "
-                               f"apart from dimension {dim}{detail}")
+                               f"{list(index_shape)} to be no larger than self "
+                               f"{list(self_shape)} apart from dimension {dim}")
+        if too_large:
+            raise RuntimeError(f"Expected index {list(index_shape)} to be no larger than self "
+                               f"{list(self_shape)} apart from dimension {dim} and to be no "
+                               f"larger size than src {list(src_shape)}")
 
 
 def _at_least_1d(t):
@@ -213,7 +216,9 @@ class ScatterProdGradFn(GradFn):
         x, src, index, result = self.saved_tensors
         index = backend.value(index)
         recorded = isinstance(grad_output, Tensor)
-        x, src, result, grad = (as_tensor(t) for t in (x, src, result, grad_output))
+        # arrays (first-order) are wrapped as they are: no grad, dtype kept
+        x, src, result, grad = (t if isinstance(t, Tensor) else Tensor._wrap(np.asarray(t))
+                                for t in (x, src, result, grad_output))
         place = _along(index, self.dim)
         grad_self = grad_src = None
         if self.needs_input_grad[0]:
@@ -306,19 +311,16 @@ def _extremum_node(x, src, place, result, touched, include_self):
 
 
 def _vector_index(index, op):
-    idx = _index_array(index, op, allow_int32=True)
+    idx = _index_array(index, op)
     if idx.ndim > 1:
         raise IndexError(f"{op}(): Index is supposed to be a vector, got shape {tuple(idx.shape)}")
     return idx.reshape(-1)
 
 
-def _dim_place(x, dim, idx, op):
-    """The NumPy index of positions ``idx`` along ``dim`` of x, checked (IndexError)."""
-    size = x.shape[dim] if x.ndim else 1
-    bad = (idx < -size) | (idx >= size) if op == "index_select" else (idx < 0) | (idx >= size)
-    if bad.any():
-        raise IndexError(f"{op}(): index {int(idx[bad][0])} is out of range for dimension {dim} "
-                         f"with size {size}")
+def _dim_place(x, dim, idx, error):
+    """The NumPy index of positions ``idx`` along ``dim`` of x, checked (no negative
+    indices; ``error`` is the class PyTorch's op raises)."""
+    _check_bounds(idx, x.shape[dim], dim, error)
     return (slice(None),) * dim + (idx,)
 
 
@@ -330,7 +332,7 @@ def index_select(input, dim, index):
     dim = normalize_dim(dim, x.ndim)
     idx = _vector_index(index, "index_select")
     x1 = _at_least_1d(x)
-    out = indexing.gather(x1, _dim_place(x1, dim, idx, "index_select"))
+    out = indexing.gather(x1, _dim_place(x1, dim, idx, RuntimeError))
     return out.reshape(()) if x.ndim == 0 else out
 
 
@@ -347,11 +349,12 @@ def index_add(input, dim, index, source, *, alpha=1):
     expected = x1.shape[:dim] + (idx.size,) + x1.shape[dim + 1:]
     if tuple(s1.shape) != expected:
         raise RuntimeError(f"index_add_(): source of shape {tuple(source.shape)} does not match "
-                           f"self of shape {tuple(x.shape)} with {idx.size} indices along dim {dim}")
+                           f"self of shape {tuple(x.shape)} with {idx.size} indices along dim "
+                           f"{dim} (Number of indices should be equal to source.size(dim))")
     if x.dtype != source.dtype:
         raise RuntimeError(f"index_add_(): self ({x.dtype}) and source ({source.dtype}) must have "
                            "the same scalar type")
-    place = _dim_place(x1, dim, idx, "index_add")
+    place = _dim_place(x1, dim, idx, RuntimeError)
     added = indexing.scatter(s1 * alpha if alpha != 1 else s1, x1.shape, place, accumulate=True)
     return _same_shape_as(x1 + added, x)
 
@@ -374,7 +377,7 @@ def index_fill(input, dim, index, value):
     dim = normalize_dim(dim, x.ndim)
     idx = _vector_index(index, "index_fill")
     x1 = _at_least_1d(x)
-    mask = _touched(x1.shape, _dim_place(x1, dim, idx, "index_fill"))
+    mask = _touched(x1.shape, _dim_place(x1, dim, idx, IndexError))
     return _same_shape_as(where(mask, _fill_value(value, x, "index_fill"), x1), x)
 
 
@@ -422,8 +425,8 @@ def masked_scatter(input, mask, source):
                            f"got {x.dtype} and {source.dtype}")
     count = int(m.sum())
     if count > source.numel():
-        raise RuntimeError(f"masked_scatter: expected source to have at least {count} elements "
-                           f"(the mask's True count), got {source.numel()}")
+        raise RuntimeError(f"Number of elements of source < number of ones in mask ({source.numel()} "
+                           f"< {count})")
     values = source.reshape(-1)[:count]
     placed = indexing.scatter(values, x.shape, (m,), accumulate=False)
     return where(m, placed, x)

@@ -36,6 +36,31 @@ class RootGradFn(GradFn):
         return (backend.where(zero, 0, grad_output * out / (self.p * backend.where(zero, 1, s))),)
 
 
+class AbsPowGradFn(GradFn):
+    """|x| ** p: d/dx = p sign(x) |x|^(p-1), taken as 0 at x = 0 for every p (PyTorch's
+    norm gradient there), where the power rule gives inf * 0 for p < 1."""
+
+    fresh_grads = True
+
+    def __init__(self, x, p):
+        super().__init__(x)
+        self.p = p
+        self.save_for_backward(x)
+
+    def backward(self, grad_output):
+        x, = self.saved_tensors
+        zero = backend.value(x) == 0
+        safe = backend.where(zero, 1, x)  # no inf in a recorded backward's own derivative
+        slope = self.p * safe * (safe * safe) ** ((self.p - 2) / 2)  # p sign(x) |x|^(p-1)
+        return (backend.where(zero, 0, grad_output * slope),)
+
+
+def _abs_pow(x, p):
+    with np.errstate(divide="ignore", over="ignore"):
+        out = np.abs(x.arr) ** np.asarray(p, dtype=x.arr.dtype)
+    return Tensor._wrap(out, AbsPowGradFn(x, p) if needs_grad(x) else None)
+
+
 def _root(s, p):
     with np.errstate(over="ignore"):
         out = np.asarray(np.power(s.arr, 1.0 / p), dtype=s.arr.dtype)
@@ -69,7 +94,7 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
         return count + sum(backend.where(np.zeros(x.shape, bool), x, 0), reduce_dim, keepdim)
     if ord == 1:
         return sum(magnitude, reduce_dim, keepdim)
-    powers = x * x if ord == 2 else magnitude ** ord
+    powers = x * x if ord == 2 else _abs_pow(x, ord)
     return _root(sum(powers, reduce_dim, keepdim), ord)
 
 

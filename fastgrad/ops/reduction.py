@@ -442,14 +442,12 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None):
         return nansum(x, dim, keepdim) / count
 
 
-@tensor_method()
 def var_mean(input, dim=None, *, correction=None, keepdim=False, unbiased=None):
     """(var, mean) over ``dim`` (``correction=1`` by default), as two differentiable results."""
     return (var(input, dim, unbiased, keepdim, correction=correction),
             mean(input, dim, keepdim))
 
 
-@tensor_method()
 def std_mean(input, dim=None, *, correction=None, keepdim=False, unbiased=None):
     """(std, mean) over ``dim`` (``correction=1`` by default), as two differentiable results."""
     return (std(input, dim, unbiased, keepdim, correction=correction),
