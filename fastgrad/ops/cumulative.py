@@ -80,6 +80,8 @@ class CumprodGradFn(GradFn):
 
 
 def _cumprod_grad(x, out, g, axis):
+    if not x.size:
+        return np.zeros(x.shape, dtype=x.dtype)
     x, out, g = (np.moveaxis(a, axis, -1) for a in (x, out, g))
     n = x.shape[-1]
     position = np.arange(n)

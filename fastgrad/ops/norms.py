@@ -33,7 +33,9 @@ class RootGradFn(GradFn):
     def backward(self, grad_output):
         s, out = self.saved_tensors
         zero = backend.value(s) == 0
-        return (backend.where(zero, 0, grad_output * out / (self.p * backend.where(zero, 1, s))),)
+        # both masked: out is inf at s = 0 for p < 0, and inf * 0 in a recorded backward is NaN
+        safe_out, safe_s = backend.where(zero, 0, out), backend.where(zero, 1, s)
+        return (backend.where(zero, 0, grad_output * safe_out / (self.p * safe_s)),)
 
 
 class AbsPowGradFn(GradFn):
@@ -62,7 +64,7 @@ def _abs_pow(x, p):
 
 
 def _root(s, p):
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", divide="ignore"):  # 0 ** (1 / p) for p < 0: inf
         out = np.asarray(np.power(s.arr, 1.0 / p), dtype=s.arr.dtype)
     return wrap_saving_output(out, RootGradFn(s, p) if needs_grad(s) else None)
 
