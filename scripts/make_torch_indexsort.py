@@ -91,6 +91,8 @@ VALUE_CASES = [
     f"torch.masked_scatter({X}, {X} > 2, torch.arange(10.))",
     f"{X}.masked_scatter(torch.tensor([True, False, False, True]), -torch.arange(6.))",
     f"{X}.masked_scatter({X} > 2, torch.arange(3.))",
+    "torch.masked_scatter(torch.tensor([1., 2.]), torch.tensor([[True, False], [True, True]]), "
+    "torch.arange(5.))",
     # take / take_along_dim / nonzero
     f"torch.take({X}, torch.tensor([[0, 11], [-1, -12]]))",
     f"torch.take({X}, torch.tensor([12]))",

@@ -62,14 +62,12 @@ def test_scans_match_numpy(shape, seed, data):
     np.testing.assert_allclose(t.cumprod(dim).arr, np.cumprod(x, dim))
     values, indices = t.cummax(dim)
     np.testing.assert_array_equal(values.arr, np.maximum.accumulate(x, dim))
-    # the index is the last position holding the running maximum
-    np.testing.assert_array_equal(np.take_along_axis(x, indices.arr, dim), values.arr)
-    moved = np.moveaxis(indices.arr, dim, -1)
-    positions = np.arange(moved.shape[-1]) if moved.size else moved
-    is_max = np.moveaxis(x, dim, -1)[..., None, :] == np.moveaxis(values.arr, dim, -1)[..., :, None]
-    last = np.where(np.tril(np.ones((moved.shape[-1],) * 2, bool)) & is_max, positions, -1).max(-1) \
-        if moved.size else moved
-    np.testing.assert_array_equal(moved, last)
+    # the index is the last position up to j holding the running maximum (PyTorch's rule)
+    rows = np.moveaxis(x, dim, -1).reshape(-1, x.shape[dim])
+    expected = [[max(i for i in range(j + 1) if row[i] == max(row[:j + 1]))
+                 for j in range(len(row))] for row in rows]
+    got = np.moveaxis(indices.arr, dim, -1).reshape(rows.shape)
+    np.testing.assert_array_equal(got, np.array(expected, dtype=np.int64).reshape(rows.shape))
     with np.errstate(divide="ignore"):
         np.testing.assert_allclose(t.logcumsumexp(dim).arr, np.log(np.cumsum(np.exp(x), dim)))
 

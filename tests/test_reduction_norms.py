@@ -32,7 +32,8 @@ def test_prod_gradient_is_the_product_of_the_others():
     x = fastgrad.tensor([2.0, 0.0, 3.0], dtype=fastgrad.float64, requires_grad=True)
     x.prod().backward()
     np.testing.assert_array_equal(x.grad.arr, [0.0, 6.0, 0.0])
-    assert fastgrad.prod(fastgrad.tensor([[1, 2], [3, 4]], dtype=fastgrad.int8), 1).dtype == np.int64
+    int8 = fastgrad.tensor([[1, 2], [3, 4]], dtype=fastgrad.int8)
+    assert fastgrad.prod(int8, 1).dtype == np.int64
 
 
 def test_nan_reductions_and_moments_contract():

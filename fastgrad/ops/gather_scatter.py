@@ -410,23 +410,25 @@ def masked_select(input, mask):
 
 @tensor_method()
 def masked_scatter(input, mask, source):
-    """``input`` with the places where ``mask`` holds (broadcast to input's shape) filled, in
+    """``input`` with the places where ``mask`` holds (the two broadcast) filled, in
     row-major order, with the first elements of ``source``."""
     x = as_tensor(input)
     source = as_tensor(source)
     m = _bool_mask(mask, "masked_scatter_:")
     try:
-        m = np.broadcast_to(m, x.shape)
+        shape = np.broadcast_shapes(x.shape, m.shape)
     except ValueError:
         raise RuntimeError(f"masked_scatter: mask of shape {tuple(m.shape)} does not broadcast "
-                           f"to input of shape {tuple(x.shape)}") from None
+                           f"with input of shape {tuple(x.shape)}") from None
+    m = np.broadcast_to(m, shape)
+    x = x.broadcast_to(shape) if tuple(x.shape) != shape else x
     if x.dtype != source.dtype:
         raise RuntimeError(f"masked_scatter_: expected self and source to have same dtypes but "
                            f"got {x.dtype} and {source.dtype}")
     count = int(m.sum())
     if count > source.numel():
-        raise RuntimeError(f"Number of elements of source < number of ones in mask ({source.numel()} "
-                           f"< {count})")
+        raise RuntimeError(f"Number of elements of source < number of ones in mask "
+                           f"({source.numel()} < {count})")
     values = source.reshape(-1)[:count]
     placed = indexing.scatter(values, x.shape, (m,), accumulate=False)
     return where(m, placed, x)
