@@ -62,11 +62,12 @@ def test_scans_match_numpy(shape, seed, data):
     np.testing.assert_allclose(t.cumprod(dim).arr, np.cumprod(x, dim))
     values, indices = t.cummax(dim)
     np.testing.assert_array_equal(values.arr, np.maximum.accumulate(x, dim))
+    assert indices.shape == x.shape and indices.dtype == np.int64
     # the index is the last position up to j holding the running maximum (PyTorch's rule)
-    rows = np.moveaxis(x, dim, -1).reshape(-1, x.shape[dim])
+    rows = np.moveaxis(x, dim, -1).reshape(-1, x.shape[dim]) if x.size else np.zeros((0, 0))
     expected = [[max(i for i in range(j + 1) if row[i] == max(row[:j + 1]))
                  for j in range(len(row))] for row in rows]
-    got = np.moveaxis(indices.arr, dim, -1).reshape(rows.shape)
+    got = np.moveaxis(indices.arr, dim, -1).reshape(rows.shape) if x.size else rows
     np.testing.assert_array_equal(got, np.array(expected, dtype=np.int64).reshape(rows.shape))
     with np.errstate(divide="ignore"):
         np.testing.assert_allclose(t.logcumsumexp(dim).arr, np.log(np.cumsum(np.exp(x), dim)))
