@@ -181,6 +181,25 @@ VALUE_CASES = [
     f"{X}.norm(p=1, dim=1)",
     f"torch.norm({X}, 'fro', dim=(0, 1))",
     f"torch.norm({X}, float('inf'))",
+    # 0-d and empty inputs
+    *[f"{op}(torch.tensor(3.){args})" for op, args in (
+        ("torch.topk", ", 1"), ("torch.topk", ", 0"), ("torch.kthvalue", ", 1"),
+        ("torch.sort", ""), ("torch.median", ", 0"), ("torch.median", ""), ("torch.mode", ""),
+        ("torch.cumsum", ", 0"), ("torch.cumprod", ", 0"), ("torch.logcumsumexp", ", 0"),
+        ("torch.cummin", ", 0"), ("torch.prod", ", 0"), ("torch.prod", ""),
+        ("torch.index_select", ", 0, torch.tensor([0])"), ("torch.take", ", torch.tensor([0])"),
+        ("torch.masked_fill", ", torch.tensor(True), 1."), ("torch.linalg.vector_norm", ""),
+        ("torch.scatter", ", 0, torch.tensor(0), torch.tensor(5.)"),
+        ("torch.scatter_reduce", ", 0, torch.tensor(0), torch.tensor(5.), 'amax'"),
+        ("torch.nansum", ""), ("torch.std_mean", ", correction=0"))],
+    *[f"{op}(torch.zeros(0){args})" for op, args in (
+        ("torch.cumsum", ", 0"), ("torch.cumprod", ", 0"), ("torch.cummax", ", 0"),
+        ("torch.logcumsumexp", ", 0"), ("torch.sort", ""), ("torch.topk", ", 0"),
+        ("torch.prod", ""), ("torch.nansum", ""), ("torch.nanmean", ""),
+        ("torch.linalg.vector_norm", ""), ("torch.masked_select", ", torch.zeros(0, dtype=torch.bool)"),
+        ("torch.take", ", torch.zeros(0, dtype=torch.int64)"),
+        ("torch.gather", ", 0, torch.zeros(0, dtype=torch.int64)"),
+        ("torch.mode", ", 0"), ("torch.kthvalue", ", 1"))],
 ]
 
 V = [[0.3, -1.2, 0.7, 2.1], [-0.4, 1.6, -2.3, 0.9], [1.1, 0.2, -0.8, -1.5]]  # no ties

@@ -60,8 +60,7 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
         raise RuntimeError(f"selected index k out of range (k = {k}, dimension {axis} has size "
                            f"{size})")
     if x.ndim == 0:
-        return _zero_d(x, TopkResult) if k else TopkResult(x.reshape(0)[:0], Tensor._wrap(
-            np.zeros(0, dtype=np.int64)))
+        return _zero_d(x, TopkResult)  # for k = 0 too, as PyTorch
     order = _stable_argsort(x.arr, axis, largest)
     return _picked(x, axis, np.take(order, np.arange(k), axis=axis), True, TopkResult)
 
@@ -76,6 +75,7 @@ def kthvalue(input, k, dim=-1, keepdim=False):
     """(values, indices) of the ``k``-th smallest element (1-based) along ``dim``."""
     x = as_tensor(input)
     axis = normalize_dim(dim, x.ndim)
+    _check_reducible(x, axis, "kthvalue")
     size = x.shape[axis] if x.ndim else 1
     if not 1 <= k <= size:
         raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {axis} "
