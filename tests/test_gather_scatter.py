@@ -35,9 +35,9 @@ def test_gather_contract():
 def test_scatter_reduce_contract(reduce, include_self):
     index = _long([[0, 2, 1, 2], [0, 0, 1, 1]])
     x, src = X, RNG.standard_normal((2, 4))  # distinct values: extrema are not tied
-    if reduce == "prod":  # zeros in self and src, one place with two
+    if reduce == "prod":  # zeros in self and src
         x, src = X.copy(), src.copy()
-        x[0, 0], src[1, 0], src[0, 1], src[1, 1] = 0, 0, 0, 0
+        x[0, 0], src[1, 0], src[0, 1], src[1, 1] = 0, 0, 0, 0  # (0, 0): a zero of each
 
     def op(a, b):
         return a.scatter_reduce(0, index, b, reduce, include_self=include_self)
@@ -46,6 +46,18 @@ def test_scatter_reduce_contract(reduce, include_self):
     check_op(lambda a, b: fastgrad.scatter_reduce(a, 0, _long(0), b, reduce,
                                                   include_self=include_self),
              np.array(1.5), np.array(-0.5))
+
+
+def test_scatter_reduce_prod_refuses_a_wrong_second_derivative():
+    # two zeros of src reduced into one place: PyTorch's double backward raises there
+    x = fastgrad.tensor(X, dtype=fastgrad.float64, requires_grad=True)
+    src = fastgrad.tensor([[0.0, 1.0, 2.0, 3.0], [0.0, 2.0, 1.0, 1.0]], dtype=fastgrad.float64,
+                          requires_grad=True)
+    out = x.scatter_reduce(0, _long([[0, 2, 1, 2], [0, 0, 1, 1]]), src, "prod")
+    grad_src, = fastgrad.autograd.grad(out.sum(), [src], create_graph=True)
+    np.testing.assert_array_equal(grad_src.arr[:, 0], [0.0, 0.0])  # first order: right
+    with pytest.raises(RuntimeError, match="Double backward"):
+        grad_src.sum().backward()
 
 
 def test_scatter_forms_contract():

@@ -238,10 +238,23 @@ class ScatterProdGradFn(GradFn):
                                      include_self=self.include_self)
             grad_src = where(single_zero, indexing.gather(grad * without, place),
                              indexing.gather(grad * result, place) / where(src_zero, 1, src))
+            if recorded and (zeros_at > 1).any() and grad_src.requires_grad:
+                grad_src = Tensor._wrap(grad_src.arr, _DoubleBackwardRefused(grad_src))
         if not recorded:
             grad_self = None if grad_self is None else grad_self.arr
             grad_src = None if grad_src is None else grad_src.arr
         return grad_self, grad_src
+
+
+class _DoubleBackwardRefused(GradFn):
+    """Where scatter_reduce prod's recorded gradient of src is not the derivative's derivative
+    (two zeros of src reduced into one place: the product of the others of one of them has a
+    zero factor whose own derivative the formula drops), differentiating it raises, as in
+    PyTorch, instead of giving a wrong second derivative."""
+
+    def backward(self, grad_output):
+        raise RuntimeError("scatter_reduce(): Double backward is unsupported for src when >1 "
+                           "zeros in src are scattered to the same position in self")
 
 
 @tensor_method()
