@@ -59,6 +59,9 @@ VALUE_CASES = [
       for r in ("sum", "prod", "mean", "amax", "amin") for s in (True, False)],
     "torch.tensor([1., 2., 3.]).scatter_reduce(0, torch.tensor([0, 0, 1]), "
     "torch.tensor([float('nan'), 5., 1.]), 'amax')",
+    "torch.tensor([1, 2], dtype=torch.int8).scatter_reduce(0, torch.tensor([1, 1]), "
+    "torch.tensor([3, -8], dtype=torch.int8), 'mean')",
+    "torch.tensor([True, False]).scatter_add(0, torch.tensor([1, 1]), torch.tensor([True, True]))",
     "torch.tensor([1., 2., 3.]).scatter_reduce(0, torch.tensor([0, 0, 1]), "
     "torch.tensor([0., 5., 1.]), 'avg')",
     "torch.tensor([1., 2., 3.]).scatter_reduce(0, torch.tensor([0, 3, 1]), "

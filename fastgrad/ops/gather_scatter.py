@@ -2,14 +2,15 @@
 index_select / index_add / index_fill, the masked ops, take and take_along_dim.
 
 Each is built on ``indexing.gather`` and ``indexing.scatter`` (whose backwards are each
-other) and ``where``, so each is differentiable to any order without a backward of its own;
-only scatter_reduce's prod / amax / amin have a node, whose backward is again made of these
-ops. Every index is checked in Python before it is used: an out-of-range index raises as in
-PyTorch, never wraps around.
+other) and ``where``, so each is differentiable to any order without a backward of its own.
+scatter_reduce alone has nodes: it reduces in one numba pass (``kernels/scatter.py``, where
+NumPy has only the slow ``ufunc.at``), and its backward is again made of these ops (a weighted
+gather for sum / mean / amax / amin, PyTorch's zero-safe formula for prod). Every index is
+checked in Python before it is used: an out-of-range index raises as in PyTorch, never wraps
+around.
 """
 import numpy as np
 
-from fastgrad import dtypes
 from fastgrad.autograd.function import GradFn, needs_grad
 from fastgrad.autograd.tensor import Tensor
 from fastgrad.kernels import scatter as kernels
@@ -181,24 +182,31 @@ def _identity(reduce, dtype):
     return info.min if reduce == "amax" else info.max
 
 
-class ScatterExtremumGradFn(GradFn):
-    """scatter_reduce amax / amin: the gradient of each result is shared evenly between the
-    elements (of self and src) equal to it, as PyTorch; a linear map of the gradient with
-    constant weights, so its own derivative is the same map's adjoint."""
+class ScatterWeightedGradFn(GradFn):
+    """scatter_reduce sum / mean / amax / amin: the result is a weighted sum of the elements
+    reduced into each place, with weights the forward fixed (1; 1 / count for mean; for
+    amax / amin 1 / ties among the elements equal to the result, as PyTorch). So the gradient
+    is ``grad * self_weight`` for self and ``gather(grad * place_weight) * src_weight`` for
+    src: linear in grad, and so differentiable again (gather's backward is a scatter). A
+    weight of None is 1."""
 
     fresh_grads = True
 
-    def __init__(self, x, src, place, self_weight, src_is, inverse_count):
+    def __init__(self, x, src, place, self_weight, place_weight, src_weight):
         super().__init__(x, src)
         self.place = place
-        self.save_for_backward(self_weight, src_is, inverse_count)
+        self.save_for_backward(self_weight, place_weight, src_weight)
 
     def backward(self, grad_output):
-        self_weight, src_is, inverse_count = self.saved_tensors
-        grad_self = grad_output * self_weight if self.needs_input_grad[0] else None
-        grad_src = None
+        self_weight, place_weight, src_weight = self.saved_tensors
+        grad_self = grad_src = None
+        if self.needs_input_grad[0]:
+            grad_self = grad_output * (1 if self_weight is None else self_weight)
         if self.needs_input_grad[1]:
-            grad_src = indexing.gather(grad_output * inverse_count, self.place) * src_is
+            to_src = grad_output if place_weight is None else grad_output * place_weight
+            grad_src = indexing.gather(to_src, self.place)
+            if src_weight is not None:
+                grad_src = grad_src * src_weight
         return grad_self, grad_src
 
 
@@ -277,50 +285,51 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
     place = _along(idx, dim)
     src_part = _leading(src1, idx.shape)
     touched = _touched(x.shape, place)
-    if reduce in ("sum", "mean"):
-        base = x if include_self else where(touched, 0, x)
-        out = base + indexing.scatter(src_part, x.shape, place, accumulate=True)
-        if reduce == "mean":
-            count = np.full(x.shape, 1 if include_self else 0, dtype=np.int64)
-            np.add.at(count, place, 1)
-            count[count == 0] = 1
-            if x.dtype.kind == "f":
-                out = out / count.astype(x.dtype)
-            else:
-                out = Tensor._wrap(np.floor_divide(out.arr, count).astype(x.dtype))
-        return _same_shape_as(out, x_in)
+    positions = np.ravel_multi_index(np.broadcast_arrays(*place), x.shape).ravel()
     result = x.arr.copy()
     if not include_self:
-        result[touched] = _identity(reduce, x.dtype)
-    op = {"prod": kernels.PROD, "amax": kernels.AMAX, "amin": kernels.AMIN}[reduce]
+        result[touched] = 0 if reduce in ("sum", "mean") else _identity(reduce, x.dtype)
     if idx.size:
-        positions = np.ravel_multi_index(np.broadcast_arrays(*place), x.shape).ravel()
         flat = result.reshape(-1)  # result is a fresh contiguous array: a view of it
         kernels.scatter_reduce_flat(flat, positions.astype(np.int64),
-                                    np.ascontiguousarray(src_part.arr).reshape(-1), op)
+                                    np.ascontiguousarray(src_part.arr).reshape(-1),
+                                    kernels.OPS[reduce])
+    count = None
+    if reduce == "mean":
+        count = np.bincount(positions, minlength=x.arr.size).reshape(x.shape)
+        count = np.maximum(count + include_self, 1)
+        quotient = result / count if x.dtype.kind == "f" else result // count  # floor, as PyTorch
+        result = quotient.astype(x.dtype)
     fn = None
     if needs_grad(x, src_part):
         if reduce == "prod":
             fn = ScatterProdGradFn(x, src_part, dim, idx, include_self)
             return _same_shape_as(wrap_saving_output(result, fn), x_in)
-        fn = _extremum_node(x, src_part, place, result, touched, include_self)
+        if reduce in ("sum", "mean"):
+            place_weight = None if count is None else (1 / count).astype(x.dtype)
+            self_weight = place_weight
+            if not include_self:
+                self_weight = np.where(touched, 0, 1 if count is None else place_weight)
+                self_weight = self_weight.astype(x.dtype)
+            fn = ScatterWeightedGradFn(x, src_part, place, self_weight, place_weight, None)
+        else:
+            fn = _extremum_node(x, src_part, positions, place, result, touched, include_self)
     return _same_shape_as(Tensor._wrap(result, fn), x_in)
 
 
-def _extremum_node(x, src, place, result, touched, include_self):
+def _extremum_node(x, src, positions, place, result, touched, include_self):
     """PyTorch's weights: an element equal to its place's result takes grad / N, N the
     number of such elements of self and src (self counted even when excluded, then zeroed)."""
-    dtype = x.dtype if x.dtype.kind == "f" else dtypes.DEFAULT_FLOAT
-    self_is = (x.arr == result).astype(dtype)
-    src_is = (src.arr == result[place]).astype(dtype)
-    count = self_is.copy()
-    np.add.at(count, place, src_is)
+    self_is = (x.arr == result).astype(x.dtype)
+    src_is = (src.arr == result[place]).astype(x.dtype)
+    count = self_is + np.bincount(positions, weights=src_is.reshape(-1),
+                                  minlength=x.arr.size).reshape(x.shape)
     with np.errstate(divide="ignore"):
-        inverse_count = 1 / count
+        inverse_count = (1 / count).astype(x.dtype)
     self_weight = self_is * inverse_count
     if not include_self:
         self_weight[touched] = 0
-    return ScatterExtremumGradFn(x, src, place, self_weight, src_is, inverse_count)
+    return ScatterWeightedGradFn(x, src, place, self_weight, inverse_count, src_is)
 
 
 def _vector_index(index, op):
