@@ -105,6 +105,15 @@ def test_scatter_and_gather_backwards_are_each_other():
     np.testing.assert_allclose(src.grad.arr, np.take_along_axis(gy, INDEX.arr, 0))
 
 
+def test_changing_the_index_after_the_forward_does_not_change_the_gradient():
+    x = fastgrad.tensor(X, dtype=fastgrad.float64, requires_grad=True)
+    index = _long([[0, 2, 1, 2], [1, 1, 0, 0]])
+    out = fastgrad.gather(x, 0, index)
+    index[...] = 0
+    out.backward(fastgrad.ones(2, 4, dtype=fastgrad.float64))
+    np.testing.assert_array_equal(x.grad.arr, [[1, 0, 1, 1], [1, 1, 1, 0], [0, 1, 0, 1]])
+
+
 @settings(max_examples=40, deadline=None)
 @given(shape=st.lists(st.integers(1, 4), min_size=1, max_size=3), data=st.data())
 def test_gather_and_scatter_add_match_numpy(shape, data):

@@ -23,12 +23,13 @@ _REDUCTIONS = ("sum", "prod", "mean", "amax", "amin")
 
 
 def _index_array(index, op):
-    """The array of an index tensor (int64 or int32, as PyTorch 2 takes), as int64;
-    PyTorch's RuntimeError for any other dtype."""
+    """A copy of an index tensor's array (int64 or int32, as PyTorch 2 takes) as int64, so a
+    later in-place change of the index cannot alter a pending backward; PyTorch's
+    RuntimeError for any other dtype."""
     arr = index.arr if isinstance(index, Tensor) else np.asarray(index)
     if arr.dtype not in (np.int64, np.int32):
         raise RuntimeError(f"{op}(): Expected dtype int32 or int64 for index, got {arr.dtype}")
-    return arr.astype(np.int64, copy=False)
+    return arr.astype(np.int64)
 
 
 def _along(index, dim):
