@@ -405,10 +405,11 @@ def index_fill(input, dim, index, value):
 
 
 def _bool_mask(mask, op):
+    """A copy of a bool mask's array (a pending backward keeps it); RuntimeError otherwise."""
     arr = mask.arr if isinstance(mask, Tensor) else np.asarray(mask)
     if arr.dtype != np.bool_:
         raise RuntimeError(f"{op} only supports boolean masks, but got mask with dtype {arr.dtype}")
-    return arr
+    return arr.copy()
 
 
 @tensor_method()
