@@ -178,3 +178,24 @@ def test_bad_indices_raise_before_any_read(call, error, words):
     with pytest.raises(error) as info:
         call(x)
     assert words in str(info.value)
+
+
+@pytest.mark.parametrize("name, args", [
+    ("scatter", (0, INDEX, 2.0)),
+    ("scatter_add", (0, INDEX, fastgrad.ones(2, 4, dtype=fastgrad.float64))),
+    ("scatter_reduce", (0, INDEX, fastgrad.ones(2, 4, dtype=fastgrad.float64), "amax")),
+    ("index_add", (1, _long([0, 0]), fastgrad.ones(3, 2, dtype=fastgrad.float64))),
+    ("index_fill", (1, _long([0, 3]), -1.0)),
+    ("masked_fill", (fastgrad.tensor(X > 0), 0.0)),
+    ("masked_scatter", (fastgrad.tensor(X > 0), fastgrad.zeros(12, dtype=fastgrad.float64))),
+])
+def test_inplace_variants_write_the_out_of_place_result_and_keep_the_gradient(name, args):
+    leaf = fastgrad.tensor(X, dtype=fastgrad.float64, requires_grad=True)
+    expected = getattr(leaf, name)(*args)
+    cotangent = _f64(RNG.standard_normal((3, 4)))
+    (expected_grad,) = fastgrad.autograd.grad(expected, [leaf], cotangent)
+    x = leaf.clone()
+    assert getattr(x, name + "_")(*args) is x
+    np.testing.assert_array_equal(x.arr, expected.arr)
+    x.backward(cotangent)
+    np.testing.assert_array_equal(leaf.grad.arr, expected_grad.arr)

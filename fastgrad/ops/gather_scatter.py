@@ -17,6 +17,7 @@ from fastgrad.kernels import scatter as kernels
 from fastgrad.ops import backend, indexing
 from fastgrad.ops._methods import tensor_method
 from fastgrad.ops._operands import as_tensor, normalize_dim, wrap_saving_output
+from fastgrad.ops.inplace import tensor_inplace_method
 from fastgrad.ops.select import where
 
 _REDUCTIONS = ("sum", "prod", "mean", "amax", "amin")
@@ -497,3 +498,10 @@ def take_along_dim(input, indices, dim=None):
     if tuple(x.shape) != x_target:
         x = x.broadcast_to(x_target)
     return gather(x, dim, Tensor._wrap(np.broadcast_to(idx, idx_target)))
+
+
+# x.masked_fill_(mask, 0), x.scatter_(...), ...: computed out of place and written back
+# (ops/inplace.py), so gradients flow as through the out-of-place ops.
+for _op in (scatter, scatter_add, scatter_reduce, index_add, index_fill, masked_fill,
+            masked_scatter):
+    tensor_inplace_method(_op, _op.__name__ + "_")
