@@ -29,6 +29,11 @@ from fastgrad.ops import (addmm, atleast_1d, atleast_2d, atleast_3d, baddbmm, bm
                           flip, fliplr, flipud, ger, inner, kron, meshgrid, mm, moveaxis, movedim,
                           mv, narrow, outer, repeat_interleave, roll, split, swapdims,
                           tensor_split, tensordot, trace, tril, triu, unbind)
+from fastgrad.ops import (gather, index_add, index_fill, index_select, masked_fill, masked_scatter,
+                          masked_select, scatter, scatter_add, scatter_reduce, take, take_along_dim)
+from fastgrad.ops import cummax, cummin, cumprod, cumsum, logcumsumexp
+from fastgrad.ops import kthvalue, median, mode, sort, topk
+from fastgrad.ops import nanmean, nansum, norm, prod, std_mean, var_mean
 from fastgrad.kernels.threads import get_num_threads, set_num_threads
 from fastgrad.random import (Generator, default_generator, get_rng_state, initial_seed,
                              manual_seed, seed, set_rng_state)

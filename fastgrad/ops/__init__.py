@@ -16,8 +16,15 @@ from fastgrad.ops.arithmetic import (add, div, divide, matmul, maximum, minimum,
 from fastgrad.ops.cast import astype, bool, double, float, half, int, long, to, type
 from fastgrad.ops.elementwise import abs, clamp, clip, exp, log, relu, sigmoid, sqrt, tanh
 from fastgrad.ops.indexing import getitem, setitem
+from fastgrad.ops.sorting import kthvalue, median, mode, sort, topk
+from fastgrad.ops.cumulative import cummax, cummin, cumprod, cumsum, logcumsumexp
+from fastgrad.ops.gather_scatter import (gather, index_add, index_fill, index_select, masked_fill,
+                                         masked_scatter, masked_select, scatter, scatter_add,
+                                         scatter_reduce, take, take_along_dim)
 from fastgrad.ops.join import cat, concatenate, stack
 from fastgrad.ops.reduction import amax, amin, argmax, argmin, max, mean, min, std, sum, var
+from fastgrad.ops.reduction import nanmean, nansum, prod, std_mean, var_mean
+from fastgrad.ops.norms import norm
 from fastgrad.ops.select import (allclose, bitwise_not, eq, equal, ge, gt, isnan, le,
                                  logical_not, lt, ne)
 from fastgrad.ops.shape import (broadcast_to, clone, contiguous, expand, expand_as, flatten,

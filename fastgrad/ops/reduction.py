@@ -1,5 +1,5 @@
 """Reductions: sum, mean, var, std, max / min (with ``dim``: values and indices), amax / amin,
-argmax / argmin. ``dim`` / ``keepdim`` as in PyTorch; NumPy's ``axis`` / ``keepdims`` too.
+argmax / argmin, prod, nansum / nanmean, var_mean / std_mean. ``dim`` / ``keepdim`` as in PyTorch; NumPy's ``axis`` / ``keepdims`` too.
 """
 import collections
 import warnings
@@ -354,3 +354,101 @@ def argmax(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
 @tensor_method()
 def argmin(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     return _arg(x, dim, keepdim, axis, keepdims, np.argmin, "argmin")
+
+
+class ProdGradFn(GradFn):
+    """d prod / d x_i is the product of the other elements, right where x has zeros:
+    first-order from the count of zeros per slice (no division by zero); with create_graph a
+    prod of the slices with one element set to 1 each (n^2 values per slice of length n)."""
+
+    fresh_grads = True
+
+    def __init__(self, x, axis):
+        super().__init__(x)
+        self.axis = axis  # one dim, or None for all
+        self.in_shape = x.arr.shape
+        self.save_for_backward(x)
+
+    def backward(self, grad_output):
+        x, out = self.saved_tensors
+        axes = None if self.axis is None else (self.axis,)
+        g = grad_output.reshape(_kept_shape(self.in_shape, axes))
+        if isinstance(grad_output, Tensor):
+            return (g * _prod_of_others_recorded(x, self.axis),)
+        return (g * _prod_of_others(x, out.reshape(g.shape), axes),)
+
+
+def _prod_of_others(x, out_kept, axes):
+    """For each element, the product of the others in its slice (arrays)."""
+    is_zero = x == 0
+    zeros = is_zero.sum(axis=axes, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        no_zero = out_kept / np.where(is_zero, 1, x)
+        nonzero_product = np.prod(np.where(is_zero, 1, x), axis=axes, keepdims=True)
+    return np.where(zeros == 0, no_zero, np.where((zeros == 1) & is_zero, nonzero_product, 0))
+
+
+def _prod_of_others_recorded(x, axis):
+    """The same from recorded ops: row i of an (..., n, n) stack is the slice with x_i set to
+    1; its product is the product of the others."""
+    if axis is None:
+        return _prod_of_others_recorded(x.reshape(-1), 0).reshape(x.shape)
+    moved = list(range(x.ndim))
+    moved.append(moved.pop(axis))
+    xm = backend.permute(x, moved)
+    n = xm.shape[-1]
+    stack = backend.where(np.eye(n, dtype=bool), 1, xm.reshape(xm.shape[:-1] + (1, n)))
+    return backend.permute(prod(stack, -1), list(np.argsort(moved)))
+
+
+@tensor_method()
+def prod(input, dim=None, keepdim=False, *, dtype=None):
+    """The product of all elements, or along one ``dim``; integer and bool inputs multiply
+    in int64. The gradient is right where the input has zeros."""
+    x = as_tensor(input)
+    if dtype is not None:
+        x = x.to(dtypes.as_dtype(dtype))
+    axis = None if dim is None or x.ndim == 0 else normalize_dim(dim, x.ndim)
+    if dim is not None and x.ndim == 0:
+        normalize_dim(dim, 0)
+    out_dtype = np.int64 if x.arr.dtype.kind in "biu" else x.arr.dtype
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.asarray(np.prod(x.arr, axis=axis, keepdims=keepdim and dim is not None,
+                                 dtype=out_dtype))
+    if out_dtype != x.arr.dtype or not needs_grad(x):
+        return Tensor._wrap(out)
+    return wrap_saving_output(out, ProdGradFn(x, axis))
+
+
+@tensor_method()
+def nansum(input, dim=None, keepdim=False, *, dtype=None):
+    """``sum`` with NaN counted as zero (which also takes its gradient)."""
+    x = as_tensor(input)
+    if x.arr.dtype.kind == "f":
+        x = backend.where(np.isnan(x.arr), 0, x)
+    return sum(x, dim, keepdim, dtype)
+
+
+@tensor_method()
+def nanmean(input, dim=None, keepdim=False, *, dtype=None):
+    """The mean of the elements that are not NaN (NaN where there are none); floating input
+    only, as PyTorch."""
+    x = as_tensor(input)
+    if dtype is not None:
+        x = x.to(dtypes.as_dtype(dtype))
+    _require_float(x, "nanmean")
+    count = sum(Tensor._wrap(~np.isnan(x.arr)), dim, keepdim).arr.astype(x.arr.dtype)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return nansum(x, dim, keepdim) / count
+
+
+def var_mean(input, dim=None, *, correction=None, keepdim=False, unbiased=None):
+    """(var, mean) over ``dim`` (``correction=1`` by default), as two differentiable results."""
+    return (var(input, dim, unbiased, keepdim, correction=correction),
+            mean(input, dim, keepdim))
+
+
+def std_mean(input, dim=None, *, correction=None, keepdim=False, unbiased=None):
+    """(std, mean) over ``dim`` (``correction=1`` by default), as two differentiable results."""
+    return (std(input, dim, unbiased, keepdim, correction=correction),
+            mean(input, dim, keepdim))
