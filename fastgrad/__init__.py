@@ -24,6 +24,11 @@ from fastgrad.ops import (abs, add, allclose, amax, amin, argmax, argmin, astype
                           sigmoid, softmax, sqrt, squeeze, stack, std, sub, subtract, sum,
                           swapaxes, t, tanh, to, transpose, true_divide, unflatten, unsqueeze,
                           var, view, view_as, where)
+from fastgrad.ops import (acos, acosh, arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh,
+                          asin, asinh, atan, atan2, atanh, ceil, copysign, cos, cosh, erf, erfc,
+                          erfinv, exp2, expm1, fix, floor, floor_divide, fmod, frac, hypot, lerp,
+                          log1p, log2, log10, logaddexp, nan_to_num, reciprocal, remainder, round,
+                          rsqrt, sgn, sign, sin, sinh, square, tan, trunc)
 from fastgrad.kernels.threads import get_num_threads, set_num_threads
 from fastgrad.random import (Generator, default_generator, get_rng_state, initial_seed,
                              manual_seed, seed, set_rng_state)

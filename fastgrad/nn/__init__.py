@@ -1,6 +1,9 @@
 """``fastgrad.nn``: modules, layers, losses (``functional`` and ``init`` as in PyTorch)."""
 from fastgrad.nn import functional, init, parallel, utils
 from fastgrad.nn.activation import LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from fastgrad.nn.activation import (CELU, ELU, GELU, GLU, SELU, Hardsigmoid, Hardswish, Hardtanh,
+                                    LeakyReLU, LogSigmoid, Mish, ReLU6, SiLU, Softmin, Softplus,
+                                    Softsign, Tanhshrink)
 from fastgrad.nn.container import ModuleList, Sequential
 from fastgrad.nn.conv import Conv2d
 from fastgrad.nn.dropout import Dropout

@@ -1,4 +1,7 @@
 """``fastgrad.nn.functional``: the layers as functions (same ops the modules call)."""
+from fastgrad.ops.activation import (celu, elu, gelu, glu, hardsigmoid, hardswish, hardtanh,
+                                     leaky_relu, logsigmoid, mish, relu6, selu, silu, softmin,
+                                     softplus, softsign, tanhshrink)
 from fastgrad.ops.conv import conv2d
 from fastgrad.ops.dropout import dropout
 from fastgrad.ops.elementwise import relu as _relu
@@ -13,7 +16,10 @@ from fastgrad.ops.softmax import log_softmax, softmax
 __all__ = ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "linear", "dropout",
            "cross_entropy", "nll_loss", "mse_loss", "conv2d", "max_pool2d", "avg_pool2d",
            "max_pool1d", "avg_pool1d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
-           "adaptive_max_pool2d", "max_unpool2d", "conv2d_naive", "max_pool2d_naive"]
+           "adaptive_max_pool2d", "max_unpool2d", "conv2d_naive", "max_pool2d_naive",
+           "gelu", "silu", "elu", "celu", "selu", "leaky_relu", "relu6", "hardtanh",
+           "hardsigmoid", "hardswish", "softplus", "mish", "logsigmoid", "softsign", "tanhshrink",
+           "glu", "softmin"]
 
 
 def relu(input, inplace=False):
