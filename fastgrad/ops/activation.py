@@ -15,7 +15,7 @@ from fastgrad.ops import backend
 from fastgrad.ops._operands import as_tensor
 from fastgrad.ops.inplace import apply_inplace
 from fastgrad.ops.pointwise import (apply_unary, either, erf, exp_, sigmoid_, tanh_, unary_node,
-                                    _sigmoid_array)
+                                    _refuse_integers, _sigmoid_array)
 
 SQRT_2 = math.sqrt(2.0)
 INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -33,6 +33,11 @@ def _slope(x, condition, if_true, if_false):
 def _non_positive(x):
     """x where x <= 0, else 0: safe to exponentiate, and differentiable where it is x."""
     return backend.where(backend.value(x) > 0, 0, x)
+
+
+def _linear_part(x):
+    """Where the elus take x itself: not x <= 0, so NaN too (PyTorch passes grad * scale there)."""
+    return ~(backend.value(x) <= 0)
 
 
 def _maybe_inplace(op, input, inplace, **params):
@@ -136,7 +141,9 @@ SoftsignGradFn = unary_node("softsign", lambda x: 1 / ((1 + abs(x)) * (1 + abs(x
 
 
 def softsign(input):
-    """x / (1 + |x|); integers give the default float."""
+    """x / (1 + |x|); integers give the default float (bool is refused, as PyTorch's abs)."""
+    if as_tensor(input).arr.dtype == np.bool_:
+        raise _refuse_integers("abs", np.dtype(np.bool_))
     return apply_unary(SoftsignGradFn, input, lambda a: a / (1 + np.abs(a)))
 
 
@@ -151,12 +158,12 @@ def tanhshrink(input):
 # ------------------------------------------------------------------------- exponential
 EluGradFn = unary_node(
     "elu", lambda x, alpha, scale: scale * backend.where(
-        backend.value(x) > 0, 1, alpha * exp_(_non_positive(x))))
+        _linear_part(x), 1, alpha * exp_(_non_positive(x))))
 
 
 def _elu(input, alpha, scale=1.0):
     def forward(a, alpha, scale):
-        return scale * np.where(a > 0, a, alpha * np.expm1(np.minimum(a, 0)))
+        return scale * np.where(a > 0, a, alpha * np.expm1(np.where(a > 0, 0, a)))
 
     return apply_unary(EluGradFn, input, forward, "refuse", alpha=alpha, scale=scale)
 
@@ -172,15 +179,14 @@ def selu(input, inplace=False):
 
 
 CeluGradFn = unary_node(
-    "celu", lambda x, alpha: backend.where(backend.value(x) > 0, 1,
-                                           exp_(_non_positive(x) / alpha)))
+    "celu", lambda x, alpha: backend.where(_linear_part(x), 1, exp_(_non_positive(x) / alpha)))
 
 
 def _celu(input, alpha):
     if alpha == 0:
         raise RuntimeError("ZeroDivisionError (celu with alpha=0)")
     return apply_unary(CeluGradFn, input,
-                       lambda a, alpha: np.where(a > 0, a, alpha * np.expm1(np.minimum(a, 0) / alpha)),
+                       lambda a, alpha: np.where(a > 0, a, alpha * np.expm1(np.where(a > 0, 0, a) / alpha)),
                        "refuse", alpha=alpha)
 
 
@@ -206,8 +212,9 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
 
 
 def _hardtanh_slope(x, min_val, max_val):
+    # PyTorch's hardtanh_backward: zero at or beyond a limit, so a NaN input passes the gradient
     x = backend.value(x)
-    return (x > min_val) & (x < max_val)
+    return ~((x <= min_val) | (x >= max_val))
 
 
 HardtanhGradFn = unary_node("hardtanh", _hardtanh_slope)
@@ -216,6 +223,11 @@ HardtanhGradFn = unary_node("hardtanh", _hardtanh_slope)
 def _hardtanh(input, min_val, max_val):
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
+    dtype = as_tensor(input).arr.dtype
+    if dtype == np.bool_:
+        raise RuntimeError("Bool inputs not supported for hardtanh")
+    if dtype.kind == "u" and (min_val < 0 or max_val < 0):
+        raise RuntimeError("cannot do hardtanh on an unsigned type with negative limits")
     return apply_unary(HardtanhGradFn, input,
                        lambda a, min_val, max_val: np.clip(a, min_val, max_val).astype(a.dtype),
                        "compute", min_val=min_val, max_val=max_val)
@@ -232,8 +244,9 @@ def relu6(input, inplace=False):
     return hardtanh(input, 0.0, 6.0, inplace)
 
 
-HardsigmoidGradFn = unary_node(
-    "hardsigmoid", lambda x: _slope(x, _hardtanh_slope(x, -3.0, 3.0), 1.0 / 6.0, 0))
+HardsigmoidGradFn = unary_node(  # 1/6 strictly inside (-3, 3), 0 elsewhere and at NaN
+    "hardsigmoid",
+    lambda x: _slope(x, (backend.value(x) > -3) & (backend.value(x) < 3), 1.0 / 6.0, 0))
 
 
 def _hardsigmoid(input):
@@ -247,7 +260,7 @@ def hardsigmoid(input, inplace=False):
 
 def _hardswish_derivative(x):
     a = backend.value(x)
-    return backend.where(a < -3, 0, backend.where(a <= 3, x / 3 + 0.5, 1))
+    return backend.where(a <= -3, 0, backend.where(a < 3, x / 3 + 0.5, 1))
 
 
 HardswishGradFn = unary_node("hardswish", _hardswish_derivative)
@@ -271,12 +284,15 @@ def glu(input, dim=-1):
     x = as_tensor(input)
     if x.ndim == 0:
         raise RuntimeError("glu does not support scalars because halving size must be even")
+    if x.arr.dtype.kind != "f":
+        raise _refuse_integers("glu", x.arr.dtype)
     axis = normalize_dim(dim, x.ndim)
     size = x.shape[axis]
     if size % 2:
         raise RuntimeError(f"Halving dimension must be even, but dimension {axis} is size {size}")
     lead = (slice(None),) * axis
-    return x[lead + (slice(0, size // 2),)] * sigmoid(x[lead + (slice(size // 2, size),)])
+    with np.errstate(all="ignore"):
+        return x[lead + (slice(0, size // 2),)] * sigmoid(x[lead + (slice(size // 2, size),)])
 
 
 def softmin(input, dim=None, _stacklevel=3, dtype=None):
@@ -288,4 +304,5 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None):
         x = x.to(dtype)
     if dim is None:
         dim = 0 if x.ndim in (0, 1, 3) else 1
-    return softmax(-x, dim)
+    with np.errstate(all="ignore"):
+        return softmax(-x, dim)

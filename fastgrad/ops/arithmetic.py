@@ -251,7 +251,7 @@ def _rounded_division(a, b, rounding_mode, node_class=RoundedDivGradFn):
 def _refuse_bool_division(a, b, rounding_mode):
     if all(getattr(getattr(v, "arr", v), "dtype", None) == np.bool_ or isinstance(v, bool)
            for v in (a, b)):
-        raise RuntimeError(f'"div_{rounding_mode}_cpu" not implemented for \'Bool\'')
+        raise NotImplementedError(f'"div_{rounding_mode}_cpu" not implemented for \'Bool\'')
 
 
 @tensor_method("floor_divide", "__floordiv__", reflected="__rfloordiv__")
@@ -304,11 +304,23 @@ def _modulo(a, b, on_arrays, node_class, what):
     return Tensor._wrap(out, fn)
 
 
+def _python_modulo(x, y):
+    """PyTorch's remainder: fmod moved into ``y``'s sign (a zero result stays fmod's zero,
+    where NumPy's remainder would give it ``y``'s sign)."""
+    if np.result_type(x, y).kind != "f":
+        return np.remainder(x, y)
+    mod = np.fmod(x, y)
+    return np.where((mod != 0) & ((np.asarray(y) < 0) != (mod < 0)), mod + y, mod)
+
+
 @tensor_method("remainder", "__mod__", reflected="__rmod__")
 def remainder(input, other):
     """input - floor(input / other) * other: the sign of ``other`` (Python's ``%``, as
     PyTorch); a zero integer divisor raises, a zero float divisor gives NaN."""
-    return _modulo(input, other, np.remainder, RemainderGradFn, "remainder")
+    for value in (input, other):
+        if getattr(getattr(value, "arr", None), "dtype", None) == np.bool_:
+            raise NotImplementedError('"remainder_cpu" not implemented for \'Bool\'')
+    return _modulo(input, other, _python_modulo, RemainderGradFn, "remainder")
 
 
 @tensor_method()

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from fastgrad import dtypes
-from fastgrad.autograd.function import GradFn, needs_grad
+from fastgrad.autograd.function import GradFn, needs_grad, unbroadcast
 from fastgrad.autograd.tensor import Tensor
 from fastgrad.kernels import special
 from fastgrad.ops import backend
@@ -42,7 +42,8 @@ class UnaryGradFn(GradFn):
     def backward(self, grad_output):
         if self.derivative is None:
             return (grad_output * 0,)
-        return (grad_output * self.derivative(*self.saved_tensors, **self.params),)
+        with np.errstate(all="ignore"):  # inf and NaN slopes at the domain's edges, silently
+            return (grad_output * self.derivative(*self.saved_tensors, **self.params),)
 
 
 def unary_node(name, derivative, saves="x"):
@@ -69,8 +70,9 @@ def apply_unary(node_class, input, on_array, integers="float", **params):
     """``on_array(array, **params)`` on ``input``'s data, recording ``node_class``.
 
     ``integers`` is PyTorch's rule for bool / integer input: "float" computes in the default
-    float dtype (sin), "copy" returns a copy (floor of an integer is itself), "compute" keeps
-    the dtype (sign, hardtanh), "refuse" raises NotImplementedError (frac, gelu). Floating
+    float dtype (sin), "copy" returns a copy (nan_to_num), "copy_ints" too but refuses bool
+    (floor of an integer is itself), "compute" keeps the dtype (sign, hardtanh), "refuse" raises NotImplementedError (frac,
+    gelu). Floating
     results keep the input's dtype. No NumPy warning escapes: PyTorch gives none.
     """
     x = as_tensor(input)
@@ -78,9 +80,9 @@ def apply_unary(node_class, input, on_array, integers="float", **params):
     if arr.dtype.kind in "biu":
         if integers == "float":
             arr = arr.astype(dtypes.DEFAULT_FLOAT)
-        elif integers == "copy":
+        elif integers == "copy" or (integers == "copy_ints" and arr.dtype != np.bool_):
             return Tensor._wrap(arr.copy())
-        elif integers == "refuse":
+        elif integers in ("refuse", "copy_ints"):
             raise _refuse_integers(node_class.__name__[:-len("GradFn")].lower(), arr.dtype)
     with np.errstate(all="ignore"):
         out = np.asarray(on_array(arr, **params))
@@ -168,26 +170,28 @@ atan = unary("atan", np.arctan, lambda x: 1 / (1 + x * x), doc="arctan(input); d
 sinh = unary("sinh", np.sinh, lambda x: cosh_(x), doc="sinh(input); d/dx = cosh(x).")
 cosh = unary("cosh", np.cosh, lambda x: sinh_(x), doc="cosh(input); d/dx = sinh(x).")
 asinh = unary("asinh", np.arcsinh, lambda x: rsqrt_(x * x + 1), doc="arsinh(input); d/dx = 1 / sqrt(x^2 + 1).")
-# PyTorch's (x - 1)^-1/2 (x + 1)^-1/2: x^2 - 1 would overflow first
-acosh = unary("acosh", np.arccosh, lambda x: rsqrt_(x - 1) * rsqrt_(x + 1),
+# PyTorch's formula (also where acosh itself is NaN, x < 1: its gradient is finite there)
+acosh = unary("acosh", np.arccosh, lambda x: rsqrt_(x * x - 1),
               doc="arcosh(input), NaN below 1; d/dx = 1 / sqrt(x^2 - 1).")
 atanh = unary("atanh", np.arctanh, lambda x: 1 / (1 - x * x),
               doc="artanh(input), NaN outside [-1, 1]; d/dx = 1 / (1 - x^2).")
 
 # ------------------------------------------------------------------------------- rounding
-floor = unary("floor", np.floor, None, integers="copy", doc="Round down; zero gradient.")
-ceil = unary("ceil", np.ceil, None, integers="copy", doc="Round up; zero gradient.")
-trunc = unary("trunc", np.trunc, None, integers="copy", doc="Round toward zero; zero gradient.")
+floor = unary("floor", np.floor, None, integers="copy_ints", doc="Round down; zero gradient.")
+ceil = unary("ceil", np.ceil, None, integers="copy_ints", doc="Round up; zero gradient.")
+trunc = unary("trunc", np.trunc, None, integers="copy_ints", doc="Round toward zero; zero gradient.")
 frac = unary("frac", lambda a: a - np.trunc(a), lambda x: 1, integers="refuse",
              doc="input - trunc(input), with input's sign; d/dx = 1. Floats only, as in PyTorch.")
 
 
 def _sign_array(a):
-    return a.copy() if a.dtype == np.bool_ else np.sign(a)
+    if a.dtype == np.bool_:
+        return a.copy()
+    return np.where(np.isnan(a), 0, np.sign(a)) if a.dtype.kind == "f" else np.sign(a)
 
 
 sign = unary("sign", _sign_array, None, integers="compute",
-             doc="-1, 0 or 1 (bool stays bool); zero gradient.")
+             doc="-1, 0 or 1, and 0 for NaN as PyTorch (bool stays bool); zero gradient.")
 sgn = unary("sgn", _sign_array, None, integers="compute",
             doc="sign for real tensors (PyTorch's sgn is x / |x| for complex ones); zero gradient.")
 _RoundGradFn = unary_node("round", None)
@@ -200,7 +204,7 @@ def round(input, *, decimals=0):
     arr = as_tensor(input).arr
     if decimals != 0 and arr.dtype.kind in "biu":
         raise _refuse_integers("round", arr.dtype)
-    return apply_unary(_RoundGradFn, input, _round_array, "copy", decimals=int(decimals))
+    return apply_unary(_RoundGradFn, input, _round_array, "copy_ints", decimals=int(decimals))
 
 
 def _round_array(a, decimals):
@@ -279,22 +283,28 @@ def binary_node(name, d_input, d_other):
     return type(class_name, (BinaryGradFn,), {"__init__": __init__, "__module__": __name__})
 
 
-def apply_binary(node_class, input, other, on_arrays, floats_only=False):
+def apply_binary(node_class, input, other, on_arrays, floats_only=False, tensor_other=True):
     """``on_arrays(a, b)`` broadcasting, with PyTorch's promotion (integers give the default
-    float), recording ``node_class``."""
+    float), recording ``node_class``; ``tensor_other``: ``other`` must be a Tensor (PyTorch's
+    signature of atan2, hypot, logaddexp)."""
+    name = node_class.__name__[:-len("GradFn")].lower().lstrip("_")
+    if tensor_other and not isinstance(other, Tensor):
+        raise TypeError(f"{name}(): argument 'other' (position 2) must be Tensor, not "
+                        f"{type(other).__name__}")
     if floats_only:  # refused when the promoted dtype is an integer one (hypot(int, 2.5) is not)
         values = [operand(v)[0] for v in (input, other)]
         if not any(np.asarray(v).dtype.kind == "f" for v in values):
             dtype = next((v.dtype for v in values if isinstance(v, np.ndarray)), np.dtype(np.int64))
-            raise _refuse_integers(node_class.__name__[:-len("GradFn")].lower(), dtype)
+            raise _refuse_integers(name, dtype)
 
     def compute(a, b):
+        if not any(np.asarray(v).dtype.kind == "f" for v in (a, b)):
+            # integers compute in the default float (NumPy: float16 for uint8, float64 for int64)
+            a, b = (np.asarray(v, dtype=dtypes.DEFAULT_FLOAT) for v in (a, b))
         with np.errstate(all="ignore"):
             return on_arrays(a, b)
 
     a_val, a_t, b_val, b_t, out = _binary(input, other, compute)
-    if out.dtype.kind != "f":  # e.g. atan2 of Python ints with an integer tensor: NumPy's int
-        out = out.astype(dtypes.DEFAULT_FLOAT)
     fn = node_class(a_t, b_t, a_val, b_val, out) if needs_grad(a_t, b_t) else None
     return Tensor._wrap(out, fn)
 
@@ -339,17 +349,16 @@ def logaddexp(input, other):
     return apply_binary(_LogaddexpGradFn, input, other, np.logaddexp, floats_only=True)
 
 
-def _copysign_d(a, b):
-    # +1 where the sign is kept, -1 where it flips, 0 at a = 0 (PyTorch's result / self):
-    # a constant of the backward
-    a, b = np.asarray(backend.value(a)), np.asarray(backend.value(b))
-    flips = np.signbit(a) != np.signbit(b)
-    return np.where(a == 0, 0, np.where(flips, -1, 1)).astype(a.dtype)
-
-
 class CopysignGradFn(BinaryGradFn):
+    """d/da = copysign(a, b) / a: +-1, 0 at a = 0 and NaN at a = +-inf or NaN (PyTorch's
+    result / self), a constant of the backward; d/db = 0."""
+
     def __init__(self, a, b, a_val, b_val, out):
-        d_a = _copysign_d(np.asarray(a_val, out.dtype), b_val) if a is not None else None
+        d_a = None
+        if a is not None and a.requires_grad:
+            a_arr = np.asarray(a_val, out.dtype)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                d_a = np.where(a_arr == 0, 0, out / a_arr).astype(out.dtype, copy=False)
         super().__init__(a, b, np.shape(a_val), np.shape(b_val), d_a, 0)
 
 
@@ -357,10 +366,28 @@ class CopysignGradFn(BinaryGradFn):
 def copysign(input, other):
     """|input| with the sign of ``other`` (its sign bit: -0.0 counts as negative); integers
     give the default float. The gradient to ``other`` is zero, as in PyTorch."""
-    return apply_binary(CopysignGradFn, input, other, np.copysign)
+    return apply_binary(CopysignGradFn, input, other, np.copysign, tensor_other=False)
 
 
 hypot_ = either(np.hypot, hypot)
+
+
+class LerpGradFn(GradFn):
+    """lerp: d/d input = 1 - weight, d/d end = weight, d/d weight = end - input."""
+
+    fresh_grads = True
+
+    def __init__(self, start, end, weight, weight_value, out_shape):
+        super().__init__(start, end, weight)
+        self.shapes = (start.shape, end.shape, np.shape(weight_value))
+        self.save_for_backward(start, end, weight if weight is not None else weight_value)
+
+    def backward(self, grad_output):
+        start, end, weight = self.saved_tensors
+        with np.errstate(all="ignore"):
+            partials = (1 - weight, weight, end - start)
+            return tuple(unbroadcast(grad_output * d, shape) if need else None
+                         for d, shape, need in zip(partials, self.shapes, self.needs_input_grad))
 
 
 @tensor_method()
@@ -370,10 +397,8 @@ def lerp(input, end, weight):
     Computed as PyTorch does, from the nearer end (``end - (end - input) * (1 - weight)``
     for |weight| >= 0.5), so lerp(a, b, 1) is b exactly; floats of one dtype only.
     """
-    from fastgrad.ops.select import where
-
     start, end = as_tensor(input), as_tensor(end)
-    for name, t in (("input", start), ("end", end)):
+    for t in (start, end):
         if t.arr.dtype.kind != "f":
             raise _refuse_integers("lerp_kernel", t.arr.dtype)
     if end.arr.dtype != start.arr.dtype:
@@ -382,9 +407,21 @@ def lerp(input, end, weight):
     if isinstance(weight, Tensor) and weight.arr.dtype != start.arr.dtype:
         raise RuntimeError(f"expected dtype {_float_name(start.arr.dtype)} for `weight` but "
                            f"got dtype {_float_name(weight.arr.dtype)}")
-    diff = end - start
-    near_start = np.abs(operand(weight)[0]) < 0.5
-    return where(near_start, start + weight * diff, end - diff * (1 - weight))
+    w, weight_t = operand(weight)
+    a, b = start.arr, end.arr
+    try:
+        shape = np.broadcast_shapes(a.shape, b.shape, np.shape(w))
+    except ValueError:
+        shapes = [a.shape, b.shape, np.shape(w)]
+        raise RuntimeError(f"lerp: the shapes of input, end and weight {shapes} do not "
+                           "broadcast") from None
+    with np.errstate(all="ignore"):
+        diff = b - a
+        out = np.where(np.abs(w) < 0.5, a + w * diff, b - diff * (1 - w)).astype(a.dtype)
+    fn = None
+    if needs_grad(start, end, weight_t):
+        fn = LerpGradFn(start, end, weight_t, w, shape)
+    return Tensor._wrap(np.broadcast_to(out, shape).copy() if out.shape != shape else out, fn)
 
 
 def _float_name(dtype):
