@@ -238,3 +238,42 @@ def test_rounded_division_has_a_zero_gradient():
     b = fastgrad.tensor([2.0, 3.0], requires_grad=True)
     fastgrad.div(a, b, rounding_mode="floor").sum().backward()
     assert a.grad.tolist() == [0.0, 0.0] and b.grad.tolist() == [0.0, 0.0]
+
+
+def test_second_derivatives_with_a_constant_array_operand():
+    # the partials' recipes get the constant as an ndarray: hypot's must not refuse it
+    b = np.array([0.5, -2.0])
+    for op in (fastgrad.hypot, fastgrad.atan2, fastgrad.logaddexp):
+        check_op(lambda x: op(fastgrad.tensor(b, dtype=x.dtype), x), np.array([1.5, 0.7]))
+        check_op(lambda x: op(b, x) if op is not fastgrad.logaddexp else op(x, x),
+                 np.array([1.5, 0.7]), check_dtype=False)
+
+
+def test_every_name_of_the_task_is_there():
+    """Issue 11's pointwise and activation names: functions, Tensor methods where PyTorch has
+    them, in-place methods, nn.functional functions and nn modules."""
+    from fastgrad import nn
+    from fastgrad.nn import functional as F
+
+    math_names = ["sin", "cos", "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "tanh",
+                  "asinh", "acosh", "atanh", "floor", "ceil", "round", "trunc", "frac", "sign",
+                  "sgn", "copysign", "rsqrt", "reciprocal", "square", "log2", "log10", "log1p",
+                  "exp2", "expm1", "erf", "erfc", "erfinv", "lerp", "logaddexp", "hypot", "fmod",
+                  "remainder", "isnan", "nan_to_num", "floor_divide", "arcsin", "arccos",
+                  "arctan", "arctan2", "arcsinh", "arccosh", "arctanh", "fix"]
+    for name in math_names:
+        assert callable(getattr(fastgrad, name)), name
+        assert callable(getattr(fastgrad.Tensor, name)), name
+        if name not in ("isnan", "logaddexp"):  # PyTorch has no in-place form of these two
+            assert callable(getattr(fastgrad.Tensor, name + "_")), name + "_"
+    for dunder in ("__floordiv__", "__rfloordiv__", "__ifloordiv__", "__mod__", "__rmod__",
+                   "__imod__"):
+        assert callable(getattr(fastgrad.Tensor, dunder)), dunder
+    for name in ["gelu", "silu", "elu", "celu", "selu", "leaky_relu", "relu6", "hardtanh",
+                 "hardsigmoid", "hardswish", "softplus", "mish", "logsigmoid", "softsign",
+                 "tanhshrink", "glu", "softmin"]:
+        assert name in F.__all__ and callable(getattr(F, name)), name
+    for name in ["GELU", "SiLU", "ELU", "CELU", "SELU", "LeakyReLU", "ReLU6", "Hardtanh",
+                 "Hardsigmoid", "Hardswish", "Softplus", "Mish", "LogSigmoid", "Softsign",
+                 "Tanhshrink", "GLU", "Softmin"]:
+        assert issubclass(getattr(nn, name), nn.Module), name

@@ -103,8 +103,8 @@ def test_matches_pytorch(case):
     if not differentiable:
         return
     with warnings.catch_warnings():
-        if not any(name in text for name in COMPOSITES):
-            warnings.simplefilter("error")
+        composite = any(name in text for name in COMPOSITES)
+        warnings.simplefilter("ignore" if composite else "error")
         out.backward(fastgrad.from_numpy(DATA[f"{case}|cotangent"]))
     for i, x in enumerate(inputs):
         _compare(x.grad.arr, DATA[f"{case}|grad{i}"], elementwise_input, looser,

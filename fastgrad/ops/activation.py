@@ -14,8 +14,8 @@ from fastgrad.kernels import special
 from fastgrad.ops import backend
 from fastgrad.ops._operands import as_tensor
 from fastgrad.ops.inplace import apply_inplace
-from fastgrad.ops.pointwise import (apply_unary, either, erf, exp_, sigmoid_, tanh_, unary_node,
-                                    _refuse_integers, _sigmoid_array)
+from fastgrad.ops.pointwise import (_refuse_integers, _sigmoid_array, apply_unary, either,
+                                    either_exp, either_sigmoid, either_tanh, erf, unary_node)
 
 SQRT_2 = math.sqrt(2.0)
 INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -44,7 +44,7 @@ def _maybe_inplace(op, input, inplace, **params):
     return apply_inplace(input, op, **params) if inplace else op(input, **params)
 
 
-erf_ = either(special.erf, erf)
+either_erf = either(special.erf, erf)
 
 
 # --------------------------------------------------------------------------------- gelu
@@ -57,10 +57,10 @@ def _gelu_array(a, approximate):
 
 def _gelu_derivative(x, approximate):
     if approximate == "tanh":
-        t = tanh_(SQRT_2_OVER_PI * (x + GELU_TANH_CUBIC * x * x * x))
+        t = either_tanh(SQRT_2_OVER_PI * (x + GELU_TANH_CUBIC * x * x * x))
         return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * SQRT_2_OVER_PI * (
             1 + 3 * GELU_TANH_CUBIC * x * x)
-    return 0.5 * (1 + erf_(x / SQRT_2)) + x * INV_SQRT_2PI * exp_(-0.5 * (x * x))
+    return 0.5 * (1 + either_erf(x / SQRT_2)) + x * INV_SQRT_2PI * either_exp(-0.5 * (x * x))
 
 
 GeluGradFn = unary_node("gelu", _gelu_derivative)
@@ -79,7 +79,7 @@ SiluGradFn = unary_node("silu", lambda x: _silu_derivative(x))
 
 
 def _silu_derivative(x):
-    s = sigmoid_(x)
+    s = either_sigmoid(x)
     return s * (1 + x * (1 - s))
 
 
@@ -98,7 +98,7 @@ def _softplus_array(a, beta, threshold):
 
 SoftplusGradFn = unary_node(
     "softplus", lambda x, beta, threshold: backend.where(
-        backend.value(x) * beta > threshold, 1, sigmoid_(x * beta)))
+        backend.value(x) * beta > threshold, 1, either_sigmoid(x * beta)))
 
 
 def softplus(input, beta=1.0, threshold=20.0):
@@ -108,12 +108,12 @@ def softplus(input, beta=1.0, threshold=20.0):
                        threshold=threshold)
 
 
-softplus_ = either(lambda a: np.logaddexp(0, a), lambda t: softplus(t))
+either_softplus = either(lambda a: np.logaddexp(0, a), lambda t: softplus(t))
 
 
 def _mish_derivative(x):
-    t = tanh_(softplus_(x))
-    return t + x * sigmoid_(x) * (1 - t * t)
+    t = either_tanh(either_softplus(x))
+    return t + x * either_sigmoid(x) * (1 - t * t)
 
 
 MishGradFn = unary_node("mish", _mish_derivative)
@@ -128,7 +128,7 @@ def mish(input, inplace=False):
     return _maybe_inplace(_mish, input, inplace)
 
 
-LogsigmoidGradFn = unary_node("logsigmoid", lambda x: sigmoid_(-x))
+LogsigmoidGradFn = unary_node("logsigmoid", lambda x: either_sigmoid(-x))
 
 
 def logsigmoid(input):
@@ -147,7 +147,7 @@ def softsign(input):
     return apply_unary(SoftsignGradFn, input, lambda a: a / (1 + np.abs(a)))
 
 
-TanhshrinkGradFn = unary_node("tanhshrink", lambda x: tanh_(x) * tanh_(x))
+TanhshrinkGradFn = unary_node("tanhshrink", lambda x: either_tanh(x) * either_tanh(x))
 
 
 def tanhshrink(input):
@@ -158,7 +158,7 @@ def tanhshrink(input):
 # ------------------------------------------------------------------------- exponential
 EluGradFn = unary_node(
     "elu", lambda x, alpha, scale: scale * backend.where(
-        _linear_part(x), 1, alpha * exp_(_non_positive(x))))
+        _linear_part(x), 1, alpha * either_exp(_non_positive(x))))
 
 
 def _elu(input, alpha, scale=1.0):
@@ -179,15 +179,18 @@ def selu(input, inplace=False):
 
 
 CeluGradFn = unary_node(
-    "celu", lambda x, alpha: backend.where(_linear_part(x), 1, exp_(_non_positive(x) / alpha)))
+    "celu",
+    lambda x, alpha: backend.where(_linear_part(x), 1, either_exp(_non_positive(x) / alpha)))
+
+
+def _celu_array(a, alpha):
+    return np.where(a > 0, a, alpha * np.expm1(np.where(a > 0, 0, a) / alpha))
 
 
 def _celu(input, alpha):
     if alpha == 0:
         raise RuntimeError("ZeroDivisionError (celu with alpha=0)")
-    return apply_unary(CeluGradFn, input,
-                       lambda a, alpha: np.where(a > 0, a, alpha * np.expm1(np.where(a > 0, 0, a) / alpha)),
-                       "refuse", alpha=alpha)
+    return apply_unary(CeluGradFn, input, _celu_array, "refuse", alpha=alpha)
 
 
 def celu(input, alpha=1.0, inplace=False):

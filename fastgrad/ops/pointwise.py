@@ -16,7 +16,7 @@ from fastgrad import dtypes
 from fastgrad.autograd.function import GradFn, needs_grad, unbroadcast
 from fastgrad.autograd.tensor import Tensor
 from fastgrad.kernels import special
-from fastgrad.ops import backend
+from fastgrad.ops import backend, elementwise
 from fastgrad.ops._methods import tensor_method
 from fastgrad.ops._operands import as_tensor, operand
 from fastgrad.ops.arithmetic import BinaryGradFn, _binary, _partial
@@ -70,10 +70,10 @@ def apply_unary(node_class, input, on_array, integers="float", **params):
     """``on_array(array, **params)`` on ``input``'s data, recording ``node_class``.
 
     ``integers`` is PyTorch's rule for bool / integer input: "float" computes in the default
-    float dtype (sin), "copy" returns a copy (nan_to_num), "copy_ints" too but refuses bool
-    (floor of an integer is itself), "compute" keeps the dtype (sign, hardtanh), "refuse" raises NotImplementedError (frac,
-    gelu). Floating
-    results keep the input's dtype. No NumPy warning escapes: PyTorch gives none.
+    float dtype (sin); "copy" returns a copy (nan_to_num); "copy_ints" too but refuses bool
+    (floor); "compute" keeps the dtype (sign, hardtanh); "refuse" raises NotImplementedError
+    (frac, gelu). Floating results keep the input's dtype. No NumPy warning escapes: PyTorch
+    gives none.
     """
     x = as_tensor(input)
     arr = x.arr
@@ -130,48 +130,30 @@ def _sigmoid_array(x):
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
 
 
-def _sigmoid_op(x):
-    from fastgrad.ops.elementwise import sigmoid
-
-    return sigmoid(x)
-
-
-def _tanh_op(x):
-    from fastgrad.ops.elementwise import tanh
-
-    return tanh(x)
-
-
-def _sqrt_op(x):
-    from fastgrad.ops.elementwise import sqrt
-
-    return sqrt(x)
-
-
-sigmoid_ = either(_sigmoid_array, _sigmoid_op)
-tanh_ = either(np.tanh, _tanh_op)
-sqrt_ = either(np.sqrt, _sqrt_op)
-exp_ = backend.exp
-log_ = backend.log
+either_sigmoid = either(_sigmoid_array, elementwise.sigmoid)
+either_tanh = either(np.tanh, elementwise.tanh)
+either_exp = backend.exp
 LN2, LN10 = math.log(2.0), math.log(10.0)
 TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 # -------------------------------------------------------------------- trigonometric, hyperbolic
 # Derivatives read x or out; constants are Python floats, so float32 stays float32.
-sin = unary("sin", np.sin, lambda x: cos_(x), doc="sin(input) (radians); d/dx = cos(x).")
-cos = unary("cos", np.cos, lambda x: -sin_(x), doc="cos(input) (radians); d/dx = -sin(x).")
+sin = unary("sin", np.sin, lambda x: either_cos(x), doc="sin(input) (radians); d/dx = cos(x).")
+cos = unary("cos", np.cos, lambda x: -either_sin(x), doc="cos(input) (radians); d/dx = -sin(x).")
 tan = unary("tan", np.tan, lambda out: 1 + out * out, "out",
             doc="tan(input) (radians); d/dx = 1 + tan(x)^2.")
-asin = unary("asin", np.arcsin, lambda x: rsqrt_(1 - x * x),
+asin = unary("asin", np.arcsin, lambda x: either_rsqrt(1 - x * x),
              doc="arcsin(input), NaN outside [-1, 1]; d/dx = 1 / sqrt(1 - x^2).")
-acos = unary("acos", np.arccos, lambda x: -rsqrt_(1 - x * x),
+acos = unary("acos", np.arccos, lambda x: -either_rsqrt(1 - x * x),
              doc="arccos(input), NaN outside [-1, 1]; d/dx = -1 / sqrt(1 - x^2).")
-atan = unary("atan", np.arctan, lambda x: 1 / (1 + x * x), doc="arctan(input); d/dx = 1 / (1 + x^2).")
-sinh = unary("sinh", np.sinh, lambda x: cosh_(x), doc="sinh(input); d/dx = cosh(x).")
-cosh = unary("cosh", np.cosh, lambda x: sinh_(x), doc="cosh(input); d/dx = sinh(x).")
-asinh = unary("asinh", np.arcsinh, lambda x: rsqrt_(x * x + 1), doc="arsinh(input); d/dx = 1 / sqrt(x^2 + 1).")
+atan = unary("atan", np.arctan, lambda x: 1 / (1 + x * x),
+             doc="arctan(input); d/dx = 1 / (1 + x^2).")
+sinh = unary("sinh", np.sinh, lambda x: either_cosh(x), doc="sinh(input); d/dx = cosh(x).")
+cosh = unary("cosh", np.cosh, lambda x: either_sinh(x), doc="cosh(input); d/dx = sinh(x).")
+asinh = unary("asinh", np.arcsinh, lambda x: either_rsqrt(x * x + 1),
+              doc="arsinh(input); d/dx = 1 / sqrt(x^2 + 1).")
 # PyTorch's formula (also where acosh itself is NaN, x < 1: its gradient is finite there)
-acosh = unary("acosh", np.arccosh, lambda x: rsqrt_(x * x - 1),
+acosh = unary("acosh", np.arccosh, lambda x: either_rsqrt(x * x - 1),
               doc="arcosh(input), NaN below 1; d/dx = 1 / sqrt(x^2 - 1).")
 atanh = unary("atanh", np.arctanh, lambda x: 1 / (1 - x * x),
               doc="artanh(input), NaN outside [-1, 1]; d/dx = 1 / (1 - x^2).")
@@ -179,7 +161,8 @@ atanh = unary("atanh", np.arctanh, lambda x: 1 / (1 - x * x),
 # ------------------------------------------------------------------------------- rounding
 floor = unary("floor", np.floor, None, integers="copy_ints", doc="Round down; zero gradient.")
 ceil = unary("ceil", np.ceil, None, integers="copy_ints", doc="Round up; zero gradient.")
-trunc = unary("trunc", np.trunc, None, integers="copy_ints", doc="Round toward zero; zero gradient.")
+trunc = unary("trunc", np.trunc, None, integers="copy_ints",
+              doc="Round toward zero; zero gradient.")
 frac = unary("frac", lambda a: a - np.trunc(a), lambda x: 1, integers="refuse",
              doc="input - trunc(input), with input's sign; d/dx = 1. Floats only, as in PyTorch.")
 
@@ -233,25 +216,28 @@ def _square_array(a):
 square = unary("square", _square_array, lambda x: 2 * x, integers="compute",
                doc="input * input (integers stay integers, bool gives int64); d/dx = 2x.")
 log2 = unary("log2", np.log2, lambda x: 1 / (x * LN2), doc="Base-2 logarithm; d/dx = 1 / (x ln 2).")
-log10 = unary("log10", np.log10, lambda x: 1 / (x * LN10), doc="Base-10 logarithm; d/dx = 1 / (x ln 10).")
+log10 = unary("log10", np.log10, lambda x: 1 / (x * LN10),
+              doc="Base-10 logarithm; d/dx = 1 / (x ln 10).")
 log1p = unary("log1p", np.log1p, lambda x: 1 / (1 + x),
               doc="log(1 + input), exact for small input; d/dx = 1 / (1 + x).")
 exp2 = unary("exp2", np.exp2, lambda out: out * LN2, "out", doc="2 ** input; d/dx = 2^x ln 2.")
 expm1 = unary("expm1", np.expm1, lambda out: out + 1, "out",
               doc="exp(input) - 1, exact for small input; d/dx = exp(x).")
-erf = unary("erf", special.erf, lambda x: TWO_OVER_SQRT_PI * exp_(-(x * x)),
+erf = unary("erf", special.erf, lambda x: TWO_OVER_SQRT_PI * either_exp(-(x * x)),
             doc="The error function; d/dx = 2 / sqrt(pi) exp(-x^2).")
-erfc = unary("erfc", special.erfc, lambda x: -TWO_OVER_SQRT_PI * exp_(-(x * x)),
-             doc="1 - erf(input), without cancellation for large input; d/dx = -2 / sqrt(pi) exp(-x^2).")
-erfinv = unary("erfinv", special.erfinv, lambda out: (math.sqrt(math.pi) / 2) * exp_(out * out),
-               "out", doc="The inverse of erf on (-1, 1), +-inf at +-1, NaN beyond; "
-                          "d/dx = sqrt(pi) / 2 exp(erfinv(x)^2).")
+erfc = unary("erfc", special.erfc, lambda x: -TWO_OVER_SQRT_PI * either_exp(-(x * x)),
+             doc="1 - erf(input), without cancellation for large input; "
+                 "d/dx = -2 / sqrt(pi) exp(-x^2).")
+erfinv = unary("erfinv", special.erfinv,
+               lambda out: (math.sqrt(math.pi) / 2) * either_exp(out * out), "out",
+               doc="The inverse of erf on (-1, 1), +-inf at +-1, NaN beyond; "
+                   "d/dx = sqrt(pi) / 2 exp(erfinv(x)^2).")
 
-cos_ = either(np.cos, cos)
-sin_ = either(np.sin, sin)
-cosh_ = either(np.cosh, cosh)
-sinh_ = either(np.sinh, sinh)
-rsqrt_ = either(lambda a: 1 / np.sqrt(a), rsqrt)
+either_cos = either(np.cos, cos)
+either_sin = either(np.sin, sin)
+either_cosh = either(np.cosh, cosh)
+either_sinh = either(np.sinh, sinh)
+either_rsqrt = either(lambda a: 1 / np.sqrt(a), rsqrt)
 
 _NanToNumGradFn = unary_node("nan_to_num", lambda x, **_: np.isfinite(backend.value(x)))
 
@@ -287,7 +273,7 @@ def apply_binary(node_class, input, other, on_arrays, floats_only=False, tensor_
     """``on_arrays(a, b)`` broadcasting, with PyTorch's promotion (integers give the default
     float), recording ``node_class``; ``tensor_other``: ``other`` must be a Tensor (PyTorch's
     signature of atan2, hypot, logaddexp)."""
-    name = node_class.__name__[:-len("GradFn")].lower().lstrip("_")
+    name = node_class.__name__[:-len("GradFn")].lower()
     if tensor_other and not isinstance(other, Tensor):
         raise TypeError(f"{name}(): argument 'other' (position 2) must be Tensor, not "
                         f"{type(other).__name__}")
@@ -324,7 +310,7 @@ def atan2(input, other):
 
 
 def _hypot_d(a, b):
-    return a / hypot_(a, b)
+    return a / either_hypot(a, b)
 
 
 _HypotGradFn = binary_node("hypot", _hypot_d, lambda a, b: _hypot_d(b, a))
@@ -337,7 +323,7 @@ def hypot(input, other):
 
 
 def _logaddexp_d(a, b):
-    return sigmoid_(a - b)  # exp(a) / (exp(a) + exp(b)), with no overflow
+    return either_sigmoid(a - b)  # exp(a) / (exp(a) + exp(b)), with no overflow
 
 
 _LogaddexpGradFn = binary_node("logaddexp", _logaddexp_d, lambda a, b: _logaddexp_d(b, a))
@@ -369,7 +355,9 @@ def copysign(input, other):
     return apply_binary(CopysignGradFn, input, other, np.copysign, tensor_other=False)
 
 
-hypot_ = either(np.hypot, hypot)
+# (a partial's recipe may get a constant ndarray as ``other``, which hypot() itself refuses)
+either_hypot = either(np.hypot, lambda a, b: apply_binary(_HypotGradFn, a, b, np.hypot,
+                                                          tensor_other=False))
 
 
 class LerpGradFn(GradFn):
@@ -377,7 +365,7 @@ class LerpGradFn(GradFn):
 
     fresh_grads = True
 
-    def __init__(self, start, end, weight, weight_value, out_shape):
+    def __init__(self, start, end, weight, weight_value):
         super().__init__(start, end, weight)
         self.shapes = (start.shape, end.shape, np.shape(weight_value))
         self.save_for_backward(start, end, weight if weight is not None else weight_value)
@@ -410,7 +398,7 @@ def lerp(input, end, weight):
     w, weight_t = operand(weight)
     a, b = start.arr, end.arr
     try:
-        shape = np.broadcast_shapes(a.shape, b.shape, np.shape(w))
+        np.broadcast_shapes(a.shape, b.shape, np.shape(w))
     except ValueError:
         shapes = [a.shape, b.shape, np.shape(w)]
         raise RuntimeError(f"lerp: the shapes of input, end and weight {shapes} do not "
@@ -418,10 +406,8 @@ def lerp(input, end, weight):
     with np.errstate(all="ignore"):
         diff = b - a
         out = np.where(np.abs(w) < 0.5, a + w * diff, b - diff * (1 - w)).astype(a.dtype)
-    fn = None
-    if needs_grad(start, end, weight_t):
-        fn = LerpGradFn(start, end, weight_t, w, shape)
-    return Tensor._wrap(np.broadcast_to(out, shape).copy() if out.shape != shape else out, fn)
+    fn = LerpGradFn(start, end, weight_t, w) if needs_grad(start, end, weight_t) else None
+    return Tensor._wrap(out, fn)
 
 
 def _float_name(dtype):
