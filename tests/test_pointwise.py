@@ -277,3 +277,25 @@ def test_every_name_of_the_task_is_there():
                  "Hardsigmoid", "Hardswish", "Softplus", "Mish", "LogSigmoid", "Softsign",
                  "Tanhshrink", "GLU", "Softmin"]:
         assert issubclass(getattr(nn, name), nn.Module), name
+
+
+NUMPY_REFERENCE = {"sin": np.sin, "cos": np.cos, "tan": np.tan, "atan": np.arctan,
+                   "sinh": np.sinh, "cosh": np.cosh, "asinh": np.arcsinh, "floor": np.floor,
+                   "ceil": np.ceil, "trunc": np.trunc, "square": np.square, "exp2": np.exp2,
+                   "expm1": np.expm1, "log1p": lambda a: np.log1p(np.abs(a)), "sign": np.sign}
+
+
+@settings(max_examples=60, deadline=None)
+@given(shape=st.lists(st.integers(0, 4), max_size=4), name=st.sampled_from(sorted(NUMPY_REFERENCE)),
+       dtype=st.sampled_from(["float32", "float64"]), seed=st.integers(0, 999))
+def test_unary_ops_keep_shape_and_dtype_and_match_numpy(shape, name, dtype, seed):
+    values = np.random.default_rng(seed).uniform(-3, 3, shape).astype(dtype)
+    op = getattr(fastgrad, name)
+    if name == "log1p":
+        values = np.abs(values)
+    x = fastgrad.tensor(values, dtype=getattr(fastgrad, dtype), requires_grad=True)
+    out = op(x)
+    assert out.shape == x.shape and out.dtype == x.dtype
+    np.testing.assert_allclose(out.arr, NUMPY_REFERENCE[name](values), rtol=1e-6)
+    out.backward(fastgrad.ones_like(out))
+    assert x.grad.shape == x.shape and x.grad.dtype == x.dtype
