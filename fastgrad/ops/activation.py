@@ -15,7 +15,7 @@ from fastgrad.ops import backend
 from fastgrad.ops._operands import as_tensor
 from fastgrad.ops.inplace import apply_inplace
 from fastgrad.ops.pointwise import (_refuse_integers, _sigmoid_array, apply_unary, either,
-                                    either_exp, either_sigmoid, either_tanh, erf, unary_node)
+                                    either_exp, either_sigmoid, either_tanh, erfc, unary_node)
 
 SQRT_2 = math.sqrt(2.0)
 INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -44,7 +44,7 @@ def _maybe_inplace(op, input, inplace, **params):
     return apply_inplace(input, op, **params) if inplace else op(input, **params)
 
 
-either_erf = either(special.erf, erf)
+either_erfc = either(special.erfc, erfc)
 
 
 # --------------------------------------------------------------------------------- gelu
@@ -52,7 +52,7 @@ def _gelu_array(a, approximate):
     if approximate == "tanh":
         inner = SQRT_2_OVER_PI * (a + GELU_TANH_CUBIC * a * a * a)
         return 0.5 * a * (1 + np.tanh(inner))
-    return 0.5 * a * (1 + special.erf(a / SQRT_2))
+    return 0.5 * a * special.erfc(-a / SQRT_2)  # Phi(x) without 1 + erf's cancellation at x << 0
 
 
 def _gelu_derivative(x, approximate):
@@ -60,14 +60,14 @@ def _gelu_derivative(x, approximate):
         t = either_tanh(SQRT_2_OVER_PI * (x + GELU_TANH_CUBIC * x * x * x))
         return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * SQRT_2_OVER_PI * (
             1 + 3 * GELU_TANH_CUBIC * x * x)
-    return 0.5 * (1 + either_erf(x / SQRT_2)) + x * INV_SQRT_2PI * either_exp(-0.5 * (x * x))
+    return 0.5 * either_erfc(-x / SQRT_2) + x * INV_SQRT_2PI * either_exp(-0.5 * (x * x))
 
 
 GeluGradFn = unary_node("gelu", _gelu_derivative)
 
 
 def gelu(input, approximate="none"):
-    """x * Phi(x) (Phi: the standard normal CDF, through erf); ``approximate="tanh"``:
+    """x * Phi(x) (Phi: the standard normal CDF, through erfc); ``approximate="tanh"``:
     0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). Floats only, as in PyTorch."""
     if approximate not in ("none", "tanh"):
         raise RuntimeError("approximate argument must be either none or tanh.")

@@ -1,4 +1,5 @@
-"""+ - * / ** @ and unary minus, as functions, Tensor methods and operators.
+"""+ - * / // % ** @ and unary minus (and div's rounding modes, fmod), as functions, Tensor
+methods and operators.
 
 Elementwise binary nodes save their partial derivatives, read back as ``f_d``, and share one
 backward: ``grad_i = unbroadcast(grad_output * f_d[i], shape_i)``. A partial that is not an
