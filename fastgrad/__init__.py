@@ -34,6 +34,11 @@ from fastgrad.ops import (gather, index_add, index_fill, index_select, masked_fi
 from fastgrad.ops import cummax, cummin, cumprod, cumsum, logcumsumexp
 from fastgrad.ops import kthvalue, median, mode, sort, topk
 from fastgrad.ops import nanmean, nansum, norm, prod, std_mean, var_mean
+from fastgrad.ops import (acos, acosh, arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh,
+                          asin, asinh, atan, atan2, atanh, ceil, copysign, cos, cosh, erf, erfc,
+                          erfinv, exp2, expm1, fix, floor, floor_divide, fmod, frac, hypot, lerp,
+                          log1p, log2, log10, logaddexp, nan_to_num, reciprocal, remainder, round,
+                          rsqrt, sgn, sign, sin, sinh, square, tan, trunc)
 from fastgrad.kernels.threads import get_num_threads, set_num_threads
 from fastgrad.random import (Generator, default_generator, get_rng_state, initial_seed,
                              manual_seed, seed, set_rng_state)

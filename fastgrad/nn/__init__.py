@@ -2,6 +2,9 @@
 from fastgrad.nn import functional, init, parallel, utils
 from fastgrad.nn.activation import LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from fastgrad.nn.attention import MultiheadAttention
+from fastgrad.nn.activation import (CELU, ELU, GELU, GLU, SELU, Hardsigmoid, Hardswish, Hardtanh,
+                                    LeakyReLU, LogSigmoid, Mish, ReLU6, SiLU, Softmin, Softplus,
+                                    Softsign, Tanhshrink)
 from fastgrad.nn.container import ModuleList, Sequential
 from fastgrad.nn.conv import Conv2d
 from fastgrad.nn.distance import CosineSimilarity, PairwiseDistance

@@ -1,6 +1,9 @@
 """``fastgrad.nn.functional``: the layers as functions (same ops the modules call)."""
 from fastgrad.nn.pixelshuffle import pixel_shuffle, pixel_unshuffle
 from fastgrad.ops.attention import scaled_dot_product_attention
+from fastgrad.ops.activation import (celu, elu, gelu, glu, hardsigmoid, hardswish, hardtanh,
+                                     leaky_relu, logsigmoid, mish, relu6, selu, silu, softmin,
+                                     softplus, softsign, tanhshrink)
 from fastgrad.ops.conv import conv2d
 from fastgrad.ops.distance import cosine_similarity, normalize, one_hot, pairwise_distance
 from fastgrad.ops.conv import conv1d, conv_transpose2d
@@ -29,6 +32,9 @@ __all__ = ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "linear", "dropo
 __all__ += ["binary_cross_entropy", "binary_cross_entropy_with_logits", "l1_loss",
             "smooth_l1_loss", "huber_loss", "kl_div"]
 __all__ += ["conv1d", "conv_transpose2d", "pad"]
+__all__ += ["gelu", "silu", "elu", "celu", "selu", "leaky_relu", "relu6", "hardtanh",
+            "hardsigmoid", "hardswish", "softplus", "mish", "logsigmoid", "softsign", "tanhshrink",
+            "glu", "softmin"]
 
 
 def relu(input, inplace=False):

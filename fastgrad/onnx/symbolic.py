@@ -265,3 +265,126 @@ def permute(g, node, x):
 def dropout(g, node, x):
     raise unsupported(node, "dropout in training mode; export drops nn.Dropout by putting the "
                             "model in eval mode, but F.dropout(training=True) was called")
+
+
+# ------------------------------------------------ pointwise math and activations (ops/pointwise.py,
+# ops/activation.py): the nodes carry their keyword parameters in ``node.params``
+for _node, _onnx_op in {"Sin": "Sin", "Cos": "Cos", "Tan": "Tan", "Asin": "Asin", "Acos": "Acos",
+                        "Atan": "Atan", "Sinh": "Sinh", "Cosh": "Cosh", "Asinh": "Asinh",
+                        "Acosh": "Acosh", "Atanh": "Atanh", "Floor": "Floor", "Ceil": "Ceil",
+                        "Sign": "Sign", "Sgn": "Sign", "Reciprocal": "Reciprocal", "Erf": "Erf",
+                        "Softsign": "Softsign", "Hardswish": "HardSwish"}.items():
+    SYMBOLICS[f"{_node}GradFn"] = _elementwise(_onnx_op)
+
+
+def _scalar(g, node, value):
+    """A 0-d initializer of the node's input dtype."""
+    return g.constant(np.asarray(value, dtype=node.input_dtypes[0]))
+
+
+@symbolic("RoundGradFn")
+def round_(g, node, x):
+    if node.params["decimals"] != 0:
+        raise unsupported(node, "round with decimals (ONNX's Round has none)")
+    return g.op("Round", *_known(node, x))
+
+
+@symbolic("RsqrtGradFn")
+def rsqrt(g, node, x):
+    return g.op("Reciprocal", g.op("Sqrt", *_known(node, x)))
+
+
+@symbolic("SquareGradFn")
+def square(g, node, x):
+    (x,) = _known(node, x)
+    return g.op("Mul", x, x)
+
+
+@symbolic("GeluGradFn")
+def gelu(g, node, x):
+    """Opset 17 has no Gelu: 0.5 x (1 + erf(x / sqrt 2)), or the tanh form."""
+    (x,) = _known(node, x)
+    if node.params["approximate"] == "tanh":
+        cube = g.op("Mul", x, g.op("Mul", x, x))
+        inner = g.op("Add", x, g.op("Mul", cube, _scalar(g, node, 0.044715)))
+        t = g.op("Tanh", g.op("Mul", inner, _scalar(g, node, np.sqrt(2 / np.pi))))
+    else:
+        t = g.op("Erf", g.op("Div", x, _scalar(g, node, np.sqrt(2.0))))
+    half_x = g.op("Mul", x, _scalar(g, node, 0.5))
+    return g.op("Mul", half_x, g.op("Add", t, _scalar(g, node, 1.0)))
+
+
+@symbolic("SiluGradFn")
+def silu(g, node, x):
+    (x,) = _known(node, x)
+    return g.op("Mul", x, g.op("Sigmoid", x))
+
+
+@symbolic("EluGradFn")
+def elu(g, node, x):
+    """elu, and selu (elu with a scale)."""
+    alpha, scale = float(node.params["alpha"]), float(node.params["scale"])
+    if scale != 1.0:
+        return g.op("Selu", *_known(node, x), alpha=alpha, gamma=scale)
+    return g.op("Elu", *_known(node, x), alpha=alpha)
+
+
+@symbolic("CeluGradFn")
+def celu(g, node, x):
+    return g.op("Celu", *_known(node, x), alpha=float(node.params["alpha"]))
+
+
+@symbolic("LeakyReluGradFn")
+def leaky_relu(g, node, x):
+    return g.op("LeakyRelu", *_known(node, x), alpha=float(node.params["negative_slope"]))
+
+
+@symbolic("HardtanhGradFn")
+def hardtanh(g, node, x):
+    """hardtanh and relu6: Clip."""
+    return g.op("Clip", *_known(node, x), _scalar(g, node, node.params["min_val"]),
+                _scalar(g, node, node.params["max_val"]))
+
+
+@symbolic("HardsigmoidGradFn")
+def hardsigmoid(g, node, x):
+    return g.op("HardSigmoid", *_known(node, x), alpha=1.0 / 6.0, beta=0.5)
+
+
+def _softplus(g, node, x):
+    """ONNX's Softplus has no beta and no linear tail: log(1 + exp(beta x)) / beta, and x
+    where beta x > threshold."""
+    beta, threshold = node.params.get("beta", 1.0), node.params.get("threshold", None)
+    scaled = x if beta == 1 else g.op("Mul", x, _scalar(g, node, beta))
+    soft = g.op("Softplus", scaled)
+    if beta != 1:
+        soft = g.op("Div", soft, _scalar(g, node, beta))
+    if threshold is None:
+        return soft
+    linear = g.op("Greater", scaled, _scalar(g, node, threshold))
+    return g.op("Where", linear, x, soft)
+
+
+@symbolic("SoftplusGradFn")
+def softplus(g, node, x):
+    return _softplus(g, node, *_known(node, x))
+
+
+@symbolic("MishGradFn")
+def mish(g, node, x):
+    """Mish is opset 18: x tanh(softplus(x))."""
+    (x,) = _known(node, x)
+    return g.op("Mul", x, g.op("Tanh", g.op("Softplus", x)))
+
+
+@symbolic("LogsigmoidGradFn")
+def logsigmoid(g, node, x):
+    """-softplus(-x)."""
+    (x,) = _known(node, x)
+    return g.op("Neg", g.op("Softplus", g.op("Neg", x)))
+
+
+@symbolic("TanhshrinkGradFn")
+def tanhshrink(g, node, x):
+    (x,) = _known(node, x)
+    return g.op("Sub", x, g.op("Tanh", x))

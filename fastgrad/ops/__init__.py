@@ -13,6 +13,13 @@ from fastgrad.ops.predicates import all, any, isclose, isfinite, isinf, isneginf
 from fastgrad.ops.search import argsort, argwhere, nonzero, searchsorted, where
 from fastgrad.ops.arithmetic import (add, div, divide, matmul, maximum, minimum, mul, multiply,
                                      neg, negative, pow, sub, subtract, true_divide)
+from fastgrad.ops.arithmetic import floor_divide, fmod, remainder
+from fastgrad.ops.pointwise import (acos, acosh, arccos, arccosh, arcsin, arcsinh, arctan, arctan2,
+                                    arctanh, asin, asinh, atan, atan2, atanh, ceil, copysign, cos,
+                                    cosh, erf, erfc, erfinv, exp2, expm1, fix, floor, frac, hypot,
+                                    lerp, log1p, log2, log10, logaddexp, nan_to_num, reciprocal,
+                                    round, rsqrt, sgn, sign, sin, sinh, square, tan, trunc)
+from fastgrad.ops import activation as _activation  # noqa: F401 (nn.functional's)
 from fastgrad.ops.cast import astype, bool, double, float, half, int, long, to, type
 from fastgrad.ops.elementwise import abs, clamp, clip, exp, log, relu, sigmoid, sqrt, tanh
 from fastgrad.ops.indexing import getitem, setitem

@@ -1,4 +1,5 @@
-"""+ - * / ** @ and unary minus, as functions, Tensor methods and operators.
+"""+ - * / // % ** @ and unary minus (and div's rounding modes, fmod), as functions, Tensor
+methods and operators.
 
 Elementwise binary nodes save their partial derivatives, read back as ``f_d``, and share one
 backward: ``grad_i = unbroadcast(grad_output * f_d[i], shape_i)``. A partial that is not an
@@ -165,9 +166,23 @@ def mul(a, b):
     return Tensor._wrap(out, fn)
 
 
-@tensor_method("div", "divide", "true_divide", "__truediv__", reflected="__rtruediv__")
-def div(a, b):
-    """True division; integer inputs give float32, as in PyTorch."""
+@tensor_method("div", "divide", "__truediv__", reflected="__rtruediv__")
+def div(a, b, *, rounding_mode=None):
+    """a / b, broadcasting. ``rounding_mode``: None, true division (integers give the default
+    float); "trunc", rounded toward zero; "floor", rounded down (``floor_divide``, ``//``).
+    A rounded quotient keeps an integer dtype, refuses an integer division by zero as PyTorch
+    does, and has a zero gradient."""
+    if rounding_mode is not None:
+        if rounding_mode not in ("trunc", "floor"):
+            raise RuntimeError("div expected rounding_mode to be one of None, 'trunc', or "
+                               f"'floor' but found '{rounding_mode}'")
+        return _rounded_division(a, b, rounding_mode)
+    return true_divide(a, b)
+
+
+@tensor_method("true_divide")
+def true_divide(a, b):
+    """True division; integer inputs give the default float, as in PyTorch."""
 
     def divide(x, y):
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -187,6 +202,132 @@ def pow(a, b):
     a_val, a_t, b_val, b_t, out = _binary(a, b, power)
     fn = PowGradFn(a_t, b_t, a_val, b_val, out) if needs_grad(a_t, b_t) else None
     return Tensor._wrap(out, fn)
+
+
+def _integer_division(a_val, b_val, out, what):
+    """PyTorch's error for an integer division by zero (NumPy would give 0 and a warning)."""
+    if out.dtype.kind in "biu" and np.any(np.asarray(b_val) == 0):
+        raise RuntimeError(f"ZeroDivisionError ({what} of integers by a zero divisor)")
+
+
+def _trunc_divide(x, y):
+    if np.result_type(x, y).kind == "f":
+        return np.trunc(np.true_divide(x, y))
+    quotient = np.floor_divide(x, y)
+    # floor and trunc differ where the division is inexact and the signs differ
+    return quotient + ((np.remainder(x, y) != 0) & ((np.asarray(x) < 0) != (np.asarray(y) < 0)))
+
+
+class RoundedDivGradFn(BinaryGradFn):
+    """div with a rounding_mode: piecewise constant, so a zero gradient (PyTorch's)."""
+
+    def __init__(self, a, b, a_val, b_val):
+        super().__init__(a, b, np.shape(a_val), np.shape(b_val), 0, 0)
+
+
+class FloorDivideGradFn(GradFn):
+    """floor_divide / ``//``: PyTorch has no derivative for it and raises in the backward."""
+
+    def backward(self, grad_output):
+        raise RuntimeError("the derivative for 'floor_divide' is not implemented.")
+
+
+def _rounded_division(a, b, rounding_mode, node_class=RoundedDivGradFn):
+    rounding = _trunc_divide if rounding_mode == "trunc" else np.floor_divide
+
+    def compute(x, y):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return rounding(x, y)
+
+    _refuse_bool_division(a, b, rounding_mode)
+    a_val, a_t, b_val, b_t, out = _binary(a, b, compute)
+    _integer_division(a_val, b_val, out, f"division with rounding_mode='{rounding_mode}'")
+    fn = None
+    if needs_grad(a_t, b_t):
+        fn = (node_class(a_t, b_t) if node_class is FloorDivideGradFn
+              else node_class(a_t, b_t, a_val, b_val))
+    return Tensor._wrap(out, fn)
+
+
+def _refuse_bool_division(a, b, rounding_mode):
+    if all(getattr(getattr(v, "arr", v), "dtype", None) == np.bool_ or isinstance(v, bool)
+           for v in (a, b)):
+        raise NotImplementedError(f'"div_{rounding_mode}_cpu" not implemented for \'Bool\'')
+
+
+@tensor_method("floor_divide", "__floordiv__", reflected="__rfloordiv__")
+def floor_divide(input, other):
+    """input // other rounded down (Python's rule, as PyTorch); integers stay integers and a
+    zero integer divisor raises. Not differentiable in PyTorch: its backward raises."""
+    return _rounded_division(input, other, "floor", FloorDivideGradFn)
+
+
+def _floor_quotient(a, b):
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        return div(a, b, rounding_mode="floor")
+    return np.floor_divide(a, b)
+
+
+def _trunc_quotient(a, b):
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        return div(a, b, rounding_mode="trunc")
+    return _trunc_divide(a, b)
+
+
+class RemainderGradFn(BinaryGradFn):
+    """d/da = 1, d/db = -floor(a / b) (a piecewise constant: PyTorch's)."""
+
+    def __init__(self, a, b, a_val, b_val, out):
+        d_b = None
+        if b is not None and b.requires_grad:
+            d_b = _partial(lambda x, y: -_floor_quotient(x, y), a_val, b_val, out, a, b)
+        super().__init__(a, b, np.shape(a_val), np.shape(b_val), 1, d_b)
+
+
+class FmodGradFn(BinaryGradFn):
+    """d/da = 1, d/db = -trunc(a / b)."""
+
+    def __init__(self, a, b, a_val, b_val, out):
+        d_b = None
+        if b is not None and b.requires_grad:
+            d_b = _partial(lambda x, y: -_trunc_quotient(x, y), a_val, b_val, out, a, b)
+        super().__init__(a, b, np.shape(a_val), np.shape(b_val), 1, d_b)
+
+
+def _modulo(a, b, on_arrays, node_class, what):
+    def compute(x, y):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return on_arrays(x, y)
+
+    a_val, a_t, b_val, b_t, out = _binary(a, b, compute)
+    _integer_division(a_val, b_val, out, what)
+    fn = node_class(a_t, b_t, a_val, b_val, out) if needs_grad(a_t, b_t) else None
+    return Tensor._wrap(out, fn)
+
+
+def _python_modulo(x, y):
+    """PyTorch's remainder: fmod moved into ``y``'s sign (a zero result stays fmod's zero,
+    where NumPy's remainder would give it ``y``'s sign)."""
+    if np.result_type(x, y).kind != "f":
+        return np.remainder(x, y)
+    mod = np.fmod(x, y)
+    return np.where((mod != 0) & ((np.asarray(y) < 0) != (mod < 0)), mod + y, mod)
+
+
+@tensor_method("remainder", "__mod__", reflected="__rmod__")
+def remainder(input, other):
+    """input - floor(input / other) * other: the sign of ``other`` (Python's ``%``, as
+    PyTorch); a zero integer divisor raises, a zero float divisor gives NaN."""
+    for value in (input, other):
+        if getattr(getattr(value, "arr", None), "dtype", None) == np.bool_:
+            raise NotImplementedError('"remainder_cpu" not implemented for \'Bool\'')
+    return _modulo(input, other, _python_modulo, RemainderGradFn, "remainder")
+
+
+@tensor_method()
+def fmod(input, other):
+    """input - trunc(input / other) * other: the sign of ``input`` (C's fmod)."""
+    return _modulo(input, other, np.fmod, FmodGradFn, "fmod")
 
 
 class MaximumMinimumGradFn(BinaryGradFn):
@@ -298,7 +439,7 @@ def matmul(a, b):
     return Tensor._wrap(out, fn)
 
 
-true_divide = divide = div
+divide = div
 multiply = mul
 subtract = sub
 negative = neg
@@ -306,5 +447,9 @@ negative = neg
 tensor_inplace_method(add, "add_", "__iadd__")
 tensor_inplace_method(sub, "sub_", "__isub__")
 tensor_inplace_method(mul, "mul_", "__imul__")
-tensor_inplace_method(div, "div_", "__itruediv__")
+tensor_inplace_method(div, "div_", "divide_", "__itruediv__")
+tensor_inplace_method(true_divide, "true_divide_")
+tensor_inplace_method(floor_divide, "floor_divide_", "__ifloordiv__")
+tensor_inplace_method(remainder, "remainder_", "__imod__")
+tensor_inplace_method(fmod, "fmod_")
 tensor_inplace_method(pow, "pow_", "__ipow__")
