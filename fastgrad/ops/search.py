@@ -35,6 +35,15 @@ def where(condition, input=None, other=None):
     return _where3(condition, input, other)
 
 
+def _where_method(self, condition, other):
+    """``x.where(condition, y)`` is ``where(condition, x, y)``: PyTorch's method takes the
+    tensor it is called on as the values where ``condition`` holds."""
+    return _where3(condition, self, other)
+
+
+Tensor.where = _where_method  # not a tensor_method: the function's argument order differs
+
+
 def _stable_argsort(arr, axis, descending):
     """Stable argsort along ``axis``; descending keeps equal elements in their input order
     (sorting the reversed array ascending and reversing back), and NaN counts as the
