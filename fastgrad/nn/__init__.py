@@ -8,6 +8,8 @@ from fastgrad.nn.flatten import Flatten, Unflatten
 from fastgrad.nn.linear import Identity, Linear
 from fastgrad.nn.loss import CrossEntropyLoss, MSELoss, NLLLoss
 from fastgrad.nn.module import Module
+from fastgrad.nn.normalization import (BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d,
+                                       LayerNorm)
 from fastgrad.nn.parameter import Parameter
 from fastgrad.nn.pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool1d,
                                  AvgPool2d, MaxPool1d, MaxPool2d, MaxUnpool2d)
