@@ -155,6 +155,13 @@ def _optional(t):
     return None if t is None else as_tensor(t)
 
 
+def _check_dtypes(x, *tensors):
+    """PyTorch's CPU kernels take one dtype for the input and every per-feature tensor."""
+    if any(t is not None and t.dtype != x.dtype for t in tensors):
+        found = ", ".join(str(t.dtype) for t in (x, *tensors) if t is not None)
+        raise RuntimeError(f"mixed dtype (CPU): all inputs must share same datatype (got {found})")
+
+
 def _check_per_channel(channels, **tensors):
     """PyTorch's check that each per-channel tensor has one element per channel."""
     for name, t in tensors.items():
@@ -196,6 +203,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     channels = shape[1] if len(shape) > 1 else 0
     _check_per_channel(channels, running_mean=running_mean, running_var=running_var,
                        weight=weight, bias=bias)
+    _check_dtypes(x, running_mean, running_var, weight, bias)
     if len(shape) < 2:
         raise RuntimeError(f"batch_norm expects an input of at least 2 dimensions (N, C, *), "
                            f"got shape {shape}")
@@ -238,6 +246,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
                            f"[*, {', '.join(map(str, normalized))}], but got input of size"
                            f"{list(shape)}")
     weight, bias = _optional(weight), _optional(bias)
+    _check_dtypes(x, weight, bias)
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None and tuple(t.shape) != normalized:
             raise RuntimeError(f"Expected {name} to be of same shape as normalized_shape, but got "
@@ -260,6 +269,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
         raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, "
                            f"but got input of shape {list(shape)} and num_groups={num_groups}")
     weight, bias = _optional(weight), _optional(bias)
+    _check_dtypes(x, weight, bias)
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None and (t.ndim != 1 or t.shape[0] != shape[1]):
             raise RuntimeError(f"Expected {name} to be a vector of size equal to the number of "
@@ -288,6 +298,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     running_mean, running_var = _optional(running_mean), _optional(running_var)
     _check_per_channel(shape[1], running_mean=running_mean, running_var=running_var,
                        weight=weight, bias=bias)
+    _check_dtypes(x, running_mean, running_var, weight, bias)
     layout = _channel_layout(shape, range(2, len(shape)))
     if not use_input_stats:
         if running_mean is None or running_var is None:
