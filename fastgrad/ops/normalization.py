@@ -59,14 +59,18 @@ class NormalizationGradFn(GradFn):
     group and dx = rstd * (dy - mean(dy) - xhat * mean(dy * xhat)), dy = grad * weight, the
     means over the normalised axes; with given statistics xhat is affine in x: dx = dy * rstd.
     Saves weight, and xhat and rstd as ``derived`` from x (recomputed for create_graph).
+    ``fixed_stats``: the given (mean, var), each of shape (C,), or None (for graph readers:
+    an ONNX export writes them); ``eps`` as given.
     """
 
     fresh_grads = True  # every gradient is a new array (or a view of one, or grad_output)
 
-    def __init__(self, x, weight, bias, layout, xhat, rstd, recipe, batch_stats):
+    def __init__(self, x, weight, bias, layout, xhat, rstd, recipe, eps, fixed_stats):
         super().__init__(x, weight, bias)
         self.layout = layout
-        self.batch_stats = batch_stats
+        self.eps = eps
+        self.fixed_stats = fixed_stats
+        self.batch_stats = fixed_stats is None
         self.save_for_backward(weight, derived(xhat, lambda x: recipe(x)[0], x),
                                derived(rstd, lambda x: recipe(x)[1], x))
 
@@ -96,9 +100,10 @@ class NormalizationGradFn(GradFn):
         return ((dy - mean_dy - xhat * mean_dy_xhat) * rstd).reshape(self.input_shapes[0])
 
 
+# One class name per layer, as PyTorch's nodes (NativeBatchNormBackward0, ...): what the
+# graph shows and what an ONNX conversion is registered for.
 class BatchNormGradFn(NormalizationGradFn):
-    """batch_norm's node; ``fixed_stats`` is (running_mean, running_var) of shape (C,) when it
-    normalised with them (eval mode: what an ONNX export writes), else None."""
+    pass
 
 
 class LayerNormGradFn(NormalizationGradFn):
@@ -124,7 +129,8 @@ def _normalize(node_class, x, weight, bias, layout, eps, stats=None):
 
         xhat, rstd, mean, var = _standardized(arr, layout, eps)
     else:
-        mean, var = (s.astype(arr.dtype, copy=False) for s in stats)
+        # copies: the running statistics are buffers, updated in place by later calls
+        mean, var = (s.astype(arr.dtype) for s in stats)
         rstd = (var + eps) ** -0.5
 
         def recipe(x):
@@ -136,10 +142,8 @@ def _normalize(node_class, x, weight, bias, layout, eps, stats=None):
         out += bias.arr.reshape(layout.affine_shape)
     fn = None
     if needs_grad(x, weight, bias):
-        fn = node_class(x, weight, bias, layout, xhat, rstd, recipe, batch_stats=stats is None)
-        if node_class is BatchNormGradFn:
-            fn.eps = eps
-            fn.fixed_stats = None if stats is None else tuple(s.reshape(-1) for s in (mean, var))
+        fixed_stats = None if stats is None else (mean.reshape(-1), var.reshape(-1))
+        fn = node_class(x, weight, bias, layout, xhat, rstd, recipe, eps, fixed_stats)
     return Tensor._wrap(out, fn), mean, var
 
 
