@@ -11,6 +11,7 @@ full-size temporaries, and the gradient of the input in one formula.
 """
 import collections
 import math
+import numbers
 
 import numpy as np
 
@@ -79,7 +80,9 @@ class NormalizationGradFn(GradFn):
         layout = self.layout
         grad_x = grad_weight = grad_bias = None
         if self.needs_input_grad[0]:
-            dy = grad_output if weight is None else grad_output * weight.reshape(layout.affine_shape)
+            dy = grad_output
+            if weight is not None:
+                dy = grad_output * weight.reshape(layout.affine_shape)
             grad_x = self._input_grad(dy, xhat, rstd)
         if self.needs_input_grad[1]:
             grad_weight = unbroadcast(grad_output * xhat, layout.affine_shape).reshape(
@@ -239,8 +242,9 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalise over the last ``len(normalized_shape)`` axes, which must equal
     ``normalized_shape``; weight and bias have that shape (or are None)."""
     x = _float_input(input, "layer_norm")
-    normalized = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    normalized = tuple(int(s) for s in normalized)
+    if isinstance(normalized_shape, numbers.Integral):
+        normalized_shape = (normalized_shape,)
+    normalized = tuple(int(s) for s in normalized_shape)
     shape = x.shape
     if not normalized:
         raise RuntimeError("Expected normalized_shape to be at least 1-dimensional, i.e., "
