@@ -58,7 +58,9 @@ class NormalizationGradFn(GradFn):
 
     With the statistics from the input (``batch_stats``), xhat depends on every element of its
     group and dx = rstd * (dy - mean(dy) - xhat * mean(dy * xhat)), dy = grad * weight, the
-    means over the normalised axes; with given statistics xhat is affine in x: dx = dy * rstd.
+    means over the normalised axes (batch_norm and instance_norm, whose weight is constant
+    over those axes, take it out of the means: ``_per_channel_backward``); with given
+    statistics xhat is affine in x: dx = dy * rstd.
     Saves weight, and xhat and rstd as ``derived`` from x (recomputed for create_graph).
     ``fixed_stats``: the given (mean, var), each of shape (C,), or None (for graph readers:
     an ONNX export writes them); ``eps`` as given.
@@ -77,6 +79,8 @@ class NormalizationGradFn(GradFn):
 
     def backward(self, grad_output):
         weight, xhat, rstd = self.saved_tensors
+        if self.batch_stats and self._weight_is_constant_over_the_axes():
+            return self._per_channel_backward(grad_output, weight, xhat, rstd)
         layout = self.layout
         grad_x = grad_weight = grad_bias = None
         if self.needs_input_grad[0]:
@@ -89,6 +93,33 @@ class NormalizationGradFn(GradFn):
                 self.input_shapes[1])
         if self.needs_input_grad[2]:
             grad_bias = unbroadcast(grad_output, layout.affine_shape).reshape(self.input_shapes[2])
+        return grad_x, grad_weight, grad_bias
+
+    def _weight_is_constant_over_the_axes(self):
+        """True for batch_norm and instance_norm: one weight per channel, statistics over
+        axes other than the channel's (not group_norm's regrouped view, not layer_norm's)."""
+        layout = self.layout
+        if layout.view_shape != self.input_shapes[0]:
+            return False
+        affine = (1,) * (len(layout.view_shape) - len(layout.affine_shape)) + layout.affine_shape
+        return all(affine[a] == 1 for a in layout.axes)
+
+    def _per_channel_backward(self, grad_output, weight, xhat, rstd):
+        """The batch-statistics backward when the weight is constant over the normalised
+        axes: it factors out of the means, whose sums are then the bias's and the weight's
+        gradients too (three full passes fewer than the general form)."""
+        layout = self.layout
+        count = max(layout.count, 1)
+        sum_g = grad_output.sum(axis=layout.axes, keepdims=True)
+        sum_g_xhat = (grad_output * xhat).sum(axis=layout.axes, keepdims=True)
+        grad_x = grad_weight = grad_bias = None
+        if self.needs_input_grad[0]:
+            scale = rstd if weight is None else rstd * weight.reshape(layout.affine_shape)
+            grad_x = (grad_output - sum_g / count - xhat * (sum_g_xhat / count)) * scale
+        if self.needs_input_grad[1]:
+            grad_weight = unbroadcast(sum_g_xhat, layout.affine_shape).reshape(self.input_shapes[1])
+        if self.needs_input_grad[2]:
+            grad_bias = unbroadcast(sum_g, layout.affine_shape).reshape(self.input_shapes[2])
         return grad_x, grad_weight, grad_bias
 
     def _input_grad(self, dy, xhat, rstd):
