@@ -1,12 +1,13 @@
 """Train the reference CNN (MNISTClassificationModel) on MNIST and report accuracy, macro-F1
-and micro-F1; ``--impl naive`` trains the loop-reference version of the same network.
+and micro-F1; ``--impl naive`` trains the loop-reference version of the same network,
+``--model bn`` the BatchNorm CNN (MNISTBatchNormCNN) instead.
 ``--export-onnx PATH`` writes the trained model as ONNX, ``--graph PATH`` draws the backward
 graph of one training step."""
 import os
 import sys
 
 import fastgrad
-from fastgrad.models import MNISTClassificationModel
+from fastgrad.models import MNISTBatchNormCNN, MNISTClassificationModel
 from mnist_training import build_parser, train
 
 
@@ -44,8 +45,15 @@ def write_graph(model, path, batch_size, log=print):
     log(f"graph written to {path}")
 
 
+# Each model's default learning rate (SGD, momentum 0.9): BatchNorm takes a larger one.
+DEFAULT_LR = {"reference": 0.01, "bn": 0.05}
+
+
 def main(argv=None):
-    parser = build_parser(__doc__, defaults={"epochs": 3, "lr": 0.01})
+    parser = build_parser(__doc__, defaults={"epochs": 3, "lr": None})
+    parser.add_argument("--model", choices=tuple(DEFAULT_LR), default="reference",
+                        help="the reference CNN, or the BatchNorm CNN (default --lr "
+                             + ", ".join(f"{m}: {lr}" for m, lr in DEFAULT_LR.items()) + ")")
     parser.add_argument("--impl", choices=("im2col", "naive"), default="im2col")
     parser.add_argument("--conv-relu", action="store_true", help="ReLU after each convolution")
     parser.add_argument("--export-onnx", metavar="PATH",
@@ -54,8 +62,15 @@ def main(argv=None):
                         help="draw the backward graph: .svg / .png / .pdf (needs Graphviz's "
                              "dot), or .dot for its text (needs fastgrad[viz])")
     args = parser.parse_args(argv)
+    if args.model == "bn" and (args.impl != "im2col" or args.conv_relu):
+        parser.error("--impl and --conv-relu choose variants of the reference model only")
+    if args.lr is None:
+        args.lr = DEFAULT_LR[args.model]
     fastgrad.manual_seed(args.seed)
-    model = MNISTClassificationModel(conv_relu=args.conv_relu, impl=args.impl)
+    if args.model == "bn":
+        model = MNISTBatchNormCNN()
+    else:
+        model = MNISTClassificationModel(conv_relu=args.conv_relu, impl=args.impl)
     results = train(model, args, add_channel=True)
     if args.export_onnx:
         export_onnx(model, args.export_onnx)

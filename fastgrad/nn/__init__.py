@@ -20,6 +20,8 @@ from fastgrad.nn.module import Module
 from fastgrad.nn.padding import (CircularPad1d, CircularPad2d, ConstantPad1d, ConstantPad2d,
                                  ReflectionPad1d, ReflectionPad2d, ReplicationPad1d,
                                  ReplicationPad2d, ZeroPad1d, ZeroPad2d)
+from fastgrad.nn.normalization import (BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d,
+                                       LayerNorm)
 from fastgrad.nn.parameter import Parameter
 from fastgrad.nn.pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool1d,
                                  AvgPool2d, MaxPool1d, MaxPool2d, MaxUnpool2d)

@@ -17,6 +17,7 @@ from fastgrad.ops.loss import cross_entropy, mse_loss, nll_loss
 from fastgrad.ops.loss import (binary_cross_entropy, binary_cross_entropy_with_logits, huber_loss,
                                kl_div, l1_loss, smooth_l1_loss)
 from fastgrad.ops.naive import conv2d_naive, max_pool2d_naive
+from fastgrad.ops.normalization import batch_norm, group_norm, instance_norm, layer_norm
 from fastgrad.ops.pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool2d,
                                   avg_pool1d, avg_pool2d, max_pool1d, max_pool2d, max_unpool2d)
 from fastgrad.ops.padding import pad
@@ -35,6 +36,7 @@ __all__ += ["conv1d", "conv_transpose2d", "pad"]
 __all__ += ["gelu", "silu", "elu", "celu", "selu", "leaky_relu", "relu6", "hardtanh",
             "hardsigmoid", "hardswish", "softplus", "mish", "logsigmoid", "softsign", "tanhshrink",
             "glu", "softmin"]
+__all__ += ["batch_norm", "layer_norm", "group_norm", "instance_norm"]
 
 
 def relu(input, inplace=False):

@@ -4,12 +4,7 @@ An entry is ``fn(g, node, *inputs) -> output name``: ``node`` is the traced ``Gr
 attributes and ``input_shapes``), ``inputs`` the ONNX value names of its inputs (None for a
 constant the node took no gradient for), ``g`` the graph being written (``g.op``,
 ``g.constant``, ``g.output_shape``), as in PyTorch's symbolic functions. Supporting another op
-is one entry here, e.g. for a batch-norm node in eval mode::
-
-    @symbolic("BatchNorm2dGradFn")
-    def batch_norm(g, node, x, weight, bias):
-        return g.op("BatchNormalization", x, weight, bias, g.constant(node.running_mean),
-                    g.constant(node.running_var), epsilon=node.eps)
+is one entry here (``batch_norm`` below is a typical one).
 """
 import numpy as np
 
@@ -229,6 +224,26 @@ def avg_pool2d(g, node, x):
 @symbolic("AdaptiveAvgPool2dGradFn")
 def adaptive_avg_pool2d(g, node, x):
     return _global_pool(g, node, x, "GlobalAveragePool", node.layout.planes_out[2:])
+
+
+@symbolic("BatchNormGradFn")
+def batch_norm(g, node, x, weight, bias):
+    """Eval mode: normalised with the running statistics, which become initializers. With
+    batch statistics (training, or no running statistics) ONNX's inference op does not fit."""
+    if node.fixed_stats is None:
+        raise unsupported(node, "normalising with the batch's statistics (training mode, or "
+                                "track_running_stats=False); export a model in eval mode")
+    (x,) = _known(node, x)
+    mean, var = node.fixed_stats
+    if bias is None and node.input_shapes[2] is not None:
+        raise unsupported(node, "a constant bias that the node keeps no copy of; make it a "
+                                "parameter of the model")
+    if weight is None:  # affine=False, or a constant weight, which the node saved
+        saved_weight = node.saved_tensors[0]
+        weight = g.constant(np.ones_like(mean) if saved_weight is None else saved_weight)
+    bias = bias if bias is not None else g.constant(np.zeros_like(mean))
+    return g.op("BatchNormalization", x, weight, bias, g.constant(mean), g.constant(var),
+                epsilon=float(node.eps))
 
 
 # -------------------------------------------------------------------------------- shapes
