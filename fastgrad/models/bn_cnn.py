@@ -3,9 +3,9 @@ from fastgrad import nn
 
 
 def conv_bn_relu(in_channels, out_channels):
-    """3x3 convolution keeping the size (padding=1), BatchNorm2d, ReLU. The convolution has no
+    """3x3 convolution keeping the size (padding="same"), BatchNorm2d, ReLU. The convolution has no
     bias: BatchNorm's shift would cancel it."""
-    return nn.Sequential(nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
+    return nn.Sequential(nn.Conv2d(in_channels, out_channels, 3, padding="same", bias=False),
                          nn.BatchNorm2d(out_channels), nn.ReLU())
 
 
