@@ -30,7 +30,7 @@ def test_forward_and_backward_shapes_and_gradients_reach_every_layer():
     convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
     norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
     assert [c.out_channels for c in convs] == [n.num_features for n in norms] == [16, 32, 64, 64]
-    assert all(c.bias is None and c.padding == (1, 1) for c in convs)
+    assert all(c.bias is None and c.padding == "same" for c in convs)
     assert model.head.in_features == 64
 
 
