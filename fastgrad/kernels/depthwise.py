@@ -70,9 +70,16 @@ def depthwise_input_grad(grad, weight, kh, kw, sh, sw, ph, pw, dh, dw, d_x):
 
 
 @numba.njit(cache=True, nogil=True)
-def depthwise_weight_grad(x, grad, kh, kw, sh, sw, ph, pw, dh, dw, d_weight):
+def depthwise_weight_grad(x, grad, kh, kw, sh, sw, ph, pw, dh, dw, partial, d_weight):
     """d_weight[c, i, j] = sum over n, oy, ox of grad[n, c, oy, ox] * the x pixel tap (i, j)
-    read. x (N, C, H, W); grad (N, C, OH, OW); d_weight (C, KH, KW), overwritten."""
+    read. x (N, C, H, W); grad (N, C, OH, OW); partial (OW,) scratch; d_weight (C, KH, KW),
+    overwritten.
+
+    Each tap's products are summed down the rows into ``partial``, one sum per output
+    column, then across it: the loop over columns is then an elementwise
+    multiply-add, which vectorises, where one running scalar sum would not (a float
+    reduction is not reordered without fastmath).
+    """
     N, C, H, W = x.shape
     out_h, out_w = grad.shape[2], grad.shape[3]
     d_weight[:, :, :] = 0
@@ -86,10 +93,10 @@ def depthwise_weight_grad(x, grad, kh, kw, sh, sw, ph, pw, dh, dw, d_weight):
                 for j in range(kw):
                     off_w = j * dw - pw
                     lo, hi = _valid_ox_range(off_w, sw, W, out_w)
-                    total = d_weight[c, i, j] * 0  # of the arrays' dtype
+                    partial[:] = 0
                     for oy in range(y_lo, y_hi):
                         row = src[oy * sh + off_h]
                         g_row = g[oy]
                         for ox in range(lo, hi):
-                            total += g_row[_u(ox)] * row[_u(ox * sw + off_w)]
-                    d_weight[c, i, j] += total
+                            partial[_u(ox)] += g_row[_u(ox)] * row[_u(ox * sw + off_w)]
+                    d_weight[c, i, j] += partial.sum()

@@ -345,7 +345,8 @@ class DepthwiseConv2dGradFn(GradFn):
             d_w = None
             if need_w:
                 d_w = np.empty(filters.shape, dtype)
-                depthwise_weight_grad(x_arr[lo:hi], grad[lo:hi], *taps, d_w)
+                partial = np.empty(g.out_w, dtype)
+                depthwise_weight_grad(x_arr[lo:hi], grad[lo:hi], *taps, partial, d_w)
             if need_x:
                 depthwise_input_grad(grad[lo:hi], filters, *taps, d_x_planes[lo:hi])
             return d_w
