@@ -3,7 +3,8 @@
 naive (loop over output positions) vs im2col (numba kernels) vs PyTorch CPU (when installed),
 per layer and per training step on a real MNIST batch, plus one timed epoch, numba compile
 times (cold and warm cache), the peak memory of an epoch, a step with another process busy on
-one core, and each layer's share of the machine's measured GEMM peak.
+one core, each layer's share of the machine's measured GEMM peak, and, where MPI's mpiexec is
+installed, data-parallel epochs (2 ranks x 1 thread against 1 process x 2 threads).
 
 Baselines run at their best, in their own fresh processes:
 - every child process gets the environment this script started with (``USER_ENV``, taken
@@ -280,6 +281,39 @@ def busy_core_steps(pairs=2, rounds=100):
     return float(np.median(quiet)), float(np.median(busy))
 
 
+def distributed_scaling(rounds=1):
+    """Images/s of one CNN epoch per data-parallel configuration (``scripts/
+    benchmark_distributed.py``: 2 MPI ranks x 1 thread against 1 process x 2 threads), medians
+    over ``rounds`` alternating runs; None when MPI's ``mpiexec`` is not installed."""
+    if not (Path(sys.executable).parent / "mpiexec").exists():
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "distributed.json"
+        subprocess.run([sys.executable, str(ROOT / "scripts" / "benchmark_distributed.py"),
+                        "--rounds", str(rounds), "--json", str(path)], env=_child_env(),
+                       check=True, capture_output=True, text=True)
+        runs = json.loads(path.read_text())["runs"]
+    return {name: {"images_per_s": float(np.median([r["images_per_s"] for r in rs])),
+                   "reduce_ms": (float(np.median([r["reduce_ms_per_step"] for r in rs]))
+                                 if "reduce_ms_per_step" in rs[0] else None)}
+            for name, rs in runs.items()}
+
+
+def _distributed_lines(scaling):
+    """The report's data-parallel section (``scaling`` from ``distributed_scaling``)."""
+    base = scaling.get("1 process x 2 threads", {}).get("images_per_s")
+    lines = ["", "## Data-parallel over MPI (one CNN epoch, global batch 64)", "",
+             "| configuration | images/s | vs 1 process x 2 threads | gradient averaging ms/step |",
+             "|---|---|---|---|"]
+    for name, r in scaling.items():
+        ratio = f"{r['images_per_s'] / base:.2f}x" if base else "-"
+        reduce_ms = "-" if r["reduce_ms"] is None else f"{r['reduce_ms']:.2f}"
+        lines.append(f"| {name} | {r['images_per_s']:,.0f} | {ratio} | {reduce_ms} |")
+    lines.append("\nMore configurations, the bare Allreduce and a cost model for 8-512 ranks: "
+                 "`scripts/benchmark_distributed.py`, docs/distributed.md.")
+    return lines
+
+
 def compile_times():
     """(cold, warm) seconds for a fresh process to import fastgrad and run one CNN step."""
     code = ("import time; t = time.perf_counter(); import sys; sys.path.insert(0, %r); "
@@ -410,6 +444,8 @@ def write_report(results, extras, path_md, path_png):
         lines += ["", "## With another process busy on one core", "",
                   f"CNN step at batch 64: {_ms(quiet)} ms quiet, {_ms(busy)} ms with a process "
                   f"spinning on one core ({busy / quiet:.2f}x)."]
+    if extras.get("distributed"):
+        lines += _distributed_lines(extras["distributed"])
     lines += _target_lines(results, extras)
     lines += ["", "## numba compile time", "",
               f"- import fastgrad + first CNN training step, empty numba cache (compiles the kernels): "
@@ -539,6 +575,8 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5, help="processes per implementation")
     parser.add_argument("--no-epoch", action="store_true", help="skip the timed epochs")
     parser.add_argument("--no-busy", action="store_true", help="skip the busy-core comparison")
+    parser.add_argument("--no-distributed", action="store_true",
+                        help="skip the data-parallel (MPI) epochs")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "RESULTS.md"))
     parser.add_argument("--png", default=str(ROOT / "benchmarks" / "results.png"))
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -560,8 +598,10 @@ def main(argv=None):
             epochs[impl] = run_child(["--epoch"], impl)
             other = max(other, epochs[impl]["other_cores"])
     busy = None if args.no_busy else busy_core_steps()
+    scaling = None if args.no_distributed else distributed_scaling()
     compile_s = compile_times()
     extras = {"epochs": epochs, "compile_s": compile_s, "busy": busy, "peak_gflops": peak["gflops"],
+              "distributed": scaling,
               "load": {"before": load_before, "after": os.getloadavg()[0], "other_cores": other}}
     write_report(results, extras, args.out, args.png)
     valid = other <= OTHER_LOAD_LIMIT

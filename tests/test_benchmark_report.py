@@ -151,3 +151,24 @@ def test_step_flops_match_the_reference_cnn():
     # conv1 without an input gradient, conv2 with, the three Linear layers: ~280 MFLOP at 64
     assert 270e6 < report.step_flops("cnn") < 290e6
     assert report.step_flops("cnn256") == 4 * report.step_flops("cnn")
+
+
+def test_the_data_parallel_section_compares_each_configuration_with_two_threads(tmp_path,
+                                                                                 monkeypatch):
+    monkeypatch.setattr(report, "_chart", lambda *a: None)
+    scaling = {"1 process x 2 threads": {"images_per_s": 10_000.0, "reduce_ms": None},
+               "2 ranks x 1 thread, 1 bucket": {"images_per_s": 12_500.0, "reduce_ms": 0.41}}
+    extras = dict(_extras(), peak_gflops=100.0, distributed=scaling,
+                  load={"before": 0.5, "after": 0.6, "other_cores": 0.0})
+    results = _results(15.0, 2.0)
+    results["torch"]["chosen"] = {"cnn": "default"}
+    results["im2col"]["threads"] = {"fastgrad_threads": 2}
+    out = tmp_path / "RESULTS.md"
+    report.write_report(results, extras, out, tmp_path / "r.png")
+    text = out.read_text()
+    assert "## Data-parallel over MPI" in text
+    assert "| 2 ranks x 1 thread, 1 bucket | 12,500 | 1.25x | 0.41 |" in text
+    assert "| 1 process x 2 threads | 10,000 | 1.00x | - |" in text
+    extras["distributed"] = None
+    report.write_report(results, extras, out, tmp_path / "r.png")
+    assert "Data-parallel" not in out.read_text()
