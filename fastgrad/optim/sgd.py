@@ -1,7 +1,30 @@
 """Stochastic gradient descent with optional momentum, Nesterov momentum and weight decay."""
 import numpy as np
 
+from fastgrad.kernels.optim import sgd_momentum_update
 from fastgrad.optim.optimizer import Optimizer, _float_hyper, _implementation_options
+
+
+# Parameters of at least this many elements take the one-pass kernel: below, the NumPy passes
+# stay in cache and a kernel call costs as much as it saves (docs/performance.md, "SGD in one
+# pass").
+_ONE_PASS_MIN_ELEMENTS = 1 << 14
+
+
+def _fits_one_pass_update(param, grad, buf):
+    """Whether ``sgd_momentum_update`` applies: a large parameter, its gradient and buffer
+    C-contiguous, of one shape and one float dtype."""
+    return (param.size >= _ONE_PASS_MIN_ELEMENTS and param.dtype == grad.dtype == buf.dtype
+            and param.shape == grad.shape == buf.shape and param.flags.c_contiguous
+            and grad.flags.c_contiguous and buf.flags.c_contiguous
+            and not np.shares_memory(param, grad))
+
+
+def _one_pass_update(p, grad, buf, lr, momentum):
+    """buf = momentum * buf + grad; p -= lr * buf, in one pass (``kernels/optim.py``)."""
+    dtype = p.arr.dtype.type
+    sgd_momentum_update(p.arr, grad, buf, dtype(lr), dtype(momentum))
+    p._bump_version()
 
 
 class SGD(Optimizer):
@@ -57,6 +80,10 @@ class SGD(Optimizer):
                     if buf is None:
                         buf = np.array(g, dtype=p.arr.dtype, copy=True)
                         state["momentum_buffer"] = buf
+                    elif (dampening == 0 and not nesterov and weight_decay == 0
+                          and _fits_one_pass_update(p.arr, g, buf)):
+                        _one_pass_update(p, g, buf, lr, momentum)
+                        continue
                     else:
                         buf *= momentum
                         # (1 - 0) * g is g exactly: skip that multiply and its temporary
