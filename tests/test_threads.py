@@ -352,3 +352,29 @@ def test_matmul_transposed_rhs_is_x_at_w_t_c_contiguous(rows, split_flops, monke
     got = gemm.matmul_transposed_rhs(x, w)
     assert got.flags.c_contiguous and got.shape == (rows, 7) and got.dtype == np.float32
     np.testing.assert_allclose(got, x @ w.T, rtol=1e-5, atol=1e-5)
+
+
+def test_spin_until_set_sees_the_flag_and_gives_up_without_it():
+    from fastgrad.kernels.spin import spin_until_set
+
+    flag = np.zeros(1, dtype=np.int64)
+    assert spin_until_set(flag, 50) is False
+    flag[0] = 1
+    assert spin_until_set(flag, 50) is True
+
+
+def test_helpers_stop_spinning_when_there_is_no_work():
+    # A helper waits for the next hand-off off the GIL for ~0.2 ms, then blocks: an idle
+    # process must not keep burning a core.
+    import time
+
+    threads_before = fastgrad.get_num_threads()
+    fastgrad.set_num_threads(2)
+    try:
+        threads.run_chunks(lambda i, lo, hi: None, threads.batch_chunks(8))
+        time.sleep(0.05)
+        before = time.process_time()
+        time.sleep(0.3)
+        assert time.process_time() - before < 0.05
+    finally:
+        fastgrad.set_num_threads(threads_before)

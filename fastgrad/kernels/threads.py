@@ -1,7 +1,8 @@
 """fastgrad's own threads: a batch's work runs as one chunk per thread.
 
 ``run_chunks(fn, chunks)`` runs ``fn`` on contiguous chunks of a batch at once: the calling
-thread runs the first, persistent helper threads the others. Inside, numba kernels are serial
+thread runs the first, persistent helper threads the others; between hand-offs a thread
+waits a moment off the GIL (``spin.py``) before it blocks. Inside, numba kernels are serial
 (``nogil``) and BLAS is held at one thread for the duration of the call, then given back the
 count it had. That is the whole policy, and it applies only to fastgrad's own calls: importing
 or using fastgrad sets no environment variable, starts no OpenMP runtime (no kernel is compiled
@@ -19,6 +20,10 @@ when set (read once, never written).
 import os
 import queue
 import threading
+
+import numpy as np
+
+from .spin import spin_until_set
 
 __all__ = ["set_num_threads", "get_num_threads", "blas_limit", "batch_chunks", "run_chunks",
            "describe"]
@@ -137,21 +142,35 @@ class blas_limit:
         return False
 
 
+# How many looks (each about half a microsecond, then a sched_yield) a thread spends off the
+# GIL waiting for a hand-off before it blocks on the queue: ~0.2 ms, about the gap between
+# two layers' hand-offs in a training step (docs/performance.md, "Hand-offs").
+_SPIN_LOOKS = 400
+
+
 class _Workers:
     """The persistent helper threads of ``run_chunks`` (made on first use, and anew after a
-    fork: a child process has none of its parent's threads)."""
+    fork: a child process has none of its parent's threads).
+
+    ``tasks[i]`` / ``ready[i]``: helper i's queue and the flag set after each put to it;
+    ``done`` / ``finished``: results, and a count of results put and not yet taken. The flags
+    are hints for ``spin_until_set``; the queues are the hand-off."""
 
     def __init__(self, count):
         self.tasks = [queue.SimpleQueue() for _ in range(count)]
+        self.ready = [np.zeros(1, dtype=np.int64) for _ in range(count)]
         self.done = queue.SimpleQueue()
+        self.finished = np.zeros(1, dtype=np.int64)
         for i in range(count):
-            threading.Thread(target=self._loop, args=(self.tasks[i],), daemon=True,
-                             name=f"fastgrad-chunk-{i + 1}").start()
+            threading.Thread(target=self._loop, args=(self.tasks[i], self.ready[i]),
+                             daemon=True, name=f"fastgrad-chunk-{i + 1}").start()
 
-    def _loop(self, tasks):
+    def _loop(self, tasks, ready):
         _local.in_chunk = True
         while True:
+            spin_until_set(ready, _SPIN_LOOKS)
             task = tasks.get()
+            ready[0] = 0
             if not task.claim.acquire(blocking=False):
                 continue  # the caller ran it already
             try:
@@ -163,6 +182,7 @@ class _Workers:
             slot = task.slot
             task.fn = task = None
             self.done.put((slot, result, error))
+            self.finished[0] += 1
             result = error = None
 
 
@@ -227,8 +247,9 @@ def run_chunks(fn, chunks):
         errors = []
         with blas_limit(1):
             tasks = [_Task(fn, i, chunks[i][0], chunks[i][1]) for i in range(1, parts)]
-            for queue_, task in zip(_workers.tasks, tasks):
+            for queue_, ready, task in zip(_workers.tasks, _workers.ready, tasks):
                 queue_.put(task)
+                ready[0] = 1
             _local.in_chunk = True
             mine, waiting = [], 0
             try:
@@ -251,7 +272,9 @@ def run_chunks(fn, chunks):
                 for task in mine:
                     task.fn = None
                 for _ in range(waiting):  # wait for the helpers' chunks: they write shared buffers
+                    spin_until_set(_workers.finished, _SPIN_LOOKS)
                     slot, value, exc = _workers.done.get()
+                    _workers.finished[0] -= 1
                     results[slot] = value
                     if exc is not None:
                         errors.append(exc)
