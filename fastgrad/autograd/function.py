@@ -115,6 +115,7 @@ def unbroadcast(grad, shape):
 
 
 _array_types = None  # (ndarray, Tensor), filled on first use: tensor.py imports this module
+_PLAIN = (int, float, str, type(None), np.generic)  # values that never hold array data
 
 
 def _holds_data(value):
@@ -128,7 +129,8 @@ def _holds_data(value):
     if isinstance(value, _array_types):
         return True
     if isinstance(value, (tuple, list)):
-        return any(map(_holds_data, value))
+        # Shapes, geometries and chunk bounds are tuples of numbers: skip those without a call
+        return any(_holds_data(v) for v in value if not isinstance(v, _PLAIN))
     if isinstance(value, dict):
         return any(map(_holds_data, value.values()))
     return False
