@@ -92,6 +92,16 @@ def _input_grad_chunk(grad, grad_rows, weight_t, geometry, d_cols, d_x):
            g.out_h, g.out_w, d_x)
 
 
+def _release_with_columns(fn):
+    """``GradFn.release`` for a node that saved (weight, *column buffers): the buffers go back
+    to the layer's workspace (read from the saved list directly: ``saved_tensors`` would refuse
+    a weight changed since the forward)."""
+    buffers = fn._saved[1:] if not fn.released else ()
+    GradFn.release(fn)
+    for buffer in buffers:
+        fn.workspace.give_back(buffer)
+
+
 class Conv2dGradFn(GradFn):
     fresh_grads = True
 
@@ -155,12 +165,7 @@ class Conv2dGradFn(GradFn):
         return d_x, d_weight, d_bias
 
     def release(self):
-        # The column buffers go back to the layer's workspace (read from the saved list
-        # directly: ``saved_tensors`` would refuse a weight changed since the forward).
-        buffers = self._saved[1:] if not self.released else ()
-        super().release()
-        for buffer in buffers:
-            self.workspace.give_back(buffer)
+        _release_with_columns(self)
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, workspace=None):
@@ -307,10 +312,7 @@ class GroupedConv2dGradFn(GradFn):
         return d_x, d_weight, d_bias
 
     def release(self):
-        buffers = self._saved[1:] if not self.released else ()
-        super().release()
-        for buffer in buffers:
-            self.workspace.give_back(buffer)
+        _release_with_columns(self)
 
 
 class DepthwiseConv2dGradFn(GradFn):

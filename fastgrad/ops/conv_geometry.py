@@ -57,18 +57,24 @@ def check_float(x, what):
         raise TypeError(f"{what} must be a float tensor (float32 or float64), got dtype {x.dtype}")
 
 
-def conv2d_geometry(x, weight, bias, stride, padding, dilation, groups=1):
-    """Validate conv2d arguments (x (N, C, H, W), weight (O, C // groups, KH, KW), bias (O,))
-    -> ConvGeometry. ``padding`` is ints here (``same_padding`` resolves the strings)."""
-    sh, sw = pair(stride, "stride")
-    ph, pw = pair(padding, "padding")
-    dh, dw = pair(dilation, "dilation")
+def _stride_padding_dilation(stride, padding, dilation):
+    """A convolution's (stride, padding, dilation) as (h, w) pairs, each in its range
+    (RuntimeError naming the values otherwise)."""
+    (sh, sw), (ph, pw), (dh, dw) = (pair(stride, "stride"), pair(padding, "padding"),
+                                    pair(dilation, "dilation"))
     if sh < 1 or sw < 1:
         raise RuntimeError(f"stride should be at least 1, got stride=({sh}, {sw})")
     if ph < 0 or pw < 0:
         raise RuntimeError(f"negative padding is not supported, got padding=({ph}, {pw})")
     if dh < 1 or dw < 1:
         raise RuntimeError(f"dilation should be at least 1, got dilation=({dh}, {dw})")
+    return (sh, sw), (ph, pw), (dh, dw)
+
+
+def conv2d_geometry(x, weight, bias, stride, padding, dilation, groups=1):
+    """Validate conv2d arguments (x (N, C, H, W), weight (O, C // groups, KH, KW), bias (O,))
+    -> ConvGeometry. ``padding`` is ints here (``same_padding`` resolves the strings)."""
+    (sh, sw), (ph, pw), (dh, dw) = _stride_padding_dilation(stride, padding, dilation)
     if weight.ndim != 4:
         raise RuntimeError(f"conv2d: weight must be 4-D (out_channels, in_channels, kH, kW), got shape {weight.shape}")
     if x.ndim != 4:
@@ -145,16 +151,8 @@ def same_padding(padding, stride, dilation, kernel):
 def conv_transpose2d_geometry(x_planes, weight, bias, stride, padding, output_padding, groups, dilation):
     """Validate conv_transpose2d's arguments -> the ConvGeometry of the convolution it is the
     input gradient of (its input: this op's output, its output: this op's input)."""
-    sh, sw = pair(stride, "stride")
-    ph, pw = pair(padding, "padding")
+    (sh, sw), (ph, pw), (dh, dw) = _stride_padding_dilation(stride, padding, dilation)
     oph, opw = pair(output_padding, "output_padding")
-    dh, dw = pair(dilation, "dilation")
-    if sh < 1 or sw < 1:
-        raise RuntimeError(f"stride should be at least 1, got stride=({sh}, {sw})")
-    if ph < 0 or pw < 0:
-        raise RuntimeError(f"negative padding is not supported, got padding=({ph}, {pw})")
-    if dh < 1 or dw < 1:
-        raise RuntimeError(f"dilation should be at least 1, got dilation=({dh}, {dw})")
     if oph < 0 or opw < 0 or not (oph < sh or oph < dh) or not (opw < sw or opw < dw):
         raise RuntimeError(
             f"output padding must be smaller than either stride or dilation, but got "
