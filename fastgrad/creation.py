@@ -40,10 +40,14 @@ def _new(arr, requires_grad, device):
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False):
-    """A new tensor holding a copy of ``data`` (float data defaults to float32)."""
+    """A new tensor holding a copy of ``data``: Python floats become the default float dtype,
+    a NumPy array or scalar keeps its dtype (``torch.tensor``'s rules; the ``Tensor``
+    constructor, like ``torch.Tensor``, makes float data the default dtype)."""
     if isinstance(data, Tensor):
-        # A tensor keeps its dtype (as torch.tensor(t)): float64 -> float32 is for new data only.
+        # A tensor keeps its dtype (as torch.tensor(t)).
         data, dtype = data.arr, data.arr.dtype if dtype is None else dtype
+    elif dtype is None and isinstance(data, (np.ndarray, np.generic)) and data.dtype.kind in "biuf":
+        dtype = data.dtype
     return _new(dtypes.to_array(data, dtype, copy=True), requires_grad, device)
 
 

@@ -235,7 +235,7 @@ def test_contiguous():
 
 
 def test_shape_ops_keep_dtype_and_gradient_dtype():
-    x = fastgrad.tensor(_arange(2, 3), requires_grad=True)
+    x = fastgrad.tensor(_arange(2, 3), dtype=fastgrad.float32, requires_grad=True)
     y = x.reshape(3, 2).t().unsqueeze(0).expand(2, 2, 3).flatten().repeat(2)
     assert y.dtype == np.float32
     y.sum().backward()

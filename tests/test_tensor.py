@@ -12,8 +12,6 @@ from fastgrad import Tensor
 @pytest.mark.parametrize("data,dtype", [
     (1.5, np.float32),
     ([1.0, 2.0], np.float32),
-    (np.array([1.0, 2.0]), np.float32),  # float64 arrays given without dtype become float32
-    (np.float64(2.0), np.float32),
     (np.array([1.0], dtype=np.float16), np.float16),
     (3, np.int64),
     ([1, 2], np.int64),
@@ -25,6 +23,15 @@ def test_default_dtypes(data, dtype):
     for t in (Tensor(data), fastgrad.tensor(data)):
         assert t.dtype == dtype
         np.testing.assert_array_equal(t.arr, np.asarray(data))
+
+
+@pytest.mark.parametrize("data", [np.array([1.0, 2.0]), np.float64(2.0)])
+def test_float64_numpy_data_stays_float64_in_tensor_and_becomes_the_default_in_Tensor(data):
+    # torch.tensor keeps a NumPy array's (or scalar's) dtype; the Tensor constructor, like
+    # torch.Tensor, makes float data the default dtype.
+    assert fastgrad.tensor(data).dtype == np.float64
+    assert Tensor(data).dtype == np.float32
+    np.testing.assert_array_equal(fastgrad.tensor(data).arr, data)
 
 
 def test_float64_when_asked():
