@@ -378,3 +378,18 @@ def test_helpers_stop_spinning_when_there_is_no_work():
         assert time.process_time() - before < 0.05
     finally:
         fastgrad.set_num_threads(threads_before)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+def test_a_product_over_an_inner_dimension_of_one_is_matmul_exactly(dtype):
+    from fastgrad.ops.gemm import matmul
+
+    rng = np.random.default_rng(0)
+    a = (rng.standard_normal((1, 256)) * 10).astype(dtype).T  # a (256, 1) view, as g2.T
+    b = (rng.standard_normal((1, 784)) * 10).astype(dtype)
+    got = matmul(a, b)
+    np.testing.assert_array_equal(got, np.matmul(a, b))
+    assert got.dtype == np.matmul(a, b).dtype and got.shape == (256, 784)
+    out = np.empty((256, 784), dtype=dtype)
+    assert matmul(a, b, out=out) is out
+    np.testing.assert_array_equal(out, np.matmul(a, b))

@@ -22,6 +22,8 @@ def matmul(a, b, out=None):
     threads (``out`` must then be C-contiguous or None); anything else runs at one BLAS
     thread on the calling thread. Returns the product (``out`` when given).
     """
+    if a.ndim == 2 and b.ndim == 2 and a.shape[1] == 1 and b.shape[0] == 1:
+        return outer_product(a, b, out)
     if a.ndim == 2 and b.ndim == 2 and 2 * a.shape[0] * a.shape[1] * b.shape[1] >= _MIN_SPLIT_FLOPS:
         chunks = batch_chunks(a.shape[0])
         if len(chunks) > 1 and (out is None or out.flags.c_contiguous):
@@ -31,6 +33,13 @@ def matmul(a, b, out=None):
             return out
     with blas_limit(1):
         return np.matmul(a, b, out=out)
+
+
+def outer_product(a, b, out=None):
+    """a (M, 1) @ b (1, N) as the broadcast multiply it is: each entry is one product, so
+    the values are the same. Why: a Linear layer's weight gradient at batch 1 is such a
+    product, and NumPy's matmul ran it 4x slower (225 us against 53 for 256 x 784)."""
+    return np.multiply(a, b, out=out)
 
 
 # Up to this many rows, x @ w.T is computed as (w @ x.T).T: OpenBLAS writes the (O, N) product
