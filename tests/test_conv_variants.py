@@ -336,3 +336,12 @@ def test_changing_a_saved_input_in_place_raises():
     h.add_(1.0)
     with pytest.raises(RuntimeError, match="modified by an inplace operation|in-place"):
         out.sum().backward()
+
+
+def test_symmetric_same_padding_takes_the_batched_path_and_asymmetric_does_not():
+    x = fastgrad.randn(2, 3, 7, 7, requires_grad=True)
+    odd = F.conv2d(x, fastgrad.randn(4, 3, 3, 3, requires_grad=True), padding="same")
+    even = F.conv2d(x, fastgrad.randn(4, 3, 2, 2, requires_grad=True), padding="same")
+    assert type(odd.grad_fn).__name__ == "Conv2dGradFn"  # the same as padding=1
+    assert type(even.grad_fn).__name__ != "Conv2dGradFn"  # the extra row goes through F.pad
+    assert odd.shape == even.shape == (2, 4, 7, 7)

@@ -179,6 +179,10 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     ``workspace`` (a ``fastgrad.ops.workspace.Workspace``) lends reusable scratch buffers.
     """
     x, weight = as_tensor(input), as_tensor(weight)
+    if type(padding) is str and weight.ndim == 4:
+        resolved, extra = same_padding(padding, stride, dilation, weight.shape[2:])
+        if not extra or not any(extra):  # symmetric: the same as that int padding
+            padding = resolved
     if groups != 1 or x.ndim != 4 or type(padding) is str:
         return conv_planes(x, weight, bias, stride, padding, dilation, groups, workspace, 2)
     geometry = conv2d_geometry(x, weight, bias, stride, padding, dilation)
