@@ -1,9 +1,10 @@
 """Optimiser updates as one pass over a parameter's memory.
 
 Why: SGD with momentum in NumPy is four passes over the parameter, its gradient and its
-momentum buffer (``buf *= m``, ``buf += g``, ``-lr * buf``, ``p += ...``); for a parameter that
-does not fit in cache, such as the MLP's 784x256 weight, each pass goes to memory. One loop
-reads each array once (docs/performance.md, "SGD in one pass").
+momentum buffer (``buf *= m``, ``buf += g``, ``-lr * buf``, ``p += ...``), each a ufunc call;
+for a parameter that does not fit in cache, such as the MLP's 784x256 weight, each pass goes
+to memory. One loop reads each array once, and one call costs less than four (docs/
+performance.md, "SGD in one pass").
 """
 import numba
 
