@@ -13,9 +13,10 @@ import numpy as np
 from fastgrad.kernels import special
 from fastgrad.ops import backend
 from fastgrad.ops._operands import as_tensor
+from fastgrad.ops.backend import either
 from fastgrad.ops.inplace import apply_inplace
-from fastgrad.ops.pointwise import (_refuse_integers, _sigmoid_array, apply_unary, either,
-                                    either_exp, either_sigmoid, either_tanh, erfc, unary_node)
+from fastgrad.ops.pointwise import (_refuse_integers, apply_unary, either_exp, either_sigmoid,
+                                    either_tanh, erfc, unary_node)
 
 SQRT_2 = math.sqrt(2.0)
 INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -89,7 +90,7 @@ def silu(input, inplace=False):
 
 
 def _silu(input):
-    return apply_unary(SiluGradFn, input, lambda a: a * _sigmoid_array(a), "refuse")
+    return apply_unary(SiluGradFn, input, lambda a: a * backend.sigmoid_of_array(a), "refuse")
 
 
 def _softplus_array(a, beta, threshold):

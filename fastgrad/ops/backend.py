@@ -14,6 +14,29 @@ from fastgrad.autograd.tensor import Tensor
 from fastgrad.ops import gemm
 
 
+def either(on_array, op):
+    """A function of ndarrays and Tensors for backward expressions: ``on_array`` (NumPy,
+    warnings off) when every argument is an ndarray or number, else the differentiable ``op``."""
+
+    def apply(*args, **kwargs):
+        if any(isinstance(a, Tensor) for a in args):
+            return op(*args, **kwargs)
+        with np.errstate(all="ignore"):
+            return on_array(*args, **kwargs)
+
+    apply.__name__ = getattr(op, "__name__", "either")
+    return apply
+
+
+def sigmoid_of_array(a):
+    """1 / (1 + exp(-a)) for an ndarray, computed from exp(-|a|) so that no exp overflows."""
+    e = np.exp(-np.abs(a))
+    return np.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+
+
+sigmoid = either(sigmoid_of_array, lambda x: x.sigmoid())
+
+
 def value(x):
     """The ndarray of a Tensor (``x`` itself otherwise): for conditions and masks, which are
     constants of the backward (their derivative is zero where it exists)."""

@@ -9,6 +9,7 @@ import numpy as np
 from fastgrad import dtypes
 from fastgrad.autograd.function import GradFn, needs_grad, unbroadcast
 from fastgrad.autograd.tensor import Tensor
+from fastgrad.ops import backend
 from fastgrad.ops._methods import tensor_method
 from fastgrad.ops.inplace import tensor_inplace_method
 from fastgrad.ops._operands import as_tensor, fix_result_dtype, float_array, wrap_saving_output
@@ -101,8 +102,7 @@ def sigmoid(x):
     """1 / (1 + exp(-x)), computed from exp(-|x|) so that no exp overflows for large |x|."""
     x = as_tensor(x)
     arr = float_array(x)
-    e = np.exp(-np.abs(arr))
-    out = np.where(arr >= 0, 1 / (1 + e), e / (1 + e)).astype(arr.dtype, copy=False)
+    out = backend.sigmoid_of_array(arr)
     return wrap_saving_output(out, SigmoidGradFn(x) if needs_grad(x) else None)
 
 

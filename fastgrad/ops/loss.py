@@ -359,14 +359,6 @@ def _check_same_size(input, target, message):
 
 
 
-def _sigmoid(x):
-    """sigmoid for ndarrays (without overflow) and Tensors (the differentiable op)."""
-    if isinstance(x, Tensor):
-        return x.sigmoid()
-    with np.errstate(over="ignore"):
-        return 1 / (1 + np.exp(-x))
-
-
 def _clamp_min(x, low):
     """max(x, low) for ndarrays and Tensors (the gradient passes where x > low)."""
     return x.clamp(min=low) if isinstance(x, Tensor) else np.maximum(x, low)
@@ -490,7 +482,7 @@ class BinaryCrossEntropyWithLogitsGradFn(GradFn):
         grad_x = grad_t = None
         if need_x:
             log_weight = 1 if pos_weight is None else 1 + (pos_weight - 1) * t
-            grad_x = g * ((1 - t) - log_weight * _sigmoid(-x))
+            grad_x = g * ((1 - t) - log_weight * backend.sigmoid(-x))
         if need_t:
             grad_t = -x if pos_weight is None else -x + (pos_weight - 1) * _softplus(-x)
             grad_t = g * grad_t

@@ -19,6 +19,7 @@ from fastgrad.kernels import special
 from fastgrad.ops import backend, elementwise
 from fastgrad.ops._methods import tensor_method
 from fastgrad.ops._operands import as_tensor, operand
+from fastgrad.ops.backend import either
 from fastgrad.ops.arithmetic import BinaryGradFn, _binary, _partial
 from fastgrad.ops.inplace import tensor_inplace_method
 
@@ -95,20 +96,6 @@ def apply_unary(node_class, input, on_array, integers="float", **params):
     return result
 
 
-def either(on_array, op):
-    """A function of ndarrays and Tensors for derivative expressions: ``on_array`` (NumPy,
-    warnings off) when every argument is an ndarray or number, else the differentiable ``op``."""
-
-    def apply(*args, **kwargs):
-        if any(isinstance(a, Tensor) for a in args):
-            return op(*args, **kwargs)
-        with np.errstate(all="ignore"):
-            return on_array(*args, **kwargs)
-
-    apply.__name__ = getattr(op, "__name__", "either")
-    return apply
-
-
 def unary(name, on_array, derivative, saves="x", integers="float", doc=""):
     """A parameterless unary op: its node, its function ``name(input)``, registered as the
     Tensor method ``name`` with the in-place ``name_`` (PyTorch has both for each of these)."""
@@ -125,12 +112,7 @@ def unary(name, on_array, derivative, saves="x", integers="float", doc=""):
     return op
 
 
-def _sigmoid_array(x):
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
-
-
-either_sigmoid = either(_sigmoid_array, elementwise.sigmoid)
+either_sigmoid = backend.sigmoid
 either_tanh = either(np.tanh, elementwise.tanh)
 either_exp = backend.exp
 LN2, LN10 = math.log(2.0), math.log(10.0)
