@@ -262,16 +262,8 @@ def floor_divide(input, other):
     return _rounded_division(input, other, "floor", FloorDivideGradFn)
 
 
-def _floor_quotient(a, b):
-    if isinstance(a, Tensor) or isinstance(b, Tensor):
-        return div(a, b, rounding_mode="floor")
-    return np.floor_divide(a, b)
-
-
-def _trunc_quotient(a, b):
-    if isinstance(a, Tensor) or isinstance(b, Tensor):
-        return div(a, b, rounding_mode="trunc")
-    return _trunc_divide(a, b)
+_floor_quotient = backend.either(np.floor_divide, lambda a, b: div(a, b, rounding_mode="floor"))
+_trunc_quotient = backend.either(_trunc_divide, lambda a, b: div(a, b, rounding_mode="trunc"))
 
 
 class RemainderGradFn(BinaryGradFn):
