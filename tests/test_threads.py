@@ -104,28 +104,50 @@ def test_run_chunks_reraises_once_every_started_chunk_finished():
         assert threads.run_chunks(lambda i, lo, hi: (i, hi - lo), [(0, 1), (1, 3)]) == [(0, 1), (1, 2)]
 
 
-def test_a_chunk_no_helper_started_is_run_by_the_caller():
+@pytest.mark.parametrize("compiled", [False, True])
+def test_a_chunk_no_helper_started_is_run_by_the_caller(compiled, monkeypatch):
     import threading
+    import time
 
-    helper_free = threading.Event()
-    ran_on = {}
+    from fastgrad.kernels import chunk_programs as programs
+    from fastgrad.kernels import handoff
 
-    # Occupy the helper from outside run_chunks: post a task straight to its queue.
-    threads.run_chunks(lambda i, lo, hi: None, [(0, 1), (1, 2)])  # make sure workers exist
-    busy = threads._Task(lambda i, lo, hi: helper_free.wait(10), 1, 0, 0)
-    threads._workers.tasks[0].put(busy)
+    threads_before = fastgrad.get_num_threads()
+    fastgrad.set_num_threads(2)
     try:
-        while not busy.claim.locked():  # the helper has taken it
-            pass
-        result = threads.run_chunks(
-            lambda i, lo, hi: ran_on.setdefault(i, threading.current_thread().name) or i,
-            [(0, 1), (1, 2)])
-        assert result == [ran_on[0], ran_on[1]]
-        assert ran_on[0] == ran_on[1] == threading.current_thread().name
+        threads.run_chunks(lambda i, lo, hi: None, [(0, 1), (1, 2)])  # make sure workers exist
+        workers = threads._workers
+        deadline = time.monotonic() + 10
+        while not workers.parked[0] and time.monotonic() < deadline:
+            time.sleep(0.01)  # until the idle helper has blocked
+        assert workers.parked[0]
+        # A helper the OS does not run: posting does not wake it.
+        monkeypatch.setattr(threads._Workers, "post",
+                            lambda self, count: handoff.post(self.rows, count,
+                                                             np.zeros_like(self.parked)))
+        if compiled:
+            a = np.arange(12.0).reshape(4, 3)
+            b = np.ones((3, 2))
+            out = np.zeros((4, 2))
+            rows = programs.new_rows(2, programs.MATMUL, out.dtype)
+            programs.encode_matmul(rows, a, b, out, [(0, 2), (2, 4)])
+            threads.run_compiled_chunks(rows)
+            np.testing.assert_array_equal(out, a @ b)
+        else:
+            ran_on = {}
+            result = threads.run_chunks(
+                lambda i, lo, hi: ran_on.setdefault(i, threading.current_thread().name) or i,
+                [(0, 1), (1, 2)])
+            assert result == [ran_on[0], ran_on[1]]
+            assert ran_on[0] == ran_on[1] == threading.current_thread().name
+        assert workers.parked[0]  # it never ran
     finally:
-        helper_free.set()
-    # the helper skips the chunk it was too late for, and the next call is normal
-    threads._workers.done.get(timeout=10)  # the busy task's own result
+        monkeypatch.undo()
+        fastgrad.set_num_threads(threads_before)
+    # woken again, the helper takes its chunks as before
+    names = threads.run_chunks(lambda i, lo, hi: threading.current_thread().name,
+                               [(0, 1), (1, 2)])
+    assert names[0] == threading.current_thread().name
     assert threads.run_chunks(lambda i, lo, hi: i, [(0, 1), (1, 2)]) == [0, 1]
 
 
@@ -352,15 +374,6 @@ def test_matmul_transposed_rhs_is_x_at_w_t_c_contiguous(rows, split_flops, monke
     got = gemm.matmul_transposed_rhs(x, w)
     assert got.flags.c_contiguous and got.shape == (rows, 7) and got.dtype == np.float32
     np.testing.assert_allclose(got, x @ w.T, rtol=1e-5, atol=1e-5)
-
-
-def test_spin_until_set_sees_the_flag_and_gives_up_without_it():
-    from fastgrad.kernels.spin import spin_until_set
-
-    flag = np.zeros(1, dtype=np.int64)
-    assert spin_until_set(flag, 50) is False
-    flag[0] = 1
-    assert spin_until_set(flag, 50) is True
 
 
 def test_helpers_stop_spinning_when_there_is_no_work():

@@ -2,7 +2,8 @@
 
 ``run_chunks(fn, chunks)`` runs ``fn`` on contiguous chunks of a batch at once: the calling
 thread runs the first, persistent helper threads the others; between hand-offs a thread
-waits a moment off the GIL (``spin.py``) before it blocks. Inside, numba kernels are serial
+waits a moment off the GIL before it blocks, and runs compiled chunks without taking the GIL
+at all (``handoff.py``, ``chunk_programs.py``). Inside, numba kernels are serial
 (``nogil``) and BLAS is held at one thread for the duration of the call, then given back the
 count it had. That is the whole policy, and it applies only to fastgrad's own calls: importing
 or using fastgrad sets no environment variable, starts no OpenMP runtime (no kernel is compiled
@@ -23,10 +24,11 @@ import threading
 
 import numpy as np
 
-from .spin import spin_until_set
+from . import handoff
+from .chunk_programs import PROGRAM, PYTHON, ROW, STATE, run_row
 
 __all__ = ["set_num_threads", "get_num_threads", "blas_limit", "batch_chunks", "run_chunks",
-           "describe"]
+           "run_compiled_chunks", "describe"]
 
 ENV_THREADS = "FASTGRAD_NUM_THREADS"
 
@@ -110,6 +112,11 @@ def _blas():
     return _blas_libraries
 
 
+def numpy_blas_paths():
+    """The file paths of the BLAS libraries that NumPy's GEMMs call."""
+    return [lib.lib.filepath for lib in _blas()]
+
+
 class blas_limit:
     """Context manager: NumPy's BLAS at ``n`` threads inside, its previous count after.
 
@@ -142,58 +149,57 @@ class blas_limit:
         return False
 
 
-# How many looks (each about half a microsecond, then a sched_yield) a thread spends off the
-# GIL waiting for a hand-off before it blocks on the queue: ~0.2 ms, about the gap between
-# two layers' hand-offs in a training step (docs/performance.md, "Hand-offs").
-_SPIN_LOOKS = 400
+# How many looks (each a sched_yield) a helper spends off the GIL waiting for its next chunk
+# before it blocks: ~0.2 ms, about the gap between two layers' hand-offs in a training step
+# (docs/performance.md, "Hand-offs").
+_SPIN_LOOKS = 2000
 
 
 class _Workers:
     """The persistent helper threads of ``run_chunks`` (made on first use, and anew after a
     fork: a child process has none of its parent's threads).
 
-    ``tasks[i]`` / ``ready[i]``: helper i's queue and the flag set after each put to it;
-    ``done`` / ``finished``: results, and a count of results put and not yet taken. The flags
-    are hints for ``spin_until_set``; the queues are the hand-off."""
+    Helper i serves ``rows[i]`` (``handoff.py``): compiled rows in compiled code, a Python
+    chunk (``python[i]``, its result in ``results[i]``) in Python. When idle it blocks on
+    ``wake[i]`` with ``parked[i]`` set."""
 
     def __init__(self, count):
-        self.tasks = [queue.SimpleQueue() for _ in range(count)]
-        self.ready = [np.zeros(1, dtype=np.int64) for _ in range(count)]
-        self.done = queue.SimpleQueue()
-        self.finished = np.zeros(1, dtype=np.int64)
+        self.rows = np.zeros((count, ROW), dtype=np.int64)
+        self.parked = np.zeros(count, dtype=np.int64)
+        self.wake = [queue.SimpleQueue() for _ in range(count)]
+        self.python = [None] * count
+        self.results = [None] * count
         for i in range(count):
-            threading.Thread(target=self._loop, args=(self.tasks[i], self.ready[i]),
-                             daemon=True, name=f"fastgrad-chunk-{i + 1}").start()
+            threading.Thread(target=self._loop, args=(i,), daemon=True,
+                             name=f"fastgrad-chunk-{i + 1}").start()
 
-    def _loop(self, tasks, ready):
+    def _loop(self, i):
         _local.in_chunk = True
+        row = self.rows[i]
         while True:
-            spin_until_set(ready, _SPIN_LOOKS)
-            task = tasks.get()
-            ready[0] = 0
-            if not task.claim.acquire(blocking=False):
-                continue  # the caller ran it already
             try:
-                result, error = task.fn(task.slot, task.lo, task.hi), None
+                code = handoff.serve(self.rows, i, self.parked, _SPIN_LOOKS)
+            except BaseException:  # a compiled program raised: the caller re-raises for it
+                row[STATE] = handoff.FAILED
+                continue
+            if code == handoff.PARKED:
+                self.wake[i].get()
+                continue
+            fn, slot, lo, hi = self.python[i]
+            # Drop the chunk before the next wait: its closure holds the op's arrays.
+            self.python[i] = None
+            try:
+                self.results[i] = (fn(slot, lo, hi), None)
             except BaseException as exc:  # handed to the caller, re-raised there
-                result, error = None, exc
-            # Drop the task before waiting for the next one: its closure holds the op's
-            # arrays (conv2d's output, an input gradient a leaf could take without a copy).
-            slot = task.slot
-            task.fn = task = None
-            self.done.put((slot, result, error))
-            self.finished[0] += 1
-            result = error = None
+                self.results[i] = (None, exc)
+            fn = None
+            row[STATE] = handoff.DONE
 
-
-class _Task:
-    """One chunk handed to a helper; ``claim`` is taken by whichever thread runs it."""
-
-    __slots__ = ("fn", "slot", "lo", "hi", "claim")
-
-    def __init__(self, fn, slot, lo, hi):
-        self.fn, self.slot, self.lo, self.hi = fn, slot, lo, hi
-        self.claim = threading.Lock()
+    def post(self, count):
+        woken = handoff.post(self.rows, count, self.parked)
+        for i in range(count):
+            if woken >> i & 1:
+                self.wake[i].put(None)
 
 
 _local = threading.local()
@@ -220,6 +226,13 @@ def batch_chunks(n):
     return [(i * n // parts, (i + 1) * n // parts) for i in range(parts)]
 
 
+def _helpers(count):
+    global _workers
+    if _workers is None or len(_workers.wake) < count:
+        _workers = _Workers(count)
+    return _workers
+
+
 def run_chunks(fn, chunks):
     """Run ``fn(i, lo, hi)`` for every chunk ``(lo, hi)``, on one thread each.
 
@@ -230,57 +243,85 @@ def run_chunks(fn, chunks):
     write only its own chunk of any shared output (e.g. ``out[lo:hi]``) and release the GIL
     for its heavy work (the kernels are ``nogil``; NumPy's GEMMs release it), or the chunks
     just take turns. An exception in any chunk is re-raised here once every chunk that
-    started has finished (after an error, chunks not started yet are not run). Called from inside a chunk, or while another thread is inside ``run_chunks``,
-    the chunks run one after the other on the calling thread.
+    started has finished (after an error, chunks not started yet are not run). Called from
+    inside a chunk, or while another thread is inside ``run_chunks``, the chunks run one after
+    the other on the calling thread.
     """
-    global _workers
-    if getattr(_local, "in_chunk", False):  # nested: BLAS is already held at one thread
-        return [fn(i, lo, hi) for i, (lo, hi) in enumerate(chunks)]
     parts = len(chunks)
-    if parts <= 1 or not _run_lock.acquire(blocking=False):
-        with blas_limit(1):
+    if getattr(_local, "in_chunk", False) or parts <= 1 or not _run_lock.acquire(blocking=False):
+        with blas_limit(1):  # nested: BLAS is already held at one thread
             return [fn(i, lo, hi) for i, (lo, hi) in enumerate(chunks)]
     try:
-        if _workers is None or len(_workers.tasks) < parts - 1:
-            _workers = _Workers(parts - 1)
+        workers = _helpers(parts - 1)
+        count = parts - 1
         results = [None] * parts
         errors = []
         with blas_limit(1):
-            tasks = [_Task(fn, i, chunks[i][0], chunks[i][1]) for i in range(1, parts)]
-            for queue_, ready, task in zip(_workers.tasks, _workers.ready, tasks):
-                queue_.put(task)
-                ready[0] = 1
+            rows = workers.rows
+            for i in range(count):
+                workers.python[i] = (fn, i + 1) + tuple(chunks[i + 1])
+                rows[i, PROGRAM] = PYTHON
+            workers.post(count)
             _local.in_chunk = True
-            mine, waiting = [], 0
             try:
                 try:
                     results[0] = fn(0, chunks[0][0], chunks[0][1])
                 except BaseException as exc:
                     errors.append(exc)
-                # The chunks no helper has started yet (its core is busy, or it is still
-                # waking up) are run here instead of waited for; after an error, not at all.
-                mine = [task for task in tasks if task.claim.acquire(blocking=False)]
-                waiting = len(tasks) - len(mine)
-                for task in mine:
-                    task_fn, task.fn = task.fn, None
-                    if not errors:
-                        results[task.slot] = task_fn(task.slot, task.lo, task.hi)
-            except BaseException as exc:
-                errors.append(exc)
+                # The chunks no helper has started yet are run here instead of waited for;
+                # after an error, not at all.
+                for i in range(count):
+                    if handoff.claim(rows[i]):
+                        task, workers.python[i] = workers.python[i], None
+                        if not errors:
+                            try:
+                                results[i + 1] = task[0](*task[1:])
+                            except BaseException as exc:
+                                errors.append(exc)
+                        task = None
+                        rows[i, STATE] = handoff.DONE
             finally:
                 _local.in_chunk = False
-                for task in mine:
-                    task.fn = None
-                for _ in range(waiting):  # wait for the helpers' chunks: they write shared buffers
-                    spin_until_set(_workers.finished, _SPIN_LOOKS)
-                    slot, value, exc = _workers.done.get()
-                    _workers.finished[0] -= 1
-                    results[slot] = value
-                    if exc is not None:
-                        errors.append(exc)
+                handoff.wait_finished(rows, count)  # the helpers' chunks write shared buffers
+                for i in range(count):
+                    if workers.results[i] is not None:
+                        value, exc = workers.results[i]
+                        workers.results[i] = None
+                        results[i + 1] = value
+                        if exc is not None:
+                            errors.append(exc)
+                    rows[i, STATE] = handoff.FREE
         if errors:
             raise errors[0]
         return results
+    finally:
+        _run_lock.release()
+
+
+def run_compiled_chunks(chunk_rows):
+    """Run the compiled chunk programs ``chunk_rows`` (one row per chunk, written by the
+    ``chunk_programs.encode_*`` functions) on one thread each, BLAS at one thread: the caller
+    runs the first row and every row no helper has started; helpers never take the GIL for
+    them. Nested, or while another thread is inside ``run_chunks``, the rows run one after the
+    other on the calling thread."""
+    parts = chunk_rows.shape[0]
+    if getattr(_local, "in_chunk", False) or parts <= 1 or not _run_lock.acquire(blocking=False):
+        with blas_limit(1):
+            for row in chunk_rows:
+                run_row(row)
+        return
+    try:
+        workers = _helpers(parts - 1)
+        count = parts - 1
+        with blas_limit(1):
+            rows = workers.rows
+            rows[:count, 1:] = chunk_rows[1:, 1:]
+            workers.post(count)
+            handoff.run_claimed(rows, count, chunk_rows[0])
+            failed = any(rows[i, STATE] == handoff.FAILED for i in range(count))
+            rows[:count, STATE] = handoff.FREE
+        if failed:
+            raise RuntimeError("a compiled chunk failed in a helper thread")
     finally:
         _run_lock.release()
 

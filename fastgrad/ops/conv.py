@@ -24,7 +24,8 @@ from fastgrad.autograd.tensor import Tensor
 from fastgrad.kernels import col2im, im2col, nchw_to_cnhw
 from fastgrad.kernels.depthwise import (depthwise_forward, depthwise_input_grad,
                                         depthwise_weight_grad)
-from fastgrad.kernels.threads import batch_chunks, run_chunks
+from fastgrad.kernels import chunk_programs as programs
+from fastgrad.kernels.threads import batch_chunks, run_chunks, run_compiled_chunks
 from fastgrad.ops._operands import as_tensor
 from fastgrad.ops.conv_geometry import (check_float, check_groups, conv2d_geometry,
                                         conv_transpose2d_geometry, same_padding, single)
@@ -142,14 +143,24 @@ class Conv2dGradFn(GradFn):
                    else workspace.take((k, (hi - lo) * positions), dtype)) if need_x else None
                   for i, (lo, hi) in enumerate(self.chunks)]
 
-        def chunk(i, lo, hi):
-            grad = grad_nchw[lo:hi].reshape(hi - lo, out_ch, positions)
-            d_wb = _weight_grad_chunk(grad, cols[i], grad_rows[i]) if need_wb else None
-            if need_x:
-                _input_grad_chunk(grad, grad_rows[i], weight_t, geometry, d_cols[i], d_x[lo:hi])
-            return d_wb
+        if programs.compiled_dtype(weight, grad_nchw, *cols):
+            parts = [np.empty((cols[0].shape[0], out_ch), dtype) if need_wb else None
+                     for _ in self.chunks]
+            rows = programs.new_rows(len(self.chunks), programs.CONV_BACKWARD, dtype)
+            programs.encode_conv_backward(rows, grad_nchw, np.ascontiguousarray(weight_t.T),
+                                          geometry, cols, grad_rows, parts, d_cols, d_x,
+                                          self.chunks)
+            run_compiled_chunks(rows)
+        else:
+            def chunk(i, lo, hi):
+                grad = grad_nchw[lo:hi].reshape(hi - lo, out_ch, positions)
+                d_wb = _weight_grad_chunk(grad, cols[i], grad_rows[i]) if need_wb else None
+                if need_x:
+                    _input_grad_chunk(grad, grad_rows[i], weight_t, geometry, d_cols[i],
+                                      d_x[lo:hi])
+                return d_wb
 
-        parts = run_chunks(chunk, self.chunks)
+            parts = run_chunks(chunk, self.chunks)
         for buffer in grad_rows + ([] if reuse else d_cols):
             if buffer is not None:
                 workspace.give_back(buffer)
@@ -199,9 +210,15 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
                    dtype=dtype)
     chunks = batch_chunks(geometry.n)
     cols = [ws.take((rows, (hi - lo) * positions), dtype) for lo, hi in chunks]
-    run_chunks(lambda i, lo, hi: _forward_chunk(x_arr[lo:hi], weight_matrix, geometry, cols[i],
-                                                out[lo:hi]),
-               chunks)
+    if programs.compiled_dtype(x_arr, weight_matrix, out):
+        rows = programs.new_rows(len(chunks), programs.CONV_FORWARD, dtype)
+        programs.encode_conv_forward(rows, x_arr, np.ascontiguousarray(weight_matrix), geometry,
+                                     cols, out, chunks)
+        run_compiled_chunks(rows)
+    else:
+        run_chunks(lambda i, lo, hi: _forward_chunk(x_arr[lo:hi], weight_matrix, geometry,
+                                                    cols[i], out[lo:hi]),
+                   chunks)
     if needs_grad(x, weight, bias):
         fn = Conv2dGradFn(x, weight, bias, cols, chunks, geometry, ws)
     else:

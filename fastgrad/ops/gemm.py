@@ -8,7 +8,8 @@ starve fastgrad's chunk threads (docs/performance.md, "Threads").
 """
 import numpy as np
 
-from fastgrad.kernels.threads import batch_chunks, blas_limit, run_chunks
+from fastgrad.kernels import chunk_programs as programs
+from fastgrad.kernels.threads import batch_chunks, blas_limit, run_chunks, run_compiled_chunks
 
 # A product of fewer FLOPs (2*M*N*K) runs whole on the calling thread: handing half of it to
 # another thread costs ~20-60 us (docs/performance.md, "Threads").
@@ -19,20 +20,38 @@ def matmul(a, b, out=None):
     """``np.matmul(a, b, out=out)`` with NumPy's rules (1-D promotion, broadcast batch dims).
 
     A 2-D product of at least ``_MIN_SPLIT_FLOPS`` has its rows split across fastgrad's
-    threads (``out`` must then be C-contiguous or None); anything else runs at one BLAS
-    thread on the calling thread. Returns the product (``out`` when given).
+    threads (with ``out`` None, or C-contiguous and apart from a and b), as compiled chunks
+    calling BLAS directly when the dtypes (float32 / float64) and strides allow it; anything
+    else runs at one BLAS thread on the calling thread. Returns the product (``out`` when
+    given).
     """
     if a.ndim == 2 and b.ndim == 2 and a.shape[1] == 1 and b.shape[0] == 1:
         return outer_product(a, b, out)
-    if a.ndim == 2 and b.ndim == 2 and 2 * a.shape[0] * a.shape[1] * b.shape[1] >= _MIN_SPLIT_FLOPS:
+    if (a.ndim == 2 and b.ndim == 2 and a.shape[1] == b.shape[0]
+            and 2 * a.shape[0] * a.shape[1] * b.shape[1] >= _MIN_SPLIT_FLOPS
+            and (out is None or _splittable_out(out, a, b))):
         chunks = batch_chunks(a.shape[0])
-        if len(chunks) > 1 and (out is None or out.flags.c_contiguous):
+        if len(chunks) > 1:
             if out is None:
                 out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
-            run_chunks(lambda i, lo, hi: np.matmul(a[lo:hi], b, out=out[lo:hi]), chunks)
+            if (programs.compiled_dtype(a, b, out) and programs.gemm_operand_ok(a)
+                    and programs.gemm_operand_ok(b)):
+                rows = programs.new_rows(len(chunks), programs.MATMUL, out.dtype)
+                programs.encode_matmul(rows, a, b, out, chunks)
+                run_compiled_chunks(rows)
+            else:
+                run_chunks(lambda i, lo, hi: np.matmul(a[lo:hi], b, out=out[lo:hi]), chunks)
             return out
     with blas_limit(1):
         return np.matmul(a, b, out=out)
+
+
+def _splittable_out(out, a, b):
+    """Whether chunks may write rows of ``out`` while other chunks read ``a`` and ``b``: the
+    product's shape, C-contiguous, and sharing no memory with them (NumPy buffers an ``out``
+    that overlaps an operand; rows written early would be read again by another chunk)."""
+    return (out.shape == (a.shape[0], b.shape[1]) and out.flags.c_contiguous
+            and not np.may_share_memory(out, a) and not np.may_share_memory(out, b))
 
 
 def outer_product(a, b, out=None):

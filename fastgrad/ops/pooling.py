@@ -19,7 +19,8 @@ from fastgrad.kernels.pooling import (adaptive_avgpool2d_backward, adaptive_avgp
                                       avgpool2d_forward, maxpool2d_backward, maxpool2d_forward,
                                       maxpool2d_forward_2x2s2, maxunpool2d_backward,
                                       maxunpool2d_forward)
-from fastgrad.kernels.threads import batch_chunks, run_chunks
+from fastgrad.kernels import chunk_programs as programs
+from fastgrad.kernels.threads import batch_chunks, run_chunks, run_compiled_chunks
 from fastgrad.ops._operands import as_tensor
 from fastgrad.ops.conv_geometry import (check_pool_dtype, pair, pool2d_geometry, pool_planes,
                                         single)
@@ -31,13 +32,20 @@ from fastgrad.ops.linear_map import linear_map
 _SERIAL_MAX_ELEMENTS = 2**18
 
 
-def _by_chunks(kernel, *arrays):
+def _by_chunks(kernel, *arrays, program=None, encode=None):
     """``kernel(*(a[lo:hi] for a in arrays))`` on each chunk of the batch, one chunk per
     thread (one chunk for a small input): every array here has the batch as its first axis,
-    and pooling never mixes images."""
+    and pooling never mixes images. With a ``program`` of ``kernels/chunk_programs.py`` and
+    float data, the chunks run as its rows instead, ``encode(rows, chunks)`` writing them."""
     n = arrays[0].shape[0]
     chunks = batch_chunks(n) if max(a.size for a in arrays) > _SERIAL_MAX_ELEMENTS else [(0, n)]
-    run_chunks(lambda i, lo, hi: kernel(*(a[lo:hi] for a in arrays)), chunks)
+    data = [a for a in arrays if a.dtype.kind == "f"]
+    if program is not None and len(chunks) > 1 and data and programs.compiled_dtype(*data):
+        rows = programs.new_rows(len(chunks), program, data[0].dtype)
+        encode(rows, chunks)
+        run_compiled_chunks(rows)
+    else:
+        run_chunks(lambda i, lo, hi: kernel(*(a[lo:hi] for a in arrays)), chunks)
 
 
 def _pooled(batch, c, out_h, out_w, spatial_dims, dtype):
@@ -90,8 +98,12 @@ class MaxPool2dGradFn(GradFn):
         argmax, = self.saved_tensors
         planes_out = self.layout.planes_out
         d_x = np.empty(self.in_shape, dtype=grad_output.dtype)
-        _by_chunks(maxpool2d_backward, _as_planes(grad_output, planes_out),
-                   _as_planes(argmax, planes_out), _as_planes(d_x, self.layout.planes))
+        grad, indices = _as_planes(grad_output, planes_out), _as_planes(argmax, planes_out)
+        d_x_planes = _as_planes(d_x, self.layout.planes)
+        _by_chunks(maxpool2d_backward, grad, indices, d_x_planes,
+                   program=programs.MAXPOOL_BACKWARD,
+                   encode=lambda rows, chunks: programs.encode_maxpool_backward(
+                       rows, grad, indices, d_x_planes, chunks))
         return (d_x,)
 
 
@@ -131,12 +143,16 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
     if geo[4:] == (2, 2, 2, 2, 0, 0, geo.h // 2, geo.w // 2, 1, 1) and x_planes.dtype.kind == "f":
         _by_chunks(lambda x, out, argmax: maxpool2d_forward_2x2s2(x, geo.out_h, geo.out_w, out,
                                                                    argmax),
-                   x_planes, planes_out, argmax_planes)
+                   x_planes, planes_out, argmax_planes, program=programs.MAXPOOL_2X2,
+                   encode=lambda rows, chunks: programs.encode_maxpool(
+                       rows, x_planes, planes_out, argmax_planes, chunks))
     else:
         _by_chunks(lambda x, out, argmax: maxpool2d_forward(
                        x, geo.kh, geo.kw, geo.sh, geo.sw, geo.ph, geo.pw, geo.dh, geo.dw,
                        geo.out_h, geo.out_w, out, argmax),
-                   x_planes, planes_out, argmax_planes)
+                   x_planes, planes_out, argmax_planes, program=programs.MAXPOOL,
+                   encode=lambda rows, chunks: programs.encode_maxpool(
+                       rows, x_planes, planes_out, argmax_planes, chunks, geo))
     return _max_result(x, out, argmax, planes, planes_out, return_indices, geo)
 
 

@@ -1,0 +1,281 @@
+"""A chunk of work written down as a row of int64s, so that a helper thread can run it in
+compiled code without taking the GIL (``threads.run_compiled_chunks``).
+
+A row is ``[state, program, dtype, gemm, args...]``: the hand-off state (``handoff.py``), which
+program, 1 for float64 data (0: float32), the address of BLAS's ``?gemm`` for that dtype, then
+the program's arguments: array addresses and sizes, in the order its ``encode_*`` function
+writes them and its ``_run_*`` function reads them. The programs are the hot chunks of a
+training step: a split GEMM, conv2d's forward and backward chunks, and the max-pool kernels.
+Each calls the same numba kernels as the Python chunk it replaces, with the same
+preconditions; Python has validated the arguments before a row is written.
+"""
+import numba
+import numpy as np
+
+from .im2col import col2im, im2col, nchw_to_cnhw
+from .native import NO_TRANS, TRANS, blas_gemm, blas_gemm_addresses, pointer_to
+from .pooling import maxpool2d_backward, maxpool2d_forward, maxpool2d_forward_2x2s2
+
+ROW = 40
+STATE, PROGRAM, DTYPE, GEMM, ARGS = 0, 1, 2, 3, 4
+# Programs. PYTHON: the row only says that a Python callable waits for the helper.
+PYTHON, MATMUL, CONV_FORWARD, CONV_BACKWARD, MAXPOOL_2X2, MAXPOOL, MAXPOOL_BACKWARD = range(7)
+
+_F32 = np.zeros(0, np.float32)
+_F64 = np.zeros(0, np.float64)
+_I32 = np.zeros(0, np.int32)
+_I64 = np.zeros(0, np.int64)
+
+
+def compiled_dtype(*arrays):
+    """True when every array is float32, or every one float64, and BLAS's C GEMMs were found:
+    the chunks of these arrays can be rows."""
+    dtype = arrays[0].dtype
+    return (dtype in (np.float32, np.float64) and all(a.dtype == dtype for a in arrays)
+            and blas_gemm_addresses() is not None)
+
+
+def new_rows(parts, program, dtype):
+    rows = np.zeros((parts, ROW), np.int64)
+    double = dtype == np.float64
+    rows[:, PROGRAM] = program
+    rows[:, DTYPE] = double
+    rows[:, GEMM] = blas_gemm_addresses()[1 if double else 0]
+    return rows
+
+
+def _address(a):
+    return a.ctypes.data
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _array(address, shape, like):
+    return numba.carray(pointer_to(address, like), shape)
+
+
+# ---------------------------------------------------------------------------- MATMUL
+def _operand(a):
+    """(CBLAS transpose flag, leading dimension) of a 2-D array with one unit stride."""
+    if a.strides[1] == a.itemsize or a.shape[1] == 1:
+        return NO_TRANS, max(a.strides[0] // a.itemsize, a.shape[1], 1)
+    return TRANS, max(a.strides[1] // a.itemsize, a.shape[0], 1)
+
+
+def gemm_operand_ok(a):
+    """Whether BLAS can read the 2-D ``a`` in place: one of its strides is one element."""
+    s0, s1 = a.strides
+    return s0 > 0 and s1 > 0 and (s1 == a.itemsize or s0 == a.itemsize or a.shape[1] == 1)
+
+
+def encode_matmul(rows, a, b, out, chunks):
+    """out[lo:hi] (m, n) = a[lo:hi] (m, k) @ b (k, n) for each chunk ``(lo, hi)`` of the rows
+    of ``a``; ``out`` C-contiguous, a and b ``gemm_operand_ok``."""
+    trans_a, lda = _operand(a)
+    trans_b, ldb = _operand(b)
+    a_address, out_address = _address(a), _address(out)
+    values = [trans_a, trans_b, 0, b.shape[1], a.shape[1], 0, lda, _address(b), ldb, 0,
+              max(out.shape[1], 1)]
+    for row, (lo, hi) in zip(rows, chunks):
+        values[2] = hi - lo
+        values[5] = a_address + lo * a.strides[0]
+        values[9] = out_address + lo * out.strides[0]
+        row[ARGS:ARGS + 11] = values
+
+
+@numba.njit(cache=True, nogil=True)
+def _run_matmul(row, like):
+    a = ARGS
+    if row[a + 2] == 0 or row[a + 3] == 0:
+        return
+    if row[a + 4] == 0:  # an empty inner dimension: BLAS would leave out as it was
+        out = _array(row[a + 9], (row[a + 2] * row[a + 3],), like)
+        out[:] = 0
+        return
+    blas_gemm(row[GEMM], like, row[a], row[a + 1], row[a + 2], row[a + 3], row[a + 4],
+              row[a + 5], row[a + 6], row[a + 7], row[a + 8], 0.0, row[a + 9], row[a + 10])
+
+
+# ---------------------------------------------------------------------------- conv2d
+def _geometry_args(g):
+    return (g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.out_h, g.out_w,
+            g.out_channels)
+
+
+def encode_conv_forward(rows, x, weight_matrix, geometry, cols, out, chunks):
+    """ops/conv.py's ``_forward_chunk`` for each chunk ``(lo, hi)`` of the batch: x, out and
+    weight_matrix C-contiguous, ``cols[i]`` the column buffer of chunk i."""
+    values = [0, *_geometry_args(geometry), weight_matrix.shape[1], 0,
+              _address(weight_matrix), 0, 0]
+    x_address, out_address = _address(x), _address(out)
+    for row, buffer, (lo, hi) in zip(rows, cols, chunks):
+        values[0] = hi - lo
+        values[16] = x_address + lo * x.strides[0]
+        values[18] = _address(buffer)
+        values[19] = out_address + lo * out.strides[0]
+        row[ARGS:ARGS + 20] = values
+
+
+@numba.njit(cache=True, nogil=True)
+def _run_conv_forward(row, like):
+    a = ARGS
+    n, c, h, w, kh, kw, sh, sw = row[a], row[a + 1], row[a + 2], row[a + 3], row[a + 4], \
+        row[a + 5], row[a + 6], row[a + 7]
+    ph, pw, dh, dw, out_h, out_w, o, rows = row[a + 8], row[a + 9], row[a + 10], row[a + 11], \
+        row[a + 12], row[a + 13], row[a + 14], row[a + 15]
+    positions = out_h * out_w
+    k = c * kh * kw
+    x = _array(row[a + 16], (n, c, h, w), like)
+    cols = _array(row[a + 18], (rows, n * positions), like)
+    im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, cols)
+    if rows > k:
+        cols[k] = 1
+    size = like.itemsize
+    for i in range(n):  # out[i] (O, P) = [W | b] (O, K') @ cols[:, i*P:(i+1)*P]
+        blas_gemm(row[GEMM], like, NO_TRANS, NO_TRANS, o, positions, rows, row[a + 17], rows,
+                  row[a + 18] + i * positions * size, n * positions, 0.0,
+                  row[a + 19] + i * o * positions * size, positions)
+
+
+def encode_conv_backward(rows, grad, weight, geometry, cols, grad_rows, d_wb, d_cols, d_x,
+                         chunks):
+    """ops/conv.py's backward chunk for each chunk ``(lo, hi)`` of the batch: grad (N, O, P)
+    and weight (O, K) C-contiguous; per chunk i: cols[i] (K', n*P), grad_rows[i] (O, n*P) or
+    None (per-image dW), d_wb[i] (K', O) or None (no dW / db), d_cols[i] (K, n*P) with rows of
+    n*P or None (no dx); d_x (N, C, H, W) C-contiguous, or None."""
+    values = [0, *_geometry_args(geometry), cols[0].shape[0], 0, _address(weight), 0, 0, 0, 0,
+              0]
+    grad_address = _address(grad)
+    d_x_address = 0 if d_x is None else _address(d_x)
+    for i, (row, (lo, hi)) in enumerate(zip(rows, chunks)):
+        values[0] = hi - lo
+        values[16] = grad_address + lo * grad.strides[0]
+        values[18] = _address(cols[i])
+        values[19] = 0 if grad_rows[i] is None else _address(grad_rows[i])
+        values[20] = 0 if d_wb[i] is None else _address(d_wb[i])
+        values[21] = 0 if d_cols[i] is None else _address(d_cols[i])
+        values[22] = 0 if d_x is None else d_x_address + lo * d_x.strides[0]
+        row[ARGS:ARGS + 23] = values
+
+
+@numba.njit(cache=True, nogil=True)
+def _run_conv_backward(row, like):
+    a = ARGS
+    n, c, h, w, kh, kw, sh, sw = row[a], row[a + 1], row[a + 2], row[a + 3], row[a + 4], \
+        row[a + 5], row[a + 6], row[a + 7]
+    ph, pw, dh, dw, out_h, out_w, o, rows = row[a + 8], row[a + 9], row[a + 10], row[a + 11], \
+        row[a + 12], row[a + 13], row[a + 14], row[a + 15]
+    grad, weight, cols, grad_rows, d_wb, d_cols, d_x = row[a + 16], row[a + 17], row[a + 18], \
+        row[a + 19], row[a + 20], row[a + 21], row[a + 22]
+    gemm = row[GEMM]
+    positions = out_h * out_w
+    k = c * kh * kw
+    size = like.itemsize
+    long_rows = n * positions
+    if grad_rows != 0:  # grad_output as (O, n*P): one long GEMM each
+        nchw_to_cnhw(_array(grad, (n, o, positions), like),
+                     _array(grad_rows, (o, long_rows), like))
+        if d_wb != 0:  # [dW | db] (K', O) = cols @ G.T
+            blas_gemm(gemm, like, NO_TRANS, TRANS, rows, o, long_rows, cols, long_rows,
+                      grad_rows, long_rows, 0.0, d_wb, o)
+        if d_x != 0:  # dcols (K, n*P) = W.T @ G
+            blas_gemm(gemm, like, TRANS, NO_TRANS, k, long_rows, o, weight, k, grad_rows,
+                      long_rows, 0.0, d_cols, long_rows)
+    else:  # per image, grad_output read in NCHW as it is
+        for i in range(n):
+            g_i = grad + i * o * positions * size
+            if d_wb != 0:  # [dW | db] += cols_i (K', P) @ g_i.T (P, O)
+                blas_gemm(gemm, like, NO_TRANS, TRANS, rows, o, positions,
+                          cols + i * positions * size, long_rows, g_i, positions,
+                          0.0 if i == 0 else 1.0, d_wb, o)
+            if d_x != 0:  # dcols_i (K, P) = W.T (K, O) @ g_i (O, P)
+                blas_gemm(gemm, like, TRANS, NO_TRANS, k, positions, o, weight, k, g_i,
+                          positions, 0.0, d_cols + i * positions * size, long_rows)
+        if d_wb != 0 and n == 0:
+            _array(d_wb, (rows * o,), like)[:] = 0
+    if d_x != 0:
+        col2im(_array(d_cols, (k, long_rows), like), n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw,
+               out_h, out_w, _array(d_x, (n, c, h, w), like))
+
+
+# ---------------------------------------------------------------------------- max-pool
+def encode_maxpool(rows, x, out, argmax, chunks, geometry=None):
+    """The max-pool kernels on each chunk ``(lo, hi)`` of (N, C, H, W) planes, all
+    C-contiguous; ``geometry`` None for the 2x2 / stride-2 kernel. ``rows[:, DTYPE]`` gets 2
+    added for int64 indices."""
+    g = geometry
+    window = (0,) * 8 if g is None else (g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw)
+    values = [0, *x.shape[1:], *out.shape[2:], *window, 0, 0, 0]
+    addresses = _address(x), _address(out), _address(argmax)
+    for row, (lo, hi) in zip(rows, chunks):
+        values[0] = hi - lo
+        values[14] = addresses[0] + lo * x.strides[0]
+        values[15] = addresses[1] + lo * out.strides[0]
+        values[16] = addresses[2] + lo * argmax.strides[0]
+        row[ARGS:ARGS + 17] = values
+    rows[:, DTYPE] += 2 * (argmax.dtype == np.int64)
+
+
+def encode_maxpool_backward(rows, grad_out, argmax, d_x, chunks):
+    """maxpool2d_backward on each chunk ``(lo, hi)`` of (N, C, ...) planes, C-contiguous."""
+    values = [0, *d_x.shape[1:], *grad_out.shape[2:], 0, 0, 0]
+    addresses = _address(grad_out), _address(argmax), _address(d_x)
+    for row, (lo, hi) in zip(rows, chunks):
+        values[0] = hi - lo
+        values[6] = addresses[0] + lo * grad_out.strides[0]
+        values[7] = addresses[1] + lo * argmax.strides[0]
+        values[8] = addresses[2] + lo * d_x.strides[0]
+        row[ARGS:ARGS + 9] = values
+    rows[:, DTYPE] += 2 * (argmax.dtype == np.int64)
+
+
+@numba.njit(cache=True, nogil=True)
+def _run_maxpool(row, like, index_like):
+    a = ARGS
+    n, c, h, w, out_h, out_w = row[a], row[a + 1], row[a + 2], row[a + 3], row[a + 4], row[a + 5]
+    x = _array(row[a + 14], (n, c, h, w), like)
+    out = _array(row[a + 15], (n, c, out_h, out_w), like)
+    argmax = _array(row[a + 16], (n, c, out_h, out_w), index_like)
+    if row[PROGRAM] == MAXPOOL_2X2:
+        maxpool2d_forward_2x2s2(x, out_h, out_w, out, argmax)
+    else:
+        maxpool2d_forward(x, row[a + 6], row[a + 7], row[a + 8], row[a + 9], row[a + 10],
+                          row[a + 11], row[a + 12], row[a + 13], out_h, out_w, out, argmax)
+
+
+@numba.njit(cache=True, nogil=True)
+def _run_maxpool_backward(row, like, index_like):
+    a = ARGS
+    n, c, h, w, out_h, out_w = row[a], row[a + 1], row[a + 2], row[a + 3], row[a + 4], row[a + 5]
+    maxpool2d_backward(_array(row[a + 6], (n, c, out_h, out_w), like),
+                       _array(row[a + 7], (n, c, out_h, out_w), index_like),
+                       _array(row[a + 8], (n, c, h, w), like))
+
+
+# ---------------------------------------------------------------------------- dispatch
+@numba.njit(cache=True, nogil=True)
+def _run_typed(row, like, index_like):
+    program = row[PROGRAM]
+    if program == MATMUL:
+        _run_matmul(row, like)
+    elif program == CONV_FORWARD:
+        _run_conv_forward(row, like)
+    elif program == CONV_BACKWARD:
+        _run_conv_backward(row, like)
+    elif program == MAXPOOL_2X2 or program == MAXPOOL:
+        _run_maxpool(row, like, index_like)
+    elif program == MAXPOOL_BACKWARD:
+        _run_maxpool_backward(row, like, index_like)
+
+
+@numba.njit(cache=True, nogil=True)
+def run_row(row):
+    """Run the compiled program a row describes (not PYTHON)."""
+    dtype = row[DTYPE]
+    if dtype == 0:
+        _run_typed(row, _F32, _I32)
+    elif dtype == 1:
+        _run_typed(row, _F64, _I32)
+    elif dtype == 2:
+        _run_typed(row, _F32, _I64)
+    else:
+        _run_typed(row, _F64, _I64)
