@@ -17,6 +17,7 @@ import numpy as np
 
 from fastgrad.autograd.function import GradFn, derived, needs_grad
 from fastgrad.autograd.tensor import Tensor
+from fastgrad.kernels.softmax import log_softmax_nll, softmax_minus_onehot
 from fastgrad.ops import backend
 from fastgrad.ops._operands import as_tensor
 
@@ -180,8 +181,18 @@ class CrossEntropyGradFn(_ClassTargetGradFn):
         self.save_for_backward(derived(log_probs, _log_probs, input), class_weight)
         self.smoothing = smoothing
 
+    plain = False  # no class weights, nothing ignored, no smoothing: one kernel each way
+
     def backward(self, grad_output):
         target, sample_weight, ignored, log_probs, class_weight = self.saved_tensors
+        if self.plain and isinstance(log_probs, np.ndarray):
+            scale = grad_output
+            if self.reduction == "mean":
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    scale = grad_output / sample_weight.sum(dtype=sample_weight.dtype)
+            grad = np.empty(log_probs.shape, dtype=log_probs.dtype)
+            softmax_minus_onehot(log_probs, target, log_probs.dtype.type(scale), grad)
+            return (grad.reshape(self.in_shape),)
         probs = backend.exp(log_probs)
         rows = np.arange(probs.shape[0])
         onehot = np.zeros(probs.shape, dtype=probs.dtype)
@@ -198,6 +209,21 @@ class CrossEntropyGradFn(_ClassTargetGradFn):
             # skipped rows get no gradient, whatever their logits
             grad = backend.where(ignored[:, None], 0, grad)
         return (grad.reshape(self.in_shape),)
+
+
+def _cross_entropy_plain(input, scores, safe, sample_weight, reduction):
+    """cross_entropy for the usual batch (no class weights, nothing ignored, no smoothing,
+    'mean' or 'sum'), log-softmax and the picked NLL in one kernel (``kernels/softmax.py``)."""
+    log_probs = np.empty(scores.shape, dtype=scores.dtype)
+    total = log_softmax_nll(np.ascontiguousarray(scores), safe, log_probs)
+    if reduction == "mean":
+        total /= scores.shape[0]
+    out = np.asarray(total, dtype=scores.dtype)
+    fn = None
+    if needs_grad(input):
+        fn = CrossEntropyGradFn(input, log_probs, safe, sample_weight, None, reduction)
+        fn.plain = True
+    return Tensor._wrap(out, fn)
 
 
 def _log_probs(input):
@@ -237,6 +263,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
                                                                    ignore_index)
     if scores.dtype.kind != "f":
         raise RuntimeError(f"cross_entropy expects float logits, got dtype {scores.dtype}")
+    if (weight is None and ignored is None and not label_smoothing and reduction != "none"
+            and scores.dtype in (np.float32, np.float64) and scores.shape[1]):
+        return _cross_entropy_plain(input, scores, safe, sample_weight, reduction)
     shifted = scores - scores.max(axis=1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
     losses = _picked_losses(log_probs, safe, sample_weight, ignored)
