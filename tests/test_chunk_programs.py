@@ -162,3 +162,24 @@ def test_a_compiled_chunk_runs_on_a_helper_thread():
         assert ran_by_caller[-1] == 0  # a call where the helper ran its row
     finally:
         fastgrad.set_num_threads(before)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_split_sgd_update_is_the_numpy_update_bit_for_bit(dtype, chunk_path, num_threads):
+    from fastgrad import optim
+
+    rng = np.random.default_rng(6)
+    shape = (300, 257)  # above _SPLIT_MIN_ELEMENTS, an odd split
+    p0 = rng.standard_normal(shape).astype(dtype)
+    grads = [rng.standard_normal(shape).astype(dtype) for _ in range(3)]
+    param = fastgrad.nn.Parameter(fastgrad.tensor(p0, dtype=dtype))
+    opt = optim.SGD([param], lr=0.05, momentum=0.9)
+    p, buf = p0.copy(), None
+    lr, momentum = dtype(0.05), dtype(0.9)
+    for g in grads:
+        param.grad = fastgrad.tensor(g.copy(), dtype=dtype)
+        opt.step()
+        buf = g.copy() if buf is None else momentum * buf + g
+        p = p - lr * buf
+    np.testing.assert_array_equal(param.arr, p)
+    np.testing.assert_array_equal(opt.state[param]["momentum_buffer"], buf)

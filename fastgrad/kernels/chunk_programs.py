@@ -5,7 +5,8 @@ A row is ``[state, program, dtype, gemm, args...]``: the hand-off state (``hando
 program, 1 for float64 data (0: float32), the address of BLAS's ``?gemm`` for that dtype, then
 the program's arguments: array addresses and sizes, in the order its ``encode_*`` function
 writes them and its ``_run_*`` function reads them. The programs are the hot chunks of a
-training step: a split GEMM, conv2d's forward and backward chunks, and the max-pool kernels.
+training step: a split GEMM, conv2d's forward and backward chunks, the max-pool kernels and
+the SGD update of a large parameter.
 Each calls the same numba kernels as the Python chunk it replaces, with the same
 preconditions; Python has validated the arguments before a row is written.
 """
@@ -14,12 +15,14 @@ import numpy as np
 
 from .im2col import col2im, im2col, nchw_to_cnhw
 from .native import NO_TRANS, TRANS, blas_gemm, blas_gemm_addresses, pointer_to
+from .optim import sgd_momentum_update
 from .pooling import maxpool2d_backward, maxpool2d_forward, maxpool2d_forward_2x2s2
 
 ROW = 40
 STATE, PROGRAM, DTYPE, GEMM, ARGS = 0, 1, 2, 3, 4
 # Programs. PYTHON: the row only says that a Python callable waits for the helper.
-PYTHON, MATMUL, CONV_FORWARD, CONV_BACKWARD, MAXPOOL_2X2, MAXPOOL, MAXPOOL_BACKWARD = range(7)
+(PYTHON, MATMUL, CONV_FORWARD, CONV_BACKWARD, MAXPOOL_2X2, MAXPOOL, MAXPOOL_BACKWARD,
+ SGD_MOMENTUM) = range(8)
 
 _F32 = np.zeros(0, np.float32)
 _F64 = np.zeros(0, np.float64)
@@ -251,6 +254,27 @@ def _run_maxpool_backward(row, like, index_like):
                        _array(row[a + 8], (n, c, h, w), like))
 
 
+# ---------------------------------------------------------------------------- SGD
+def encode_sgd_momentum(rows, param, grad, buf, hyper, chunks):
+    """``kernels/optim.py: sgd_momentum_update`` on each chunk ``(lo, hi)`` of the flattened
+    arrays (C-contiguous, one shape and dtype); hyper: (lr, momentum) in that dtype."""
+    size = param.itemsize
+    addresses = _address(param), _address(grad), _address(buf)
+    values = [0, 0, 0, 0, _address(hyper)]
+    for row, (lo, hi) in zip(rows, chunks):
+        values[0:4] = [a + lo * size for a in addresses] + [hi - lo]
+        row[ARGS:ARGS + 5] = values
+
+
+@numba.njit(cache=True, nogil=True)
+def _run_sgd_momentum(row, like):
+    a = ARGS
+    count = row[a + 3]
+    hyper = _array(row[a + 4], (2,), like)
+    sgd_momentum_update(_array(row[a], (count,), like), _array(row[a + 1], (count,), like),
+                        _array(row[a + 2], (count,), like), hyper[0], hyper[1])
+
+
 # ---------------------------------------------------------------------------- dispatch
 @numba.njit(cache=True, nogil=True)
 def _run_typed(row, like, index_like):
@@ -265,6 +289,8 @@ def _run_typed(row, like, index_like):
         _run_maxpool(row, like, index_like)
     elif program == MAXPOOL_BACKWARD:
         _run_maxpool_backward(row, like, index_like)
+    elif program == SGD_MOMENTUM:
+        _run_sgd_momentum(row, like)
 
 
 @numba.njit(cache=True, nogil=True)

@@ -1,7 +1,9 @@
 """Stochastic gradient descent with optional momentum, Nesterov momentum and weight decay."""
 import numpy as np
 
+from fastgrad.kernels import chunk_programs as programs
 from fastgrad.kernels.optim import sgd_momentum_update
+from fastgrad.kernels.threads import batch_chunks, run_compiled_chunks
 from fastgrad.optim.optimizer import Optimizer, _float_hyper, _implementation_options
 
 
@@ -15,10 +17,22 @@ def _fits_one_pass_update(param, grad, buf):
             and not np.shares_memory(param, grad))
 
 
+# A parameter of at least this many elements is updated by all of fastgrad's threads, each a
+# contiguous part (a memory-bound pass; docs/performance.md, "SGD in one pass").
+_SPLIT_MIN_ELEMENTS = 32768
+
+
 def _one_pass_update(p, grad, buf, lr, momentum):
     """buf = momentum * buf + grad; p -= lr * buf, in one pass (``kernels/optim.py``)."""
     dtype = p.arr.dtype.type
-    sgd_momentum_update(p.arr, grad, buf, dtype(lr), dtype(momentum))
+    chunks = batch_chunks(p.arr.size) if p.arr.size >= _SPLIT_MIN_ELEMENTS else ()
+    if len(chunks) > 1 and programs.compiled_dtype(p.arr):
+        hyper = np.array([lr, momentum], dtype=dtype)
+        rows = programs.new_rows(len(chunks), programs.SGD_MOMENTUM, p.arr.dtype)
+        programs.encode_sgd_momentum(rows, p.arr, grad, buf, hyper, chunks)
+        run_compiled_chunks(rows)
+    else:
+        sgd_momentum_update(p.arr, grad, buf, dtype(lr), dtype(momentum))
     p._bump_version()
 
 
