@@ -146,10 +146,10 @@ def test_a_compiled_chunk_runs_on_a_helper_thread():
         a = np.ones((400, 300), np.float32)
         b = np.ones((300, 200), np.float32)
         ran_by_caller = []
-        original = threads.handoff.run_claimed
+        original = threads.handoff.claim_unstarted
         try:
-            threads.handoff.run_claimed = lambda rows, count, own: ran_by_caller.append(
-                original(rows, count, own)) or ran_by_caller[-1]
+            threads.handoff.claim_unstarted = lambda rows, count: ran_by_caller.append(
+                original(rows, count)) or ran_by_caller[-1]
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline and not (ran_by_caller and ran_by_caller[-1] == 0):
                 out = np.empty((400, 200), np.float32)
@@ -158,7 +158,7 @@ def test_a_compiled_chunk_runs_on_a_helper_thread():
                 threads.run_compiled_chunks(rows)
                 np.testing.assert_array_equal(out, 300.0)
         finally:
-            threads.handoff.run_claimed = original
+            threads.handoff.claim_unstarted = original
         assert ran_by_caller[-1] == 0  # a call where the helper ran its row
     finally:
         fastgrad.set_num_threads(before)

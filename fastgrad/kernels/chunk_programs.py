@@ -277,7 +277,7 @@ def _run_sgd_momentum(row, like):
 
 # ---------------------------------------------------------------------------- dispatch
 @numba.njit(cache=True, nogil=True)
-def _run_typed(row, like, index_like):
+def _run_typed(row, like):
     program = row[PROGRAM]
     if program == MATMUL:
         _run_matmul(row, like)
@@ -285,23 +285,26 @@ def _run_typed(row, like, index_like):
         _run_conv_forward(row, like)
     elif program == CONV_BACKWARD:
         _run_conv_backward(row, like)
-    elif program == MAXPOOL_2X2 or program == MAXPOOL:
-        _run_maxpool(row, like, index_like)
-    elif program == MAXPOOL_BACKWARD:
-        _run_maxpool_backward(row, like, index_like)
     elif program == SGD_MOMENTUM:
         _run_sgd_momentum(row, like)
+    elif row[DTYPE] < 2:  # the max-pool programs, with int32 indices ...
+        _run_pool(row, like, _I32)
+    else:  # ... or int64 ones
+        _run_pool(row, like, _I64)
+
+
+@numba.njit(cache=True, nogil=True)
+def _run_pool(row, like, index_like):
+    if row[PROGRAM] == MAXPOOL_BACKWARD:
+        _run_maxpool_backward(row, like, index_like)
+    else:
+        _run_maxpool(row, like, index_like)
 
 
 @numba.njit(cache=True, nogil=True)
 def run_row(row):
     """Run the compiled program a row describes (not PYTHON)."""
-    dtype = row[DTYPE]
-    if dtype == 0:
-        _run_typed(row, _F32, _I32)
-    elif dtype == 1:
-        _run_typed(row, _F64, _I32)
-    elif dtype == 2:
-        _run_typed(row, _F32, _I64)
+    if row[DTYPE] % 2 == 0:
+        _run_typed(row, _F32)
     else:
-        _run_typed(row, _F64, _I64)
+        _run_typed(row, _F64)

@@ -81,18 +81,13 @@ def claim(row):
 
 
 @numba.njit(cache=True, nogil=True)
-def run_claimed(rows, count, own):
-    """The caller's part of compiled chunks: its own row, then every posted row no helper has
-    started (its core is busy, or it is still waking up), then wait until the helpers' rows are
-    DONE or FAILED. Returns a bit mask of the rows the caller ran itself."""
-    run_row(own)
+def claim_unstarted(rows, count):
+    """Claim every posted row of ``rows[:count]`` no helper has started (its core is busy, or
+    it is still waking up); returns them as a bit mask, for the caller to run."""
     mine = 0
     for i in range(count):
         if compare_and_swap(rows[i], STATE, POSTED, RUNNING):
-            run_row(rows[i])
-            atomic_store(rows[i], STATE, DONE)
             mine |= 1 << i
-    wait_finished(rows, count)
     return mine
 
 

@@ -317,7 +317,15 @@ def run_compiled_chunks(chunk_rows):
             rows = workers.rows
             rows[:count, 1:] = chunk_rows[1:, 1:]
             workers.post(count)
-            handoff.run_claimed(rows, count, chunk_rows[0])
+            # run_row is called from here, not from inside another compiled function: each
+            # compiled caller of it would compile every program again (cold start).
+            run_row(chunk_rows[0])
+            mine = handoff.claim_unstarted(rows, count)
+            for i in range(count):
+                if mine >> i & 1:
+                    run_row(rows[i])
+                    rows[i, STATE] = handoff.DONE
+            handoff.wait_finished(rows, count)
             failed = any(rows[i, STATE] == handoff.FAILED for i in range(count))
             rows[:count, STATE] = handoff.FREE
         if failed:
