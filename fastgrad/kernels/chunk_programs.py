@@ -56,6 +56,22 @@ def _array(address, shape, like):
     return numba.carray(pointer_to(address, like), shape)
 
 
+def _write_rows(rows, chunks, values, batched=(), per_chunk=()):
+    """Write each chunk's arguments into its row: ``values`` (the arguments every chunk shares;
+    position 0 gets the chunk's length hi - lo), ``batched`` (position, array) pairs whose
+    address moves to row ``lo`` of the array's first axis, ``per_chunk`` (position, list) pairs
+    with one array (or None: address 0) per chunk."""
+    values = list(values)
+    starts = [(at, _address(a), a.strides[0]) for at, a in batched]
+    for i, (row, (lo, hi)) in enumerate(zip(rows, chunks)):
+        values[0] = hi - lo
+        for at, address, stride in starts:
+            values[at] = address + lo * stride
+        for at, arrays in per_chunk:
+            values[at] = 0 if arrays[i] is None else _address(arrays[i])
+        row[ARGS:ARGS + len(values)] = values
+
+
 # ---------------------------------------------------------------------------- MATMUL
 def _operand(a):
     """(CBLAS transpose flag, leading dimension) of a 2-D array with one unit stride."""
@@ -75,27 +91,22 @@ def encode_matmul(rows, a, b, out, chunks):
     of ``a``; ``out`` C-contiguous, a and b ``gemm_operand_ok``."""
     trans_a, lda = _operand(a)
     trans_b, ldb = _operand(b)
-    a_address, out_address = _address(a), _address(out)
-    values = [trans_a, trans_b, 0, b.shape[1], a.shape[1], 0, lda, _address(b), ldb, 0,
-              max(out.shape[1], 1)]
-    for row, (lo, hi) in zip(rows, chunks):
-        values[2] = hi - lo
-        values[5] = a_address + lo * a.strides[0]
-        values[9] = out_address + lo * out.strides[0]
-        row[ARGS:ARGS + 11] = values
+    _write_rows(rows, chunks, [0, b.shape[1], a.shape[1], trans_a, trans_b, 0, lda,
+                               _address(b), ldb, 0, max(out.shape[1], 1)],
+                batched=[(5, a), (9, out)])
 
 
 @numba.njit(cache=True, nogil=True)
 def _run_matmul(row, like):
     a = ARGS
-    if row[a + 2] == 0 or row[a + 3] == 0:
+    m, n, k = row[a], row[a + 1], row[a + 2]
+    if m == 0 or n == 0:
         return
-    if row[a + 4] == 0:  # an empty inner dimension: BLAS would leave out as it was
-        out = _array(row[a + 9], (row[a + 2] * row[a + 3],), like)
-        out[:] = 0
+    if k == 0:  # an empty inner dimension: BLAS would leave out as it was
+        _array(row[a + 9], (m * n,), like)[:] = 0
         return
-    blas_gemm(row[GEMM], like, row[a], row[a + 1], row[a + 2], row[a + 3], row[a + 4],
-              row[a + 5], row[a + 6], row[a + 7], row[a + 8], 0.0, row[a + 9], row[a + 10])
+    blas_gemm(row[GEMM], like, row[a + 3], row[a + 4], m, n, k, row[a + 5], row[a + 6],
+              row[a + 7], row[a + 8], 0.0, row[a + 9], row[a + 10])
 
 
 # ---------------------------------------------------------------------------- conv2d
@@ -107,24 +118,25 @@ def _geometry_args(g):
 def encode_conv_forward(rows, x, weight_matrix, geometry, cols, out, chunks):
     """ops/conv.py's ``_forward_chunk`` for each chunk ``(lo, hi)`` of the batch: x, out and
     weight_matrix C-contiguous, ``cols[i]`` the column buffer of chunk i."""
-    values = [0, *_geometry_args(geometry), weight_matrix.shape[1], 0,
-              _address(weight_matrix), 0, 0]
-    x_address, out_address = _address(x), _address(out)
-    for row, buffer, (lo, hi) in zip(rows, cols, chunks):
-        values[0] = hi - lo
-        values[16] = x_address + lo * x.strides[0]
-        values[18] = _address(buffer)
-        values[19] = out_address + lo * out.strides[0]
-        row[ARGS:ARGS + 20] = values
+    _write_rows(rows, chunks, [0, *_geometry_args(geometry), weight_matrix.shape[1], 0,
+                               _address(weight_matrix), 0, 0],
+                batched=[(16, x), (19, out)], per_chunk=[(18, cols)])
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _conv_geometry(row):
+    """(n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, O, K') as the conv encoders
+    write them."""
+    a = ARGS
+    return (row[a], row[a + 1], row[a + 2], row[a + 3], row[a + 4], row[a + 5], row[a + 6],
+            row[a + 7], row[a + 8], row[a + 9], row[a + 10], row[a + 11], row[a + 12],
+            row[a + 13], row[a + 14], row[a + 15])
 
 
 @numba.njit(cache=True, nogil=True)
 def _run_conv_forward(row, like):
     a = ARGS
-    n, c, h, w, kh, kw, sh, sw = row[a], row[a + 1], row[a + 2], row[a + 3], row[a + 4], \
-        row[a + 5], row[a + 6], row[a + 7]
-    ph, pw, dh, dw, out_h, out_w, o, rows = row[a + 8], row[a + 9], row[a + 10], row[a + 11], \
-        row[a + 12], row[a + 13], row[a + 14], row[a + 15]
+    n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, o, rows = _conv_geometry(row)
     positions = out_h * out_w
     k = c * kh * kw
     x = _array(row[a + 16], (n, c, h, w), like)
@@ -145,28 +157,16 @@ def encode_conv_backward(rows, grad, weight, geometry, cols, grad_rows, d_wb, d_
     and weight (O, K) C-contiguous; per chunk i: cols[i] (K', n*P), grad_rows[i] (O, n*P) or
     None (per-image dW), d_wb[i] (K', O) or None (no dW / db), d_cols[i] (K, n*P) with rows of
     n*P or None (no dx); d_x (N, C, H, W) C-contiguous, or None."""
-    values = [0, *_geometry_args(geometry), cols[0].shape[0], 0, _address(weight), 0, 0, 0, 0,
-              0]
-    grad_address = _address(grad)
-    d_x_address = 0 if d_x is None else _address(d_x)
-    for i, (row, (lo, hi)) in enumerate(zip(rows, chunks)):
-        values[0] = hi - lo
-        values[16] = grad_address + lo * grad.strides[0]
-        values[18] = _address(cols[i])
-        values[19] = 0 if grad_rows[i] is None else _address(grad_rows[i])
-        values[20] = 0 if d_wb[i] is None else _address(d_wb[i])
-        values[21] = 0 if d_cols[i] is None else _address(d_cols[i])
-        values[22] = 0 if d_x is None else d_x_address + lo * d_x.strides[0]
-        row[ARGS:ARGS + 23] = values
+    _write_rows(rows, chunks, [0, *_geometry_args(geometry), cols[0].shape[0], 0,
+                               _address(weight), 0, 0, 0, 0, 0],
+                batched=[(16, grad)] + ([] if d_x is None else [(22, d_x)]),
+                per_chunk=[(18, cols), (19, grad_rows), (20, d_wb), (21, d_cols)])
 
 
 @numba.njit(cache=True, nogil=True)
 def _run_conv_backward(row, like):
     a = ARGS
-    n, c, h, w, kh, kw, sh, sw = row[a], row[a + 1], row[a + 2], row[a + 3], row[a + 4], \
-        row[a + 5], row[a + 6], row[a + 7]
-    ph, pw, dh, dw, out_h, out_w, o, rows = row[a + 8], row[a + 9], row[a + 10], row[a + 11], \
-        row[a + 12], row[a + 13], row[a + 14], row[a + 15]
+    n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, o, rows = _conv_geometry(row)
     grad, weight, cols, grad_rows, d_wb, d_cols, d_x = row[a + 16], row[a + 17], row[a + 18], \
         row[a + 19], row[a + 20], row[a + 21], row[a + 22]
     gemm = row[GEMM]
@@ -207,27 +207,15 @@ def encode_maxpool(rows, x, out, argmax, chunks, geometry=None):
     added for int64 indices."""
     g = geometry
     window = (0,) * 8 if g is None else (g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw)
-    values = [0, *x.shape[1:], *out.shape[2:], *window, 0, 0, 0]
-    addresses = _address(x), _address(out), _address(argmax)
-    for row, (lo, hi) in zip(rows, chunks):
-        values[0] = hi - lo
-        values[14] = addresses[0] + lo * x.strides[0]
-        values[15] = addresses[1] + lo * out.strides[0]
-        values[16] = addresses[2] + lo * argmax.strides[0]
-        row[ARGS:ARGS + 17] = values
+    _write_rows(rows, chunks, [0, *x.shape[1:], *out.shape[2:], *window, 0, 0, 0],
+                batched=[(14, x), (15, out), (16, argmax)])
     rows[:, DTYPE] += 2 * (argmax.dtype == np.int64)
 
 
 def encode_maxpool_backward(rows, grad_out, argmax, d_x, chunks):
     """maxpool2d_backward on each chunk ``(lo, hi)`` of (N, C, ...) planes, C-contiguous."""
-    values = [0, *d_x.shape[1:], *grad_out.shape[2:], 0, 0, 0]
-    addresses = _address(grad_out), _address(argmax), _address(d_x)
-    for row, (lo, hi) in zip(rows, chunks):
-        values[0] = hi - lo
-        values[6] = addresses[0] + lo * grad_out.strides[0]
-        values[7] = addresses[1] + lo * argmax.strides[0]
-        values[8] = addresses[2] + lo * d_x.strides[0]
-        row[ARGS:ARGS + 9] = values
+    _write_rows(rows, chunks, [0, *d_x.shape[1:], *grad_out.shape[2:], 0, 0, 0],
+                batched=[(6, grad_out), (7, argmax), (8, d_x)])
     rows[:, DTYPE] += 2 * (argmax.dtype == np.int64)
 
 
@@ -258,21 +246,17 @@ def _run_maxpool_backward(row, like, index_like):
 def encode_sgd_momentum(rows, param, grad, buf, hyper, chunks):
     """``kernels/optim.py: sgd_momentum_update`` on each chunk ``(lo, hi)`` of the flattened
     arrays (C-contiguous, one shape and dtype); hyper: (lr, momentum) in that dtype."""
-    size = param.itemsize
-    addresses = _address(param), _address(grad), _address(buf)
-    values = [0, 0, 0, 0, _address(hyper)]
-    for row, (lo, hi) in zip(rows, chunks):
-        values[0:4] = [a + lo * size for a in addresses] + [hi - lo]
-        row[ARGS:ARGS + 5] = values
+    _write_rows(rows, chunks, [0, 0, 0, 0, _address(hyper)],
+                batched=[(1, param.reshape(-1)), (2, grad.reshape(-1)), (3, buf.reshape(-1))])
 
 
 @numba.njit(cache=True, nogil=True)
 def _run_sgd_momentum(row, like):
     a = ARGS
-    count = row[a + 3]
+    count = row[a]
     hyper = _array(row[a + 4], (2,), like)
-    sgd_momentum_update(_array(row[a], (count,), like), _array(row[a + 1], (count,), like),
-                        _array(row[a + 2], (count,), like), hyper[0], hyper[1])
+    sgd_momentum_update(_array(row[a + 1], (count,), like), _array(row[a + 2], (count,), like),
+                        _array(row[a + 3], (count,), like), hyper[0], hyper[1])
 
 
 # ---------------------------------------------------------------------------- dispatch

@@ -150,8 +150,9 @@ class blas_limit:
 
 
 # How many looks (each a sched_yield) a helper spends off the GIL waiting for its next chunk
-# before it blocks: ~0.2 ms, about the gap between two layers' hand-offs in a training step
-# (docs/performance.md, "Hand-offs").
+# before it blocks: longer than the gaps between a training step's hand-offs (at 400 a third
+# of the CNN's hand-offs found the helper parked; docs/performance.md, "Chunks without the
+# GIL"), short enough that an idle process soon uses no CPU.
 _SPIN_LOOKS = 2000
 
 

@@ -147,7 +147,8 @@ class Conv2dGradFn(GradFn):
             parts = [np.empty((cols[0].shape[0], out_ch), dtype) if need_wb else None
                      for _ in self.chunks]
             rows = programs.new_rows(len(self.chunks), programs.CONV_BACKWARD, dtype)
-            programs.encode_conv_backward(rows, grad_nchw, np.ascontiguousarray(weight_t.T),
+            programs.encode_conv_backward(rows, grad_nchw,
+                                          np.ascontiguousarray(weight.reshape(out_ch, k)),
                                           geometry, cols, grad_rows, parts, d_cols, d_x,
                                           self.chunks)
             run_compiled_chunks(rows)
