@@ -1,8 +1,9 @@
 """A chunk of work written down as a row of int64s, so that a helper thread can run it in
 compiled code without taking the GIL (``threads.run_compiled_chunks``).
 
-A row is ``[state, program, dtype, gemm, args...]``: the hand-off state (``handoff.py``), which
-program, 1 for float64 data (0: float32), the address of BLAS's ``?gemm`` for that dtype, then
+A row is ``[state, program, entry, gemm, args...]``: the hand-off state (``handoff.py``), which
+program, the address of its compiled entry for the row's dtypes (``entry_address``), the
+address of BLAS's ``?gemm`` for that dtype, then
 the program's arguments: array addresses and sizes, in the order its ``encode_*`` function
 writes them and its ``_run_*`` function reads them. The programs are the hot chunks of a
 training step: a split GEMM, conv2d's forward and backward chunks, the max-pool kernels and
@@ -10,24 +11,21 @@ the SGD update of a large parameter.
 Each calls the same numba kernels as the Python chunk it replaces, with the same
 preconditions; Python has validated the arguments before a row is written.
 """
+import functools
+
 import numba
 import numpy as np
 
 from .im2col import col2im, im2col, nchw_to_cnhw
-from .native import NO_TRANS, TRANS, blas_gemm, blas_gemm_addresses, pointer_to
+from .native import NO_TRANS, TRANS, blas_gemm, blas_gemm_addresses, call_row_entry, pointer_to
 from .optim import sgd_momentum_update
 from .pooling import maxpool2d_backward, maxpool2d_forward, maxpool2d_forward_2x2s2
 
 ROW = 40
-STATE, PROGRAM, DTYPE, GEMM, ARGS = 0, 1, 2, 3, 4
+STATE, PROGRAM, ENTRY, GEMM, ARGS = 0, 1, 2, 3, 4
 # Programs. PYTHON: the row only says that a Python callable waits for the helper.
 (PYTHON, MATMUL, CONV_FORWARD, CONV_BACKWARD, MAXPOOL_2X2, MAXPOOL, MAXPOOL_BACKWARD,
  SGD_MOMENTUM) = range(8)
-
-_F32 = np.zeros(0, np.float32)
-_F64 = np.zeros(0, np.float64)
-_I32 = np.zeros(0, np.int32)
-_I64 = np.zeros(0, np.int64)
 
 
 def compiled_dtype(*arrays):
@@ -38,12 +36,14 @@ def compiled_dtype(*arrays):
             and blas_gemm_addresses() is not None)
 
 
-def new_rows(parts, program, dtype):
+def new_rows(parts, program, dtype, index_dtype=None):
+    """``parts`` rows of ``program`` on ``dtype`` data (``index_dtype``: the max-pool indices'),
+    their arguments still to be written by the program's ``encode_*``."""
     rows = np.zeros((parts, ROW), np.int64)
-    double = dtype == np.float64
     rows[:, PROGRAM] = program
-    rows[:, DTYPE] = double
-    rows[:, GEMM] = blas_gemm_addresses()[1 if double else 0]
+    rows[:, ENTRY] = entry_address(program, np.dtype(dtype),
+                                   None if index_dtype is None else np.dtype(index_dtype))
+    rows[:, GEMM] = blas_gemm_addresses()[1 if dtype == np.float64 else 0]
     return rows
 
 
@@ -203,34 +203,42 @@ def _run_conv_backward(row, like):
 # ---------------------------------------------------------------------------- max-pool
 def encode_maxpool(rows, x, out, argmax, chunks, geometry=None):
     """The max-pool kernels on each chunk ``(lo, hi)`` of (N, C, H, W) planes, all
-    C-contiguous; ``geometry`` None for the 2x2 / stride-2 kernel. ``rows[:, DTYPE]`` gets 2
-    added for int64 indices."""
+    C-contiguous; ``geometry`` None for the 2x2 / stride-2 kernel."""
     g = geometry
     window = (0,) * 8 if g is None else (g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw)
     _write_rows(rows, chunks, [0, *x.shape[1:], *out.shape[2:], *window, 0, 0, 0],
                 batched=[(14, x), (15, out), (16, argmax)])
-    rows[:, DTYPE] += 2 * (argmax.dtype == np.int64)
 
 
 def encode_maxpool_backward(rows, grad_out, argmax, d_x, chunks):
     """maxpool2d_backward on each chunk ``(lo, hi)`` of (N, C, ...) planes, C-contiguous."""
     _write_rows(rows, chunks, [0, *d_x.shape[1:], *grad_out.shape[2:], 0, 0, 0],
                 batched=[(6, grad_out), (7, argmax), (8, d_x)])
-    rows[:, DTYPE] += 2 * (argmax.dtype == np.int64)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _pool_arrays(row, like, index_like):
+    """(x, out, argmax) as ``encode_maxpool`` writes them."""
+    a = ARGS
+    n, c, h, w, out_h, out_w = row[a], row[a + 1], row[a + 2], row[a + 3], row[a + 4], row[a + 5]
+    return (_array(row[a + 14], (n, c, h, w), like),
+            _array(row[a + 15], (n, c, out_h, out_w), like),
+            _array(row[a + 16], (n, c, out_h, out_w), index_like))
+
+
+@numba.njit(cache=True, nogil=True)
+def _run_maxpool_2x2(row, like, index_like):
+    x, out, argmax = _pool_arrays(row, like, index_like)
+    maxpool2d_forward_2x2s2(x, out.shape[2], out.shape[3], out, argmax)
 
 
 @numba.njit(cache=True, nogil=True)
 def _run_maxpool(row, like, index_like):
     a = ARGS
-    n, c, h, w, out_h, out_w = row[a], row[a + 1], row[a + 2], row[a + 3], row[a + 4], row[a + 5]
-    x = _array(row[a + 14], (n, c, h, w), like)
-    out = _array(row[a + 15], (n, c, out_h, out_w), like)
-    argmax = _array(row[a + 16], (n, c, out_h, out_w), index_like)
-    if row[PROGRAM] == MAXPOOL_2X2:
-        maxpool2d_forward_2x2s2(x, out_h, out_w, out, argmax)
-    else:
-        maxpool2d_forward(x, row[a + 6], row[a + 7], row[a + 8], row[a + 9], row[a + 10],
-                          row[a + 11], row[a + 12], row[a + 13], out_h, out_w, out, argmax)
+    x, out, argmax = _pool_arrays(row, like, index_like)
+    maxpool2d_forward(x, row[a + 6], row[a + 7], row[a + 8], row[a + 9], row[a + 10],
+                      row[a + 11], row[a + 12], row[a + 13], out.shape[2], out.shape[3], out,
+                      argmax)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -260,35 +268,44 @@ def _run_sgd_momentum(row, like):
 
 
 # ---------------------------------------------------------------------------- dispatch
-@numba.njit(cache=True, nogil=True)
-def _run_typed(row, like):
-    program = row[PROGRAM]
-    if program == MATMUL:
-        _run_matmul(row, like)
-    elif program == CONV_FORWARD:
-        _run_conv_forward(row, like)
-    elif program == CONV_BACKWARD:
-        _run_conv_backward(row, like)
-    elif program == SGD_MOMENTUM:
-        _run_sgd_momentum(row, like)
-    elif row[DTYPE] < 2:  # the max-pool programs, with int32 indices ...
-        _run_pool(row, like, _I32)
-    else:  # ... or int64 ones
-        _run_pool(row, like, _I64)
+_ENTRY_SIGNATURE = numba.types.void(numba.types.CPointer(numba.types.int64))
 
 
-@numba.njit(cache=True, nogil=True)
-def _run_pool(row, like, index_like):
-    if row[PROGRAM] == MAXPOOL_BACKWARD:
-        _run_maxpool_backward(row, like, index_like)
-    else:
-        _run_maxpool(row, like, index_like)
+@functools.cache
+def entry_address(program, dtype, index_dtype=None):
+    """Address of a compiled ``void(int64 *row)`` that runs ``program`` on ``dtype`` data (and
+    ``index_dtype`` max-pool indices), made on first use.
+
+    Why one C function per (program, dtypes), called through its address (``run_row``): a
+    compiled function that calls another links the callee's code into its own and optimises it
+    all again, so one dispatcher over every program and dtype cost 22 s of cold compile for a
+    step that uses six of them (docs/performance.md, "Cold compile")."""
+    like = np.zeros(0, dtype)
+    index_like = np.zeros(0, np.int64 if index_dtype is None else index_dtype)
+
+    # ``program`` is a constant of the closure: numba drops every branch but the one taken
+    # before it compiles anything, and the cache key includes the closure's values.
+    def entry(row_pointer):
+        row = numba.carray(row_pointer, (ROW,))
+        if program == MATMUL:
+            _run_matmul(row, like)
+        elif program == CONV_FORWARD:
+            _run_conv_forward(row, like)
+        elif program == CONV_BACKWARD:
+            _run_conv_backward(row, like)
+        elif program == SGD_MOMENTUM:
+            _run_sgd_momentum(row, like)
+        elif program == MAXPOOL_2X2:
+            _run_maxpool_2x2(row, like, index_like)
+        elif program == MAXPOOL:
+            _run_maxpool(row, like, index_like)
+        else:
+            _run_maxpool_backward(row, like, index_like)
+
+    return numba.cfunc(_ENTRY_SIGNATURE, cache=True, nogil=True)(entry).address
 
 
 @numba.njit(cache=True, nogil=True)
 def run_row(row):
     """Run the compiled program a row describes (not PYTHON)."""
-    if row[DTYPE] % 2 == 0:
-        _run_typed(row, _F32)
-    else:
-        _run_typed(row, _F64)
+    call_row_entry(row[ENTRY], row)

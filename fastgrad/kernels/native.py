@@ -17,7 +17,7 @@ from numba import types
 from numba.extending import intrinsic
 
 __all__ = ["atomic_load", "atomic_store", "compare_and_swap", "pointer_to", "blas_gemm",
-           "blas_gemm_addresses", "ROW_MAJOR", "NO_TRANS", "TRANS"]
+           "call_row_entry", "blas_gemm_addresses", "ROW_MAJOR", "NO_TRANS", "TRANS"]
 
 # CBLAS enum values (cblas.h)
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
@@ -96,6 +96,18 @@ def blas_gemm(typingctx, function, like, trans_a, trans_b, m, n, k, a, lda, b, l
     signature = types.void(function, like, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c,
                            ldc)
     return signature, codegen
+
+
+@intrinsic
+def call_row_entry(typingctx, function, row):
+    """Call the C function ``void f(int64 *row)`` at the int64 address ``function`` with a
+    pointer to the int64 array ``row``'s data."""
+    def codegen(context, builder, signature, args):
+        row_pointer = context.make_array(signature.args[1])(context, builder, args[1]).data
+        entry_type = ir.FunctionType(ir.VoidType(), [row_pointer.type])
+        builder.call(builder.inttoptr(args[0], entry_type.as_pointer()), [row_pointer])
+        return context.get_dummy_value()
+    return types.void(function, row), codegen
 
 
 if numba.config.DISABLE_JIT:  # NUMBA_DISABLE_JIT=1: the flags in Python (no compiled chunks)
