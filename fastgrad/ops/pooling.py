@@ -27,9 +27,10 @@ from fastgrad.ops.conv_geometry import (check_pool_dtype, pair, pool2d_geometry,
 from fastgrad.ops.linear_map import linear_map
 
 # Inputs of at most this many elements are pooled on the calling thread alone: handing half
-# of a small batch to another thread costs more than it saves (pool2 of the reference CNN,
-# 248k elements, is 1.3-1.5x slower split; docs/performance.md, "Threads").
-_SERIAL_MAX_ELEMENTS = 2**18
+# of a small batch to another thread costs more than it saves. pool2 of the reference CNN
+# (248k elements) pays to split since the hand-off is compiled: 1.23x faster fwd+bwd
+# (docs/performance.md, "Max-pool chunks since the compiled hand-off").
+_SERIAL_MAX_ELEMENTS = 2**16
 
 
 def _by_chunks(kernel, *arrays, program=None, encode=None):
