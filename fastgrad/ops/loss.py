@@ -176,12 +176,11 @@ class CrossEntropyGradFn(_ClassTargetGradFn):
     adds (e / C) (sum(w) p_i - w)."""
 
     def __init__(self, input, log_probs, safe_target, sample_weight, ignored, reduction,
-                 smoothing=0.0, class_weight=None):
+                 smoothing=0.0, class_weight=None, plain=False):
         super().__init__(input, safe_target, sample_weight, ignored, reduction)
         self.save_for_backward(derived(log_probs, _log_probs, input), class_weight)
         self.smoothing = smoothing
-
-    plain = False  # no class weights, nothing ignored, no smoothing: one kernel each way
+        self.plain = plain  # no class weights, nothing ignored, no smoothing: one kernel each way
 
     def backward(self, grad_output):
         target, sample_weight, ignored, log_probs, class_weight = self.saved_tensors
@@ -221,8 +220,8 @@ def _cross_entropy_plain(input, scores, safe, sample_weight, reduction):
     out = np.asarray(total, dtype=scores.dtype)
     fn = None
     if needs_grad(input):
-        fn = CrossEntropyGradFn(input, log_probs, safe, sample_weight, None, reduction)
-        fn.plain = True
+        fn = CrossEntropyGradFn(input, log_probs, safe, sample_weight, None, reduction,
+                                plain=True)
     return Tensor._wrap(out, fn)
 
 
