@@ -50,6 +50,16 @@ def test_targets_are_judged_against_their_thresholds():
     assert slow["CNN step with one core busy at most 1.5x the quiet step"] == "**no**"      # 2x
 
 
+def test_the_busy_core_ratio_is_taken_against_the_faster_quiet_step():
+    # The busy pairs' quiet run caught in a slow period (9 ms) against the main run's 6 ms:
+    # 10 ms busy is 1.67x the quiet step, not 1.11x.
+    results = _results(15.0, 2.0)
+    assert report.busy_ratio(results["im2col"], (9e-3, 10e-3)) == (10e-3 / 6e-3, 6e-3)
+    verdict = _verdicts(report._target_lines(results, _extras(busy=(9e-3, 10e-3))))
+    assert verdict["CNN step with one core busy at most 1.5x the quiet step"] == "**no**"
+    assert report.busy_ratio(results["im2col"], (4e-3, 5e-3)) == (5e-3 / 4e-3, 4e-3)
+
+
 def test_targets_without_pytorch_or_naive_leave_those_rows_out():
     results = _results(15.0, 2.0)
     del results["torch"], results["naive"]
