@@ -12,6 +12,7 @@ import time
 import numba
 import numpy as np
 
+from conv_backward_interleave import median_us  # extra/ is on sys.path when run as a script
 from fastgrad.kernels.im2col import _tap, _u, col2im
 
 N, C, H, W, KS = 32, 16, 13, 13, 3
@@ -40,15 +41,6 @@ def col2im_by_image(cols, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out
                 s += sh * W
 
 
-def median_us(fn, repeats=300):
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return 1e6 * float(np.median(times))
-
-
 def main():
     rng = np.random.default_rng(0)
     cols = rng.standard_normal((C * KS * KS, N * OH * OW)).astype(np.float32)
@@ -60,10 +52,10 @@ def main():
         fn()
     np.testing.assert_allclose(dx_rows, dx_images, rtol=1e-5, atol=1e-5)
     load = os.getloadavg()[0]
-    results = {name: [median_us(fn) for _ in range(1)] for name, fn in variants.items()}
+    results = {name: [median_us(fn, 300)] for name, fn in variants.items()}
     for _ in range(4):
         for name, fn in variants.items():
-            results[name].append(median_us(fn))
+            results[name].append(median_us(fn, 300))
     print(f"load {load:.2f} -> {os.getloadavg()[0]:.2f}")
     for name, values in results.items():
         print(f"{name:28s} median {np.median(values):6.1f} us  rounds {min(values):.1f}-"

@@ -211,14 +211,15 @@ def encode_maxpool(rows, x, out, argmax, chunks, geometry=None):
 
 
 def encode_maxpool_backward(rows, grad_out, argmax, d_x, chunks):
-    """maxpool2d_backward on each chunk ``(lo, hi)`` of (N, C, ...) planes, C-contiguous."""
-    _write_rows(rows, chunks, [0, *d_x.shape[1:], *grad_out.shape[2:], 0, 0, 0],
-                batched=[(6, grad_out), (7, argmax), (8, d_x)])
+    """maxpool2d_backward on each chunk ``(lo, hi)`` of (N, C, ...) planes, C-contiguous: in
+    ``encode_maxpool``'s layout, d_x where x goes and grad_out where out goes."""
+    encode_maxpool(rows, d_x, grad_out, argmax, chunks)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _pool_arrays(row, like, index_like):
-    """(x, out, argmax) as ``encode_maxpool`` writes them."""
+    """(x, out, argmax) as ``encode_maxpool`` writes them ((d_x, grad_out, argmax) for the
+    backward)."""
     a = ARGS
     n, c, h, w, out_h, out_w = row[a], row[a + 1], row[a + 2], row[a + 3], row[a + 4], row[a + 5]
     return (_array(row[a + 14], (n, c, h, w), like),
@@ -243,11 +244,8 @@ def _run_maxpool(row, like, index_like):
 
 @numba.njit(cache=True, nogil=True)
 def _run_maxpool_backward(row, like, index_like):
-    a = ARGS
-    n, c, h, w, out_h, out_w = row[a], row[a + 1], row[a + 2], row[a + 3], row[a + 4], row[a + 5]
-    maxpool2d_backward(_array(row[a + 6], (n, c, out_h, out_w), like),
-                       _array(row[a + 7], (n, c, out_h, out_w), index_like),
-                       _array(row[a + 8], (n, c, h, w), like))
+    d_x, grad_out, argmax = _pool_arrays(row, like, index_like)
+    maxpool2d_backward(grad_out, argmax, d_x)
 
 
 # ---------------------------------------------------------------------------- SGD

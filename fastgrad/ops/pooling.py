@@ -41,9 +41,9 @@ def _by_chunks(kernel, *arrays, program=None, encode=None):
     n = arrays[0].shape[0]
     chunks = batch_chunks(n) if max(a.size for a in arrays) > _SERIAL_MAX_ELEMENTS else [(0, n)]
     data = [a for a in arrays if a.dtype.kind == "f"]
-    indices = [a.dtype for a in arrays if a.dtype.kind == "i"]
+    index_dtype = next((a.dtype for a in arrays if a.dtype.kind == "i"), None)
     if program is not None and len(chunks) > 1 and data and programs.compiled_dtype(*data):
-        rows = programs.new_rows(len(chunks), program, data[0].dtype, *indices[:1])
+        rows = programs.new_rows(len(chunks), program, data[0].dtype, index_dtype)
         encode(rows, chunks)
         run_compiled_chunks(rows)
     else:
