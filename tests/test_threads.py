@@ -376,6 +376,44 @@ def test_matmul_transposed_rhs_is_x_at_w_t_c_contiguous(rows, split_flops, monke
     np.testing.assert_allclose(got, x @ w.T, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rows, inner, outputs", [(64, 30, 7), (1, 5, 300), (0, 30, 7),
+                                                  (5, 0, 9), (3, 30, 2)])
+@pytest.mark.parametrize("bias_kind", ["none", "contiguous", "strided", "other dtype"])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_matmul_transposed_rhs_in_chunks_is_the_product_plus_bias(dtype, rows, inner, outputs,
+                                                                    bias_kind, order,
+                                                                    monkeypatch):
+    # The LINEAR_FORWARD chunks move each thread's block of (w @ x.T) into place and add the
+    # bias there: the same numbers as the product in one piece plus the bias, for any layout.
+    from fastgrad.kernels import chunk_programs as programs
+    from fastgrad.ops import gemm
+
+    monkeypatch.setattr(gemm, "_MIN_SPLIT_FLOPS", 0)
+    programs_run = []
+    original = gemm.run_compiled_chunks
+    monkeypatch.setattr(gemm, "run_compiled_chunks",
+                        lambda r: (programs_run.append(int(r[0, programs.PROGRAM])), original(r)))
+    rng = np.random.default_rng(3)
+    x = np.asarray(rng.standard_normal((rows, inner)), dtype, order=order)
+    w = np.asarray(rng.standard_normal((outputs, inner)), dtype, order=order)
+    bias = {"none": None, "contiguous": rng.standard_normal(outputs).astype(dtype),
+            "strided": rng.standard_normal(2 * outputs).astype(dtype)[::2],
+            "other dtype": rng.standard_normal(outputs).astype(np.float16)}[bias_kind]
+    threads_before = fastgrad.get_num_threads()
+    fastgrad.set_num_threads(2)
+    try:
+        got = gemm.matmul_transposed_rhs(x, w, bias)
+    finally:
+        fastgrad.set_num_threads(threads_before)
+    expected = (x.astype(np.float64) @ w.T.astype(np.float64)
+                + (0 if bias is None else bias.astype(dtype)))
+    assert got.flags.c_contiguous and got.shape == (rows, outputs) and got.dtype == dtype
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    fused = bias_kind in ("none", "contiguous") and rows * inner > 0  # else NumPy's path
+    assert (programs.LINEAR_FORWARD in programs_run) == fused
+
+
 def test_helpers_stop_spinning_when_there_is_no_work():
     # A helper waits for the next hand-off off the GIL for ~0.2 ms, then blocks: an idle
     # process must not keep burning a core.

@@ -6,7 +6,7 @@ program, the address of its compiled entry for the row's dtypes (``entry_address
 address of BLAS's ``?gemm`` for that dtype, then
 the program's arguments: array addresses and sizes, in the order its ``encode_*`` function
 writes them and its ``_run_*`` function reads them. The programs are the hot chunks of a
-training step: a split GEMM, conv2d's forward and backward chunks, the max-pool kernels and
+training step: a split GEMM, a Linear layer's forward, conv2d's forward and backward chunks, the max-pool kernels and
 the SGD update of a large parameter.
 Each calls the same numba kernels as the Python chunk it replaces, with the same
 preconditions; Python has validated the arguments before a row is written.
@@ -25,7 +25,7 @@ ROW = 40
 STATE, PROGRAM, ENTRY, GEMM, ARGS = 0, 1, 2, 3, 4
 # Programs. PYTHON: the row only says that a Python callable waits for the helper.
 (PYTHON, MATMUL, CONV_FORWARD, CONV_BACKWARD, MAXPOOL_2X2, MAXPOOL, MAXPOOL_BACKWARD,
- SGD_MOMENTUM) = range(8)
+ SGD_MOMENTUM, LINEAR_FORWARD) = range(9)
 
 
 def compiled_dtype(*arrays):
@@ -47,7 +47,10 @@ def new_rows(parts, program, dtype, index_dtype=None):
     return rows
 
 
-def _address(a):
+@numba.njit(cache=True, nogil=True)
+def address(a):
+    """The address of ``a``'s first element. Compiled: NumPy's ``a.ctypes.data`` makes a ctypes
+    object on each call (~1 us), and a CNN step writes ~55 addresses."""
     return a.ctypes.data
 
 
@@ -62,13 +65,13 @@ def _write_rows(rows, chunks, values, batched=(), per_chunk=()):
     address moves to row ``lo`` of the array's first axis, ``per_chunk`` (position, list) pairs
     with one array (or None: address 0) per chunk."""
     values = list(values)
-    starts = [(at, _address(a), a.strides[0]) for at, a in batched]
+    starts = [(at, address(a), a.strides[0]) for at, a in batched]
     for i, (row, (lo, hi)) in enumerate(zip(rows, chunks)):
         values[0] = hi - lo
-        for at, address, stride in starts:
-            values[at] = address + lo * stride
+        for at, first, stride in starts:
+            values[at] = first + lo * stride
         for at, arrays in per_chunk:
-            values[at] = 0 if arrays[i] is None else _address(arrays[i])
+            values[at] = 0 if arrays[i] is None else address(arrays[i])
         row[ARGS:ARGS + len(values)] = values
 
 
@@ -92,7 +95,7 @@ def encode_matmul(rows, a, b, out, chunks):
     trans_a, lda = _operand(a)
     trans_b, ldb = _operand(b)
     _write_rows(rows, chunks, [0, b.shape[1], a.shape[1], trans_a, trans_b, 0, lda,
-                               _address(b), ldb, 0, max(out.shape[1], 1)],
+                               address(b), ldb, 0, max(out.shape[1], 1)],
                 batched=[(5, a), (9, out)])
 
 
@@ -109,6 +112,46 @@ def _run_matmul(row, like):
               row[a + 7], row[a + 8], 0.0, row[a + 9], row[a + 10])
 
 
+# ---------------------------------------------------------------------------- LINEAR_FORWARD
+def encode_linear_forward(rows, x, weight, bias, products, out, chunks):
+    """out[:, lo:hi] (N, m) = (weight[lo:hi] (m, I) @ x.T (I, N)).T + bias[lo:hi] for each chunk
+    ``(lo, hi)`` of weight's rows: the GEMM into ``products[i]`` ((m, N) C-contiguous, the
+    layout OpenBLAS writes fastest for a small batch), then moved into out's columns by the
+    thread that wrote it. out (N, O) C-contiguous; bias (O,) contiguous or None; x and weight
+    ``gemm_operand_ok``."""
+    trans_w, lda = _operand(weight)
+    trans_x, ldb = _operand(x.T)
+    _write_rows(rows, chunks, [0, x.shape[0], x.shape[1], trans_w, trans_x, 0, lda, address(x),
+                               ldb, 0, 0, out.shape[1], 0],
+                batched=[(5, weight), (10, out.T)] + ([] if bias is None else [(12, bias)]),
+                per_chunk=[(9, products)])
+
+
+@numba.njit(cache=True, nogil=True)
+def _run_linear_forward(row, like):
+    a = ARGS
+    m, n, k = row[a], row[a + 1], row[a + 2]
+    if m == 0 or n == 0:
+        return
+    product = _array(row[a + 9], (m, n), like)
+    if k == 0:
+        product[:] = 0
+    else:
+        blas_gemm(row[GEMM], like, row[a + 3], row[a + 4], m, n, k, row[a + 5], row[a + 6],
+                  row[a + 7], row[a + 8], 0.0, row[a + 9], n)
+    stride = row[a + 11]
+    out = _array(row[a + 10], ((n - 1) * stride + m,), like)
+    if row[a + 12] == 0:
+        for r in range(n):
+            for j in range(m):
+                out[r * stride + j] = product[j, r]
+    else:
+        bias = _array(row[a + 12], (m,), like)
+        for r in range(n):
+            for j in range(m):
+                out[r * stride + j] = product[j, r] + bias[j]
+
+
 # ---------------------------------------------------------------------------- conv2d
 def _geometry_args(g):
     return (g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.out_h, g.out_w,
@@ -119,7 +162,7 @@ def encode_conv_forward(rows, x, weight_matrix, geometry, cols, out, chunks):
     """ops/conv.py's ``_forward_chunk`` for each chunk ``(lo, hi)`` of the batch: x, out and
     weight_matrix C-contiguous, ``cols[i]`` the column buffer of chunk i."""
     _write_rows(rows, chunks, [0, *_geometry_args(geometry), weight_matrix.shape[1], 0,
-                               _address(weight_matrix), 0, 0],
+                               address(weight_matrix), 0, 0],
                 batched=[(16, x), (19, out)], per_chunk=[(18, cols)])
 
 
@@ -158,7 +201,7 @@ def encode_conv_backward(rows, grad, weight, geometry, cols, grad_rows, d_wb, d_
     None (per-image dW), d_wb[i] (K', O) or None (no dW / db), d_cols[i] (K, n*P) with rows of
     n*P or None (no dx); d_x (N, C, H, W) C-contiguous, or None."""
     _write_rows(rows, chunks, [0, *_geometry_args(geometry), cols[0].shape[0], 0,
-                               _address(weight), 0, 0, 0, 0, 0],
+                               address(weight), 0, 0, 0, 0, 0],
                 batched=[(16, grad)] + ([] if d_x is None else [(22, d_x)]),
                 per_chunk=[(18, cols), (19, grad_rows), (20, d_wb), (21, d_cols)])
 
@@ -252,7 +295,7 @@ def _run_maxpool_backward(row, like, index_like):
 def encode_sgd_momentum(rows, param, grad, buf, hyper, chunks):
     """``kernels/optim.py: sgd_momentum_update`` on each chunk ``(lo, hi)`` of the flattened
     arrays (C-contiguous, one shape and dtype); hyper: (lr, momentum) in that dtype."""
-    _write_rows(rows, chunks, [0, 0, 0, 0, _address(hyper)],
+    _write_rows(rows, chunks, [0, 0, 0, 0, address(hyper)],
                 batched=[(1, param.reshape(-1)), (2, grad.reshape(-1)), (3, buf.reshape(-1))])
 
 
@@ -287,6 +330,8 @@ def entry_address(program, dtype, index_dtype=None):
         row = numba.carray(row_pointer, (ROW,))
         if program == MATMUL:
             _run_matmul(row, like)
+        elif program == LINEAR_FORWARD:
+            _run_linear_forward(row, like)
         elif program == CONV_FORWARD:
             _run_conv_forward(row, like)
         elif program == CONV_BACKWARD:

@@ -44,10 +44,10 @@ def linear(x, weight, bias=None):
     if bias is not None and bias.shape != (weight.shape[0],):
         raise RuntimeError(f"linear: bias shape {bias.shape} does not match out_features {weight.shape[0]}")
     if x.ndim == 2:
-        out = matmul_transposed_rhs(x.arr, weight.arr)
+        out = matmul_transposed_rhs(x.arr, weight.arr, None if bias is None else bias.arr)
     else:
         out = matmul(x.arr, weight.arr.T)
-    if bias is not None:
-        out += bias.arr  # ``out`` is a fresh GEMM result, so adding in place is safe
+        if bias is not None:
+            out += bias.arr  # ``out`` is a fresh GEMM result, so adding in place is safe
     fn = LinearGradFn(x, weight, bias) if needs_grad(x, weight, bias) else None
     return Tensor._wrap(out, fn)
