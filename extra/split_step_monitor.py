@@ -25,7 +25,8 @@ from fastgrad.optim import sgd
 sys.path.insert(0, "benchmarks")
 import cases  # noqa: E402
 
-NAMES = {1: "matmul", 2: "conv fwd", 3: "conv bwd", 4: "pool fwd", 6: "pool bwd", 7: "sgd"}
+NAMES = {1: "matmul", 2: "conv fwd", 3: "conv bwd", 4: "pool fwd", 6: "pool bwd", 7: "sgd",
+         8: "linear fwd"}
 
 
 @numba.njit(nogil=True, cache=True)

@@ -200,6 +200,40 @@ def test_workspace_buffers_are_reused_and_never_shared_by_pending_graphs():
 
 
 @pytest.mark.parametrize("per_image_max_entries", [0, 10**6])
+@pytest.mark.parametrize("groups", [1, 2])
+def test_each_chunk_gets_back_its_own_buffers_step_after_step(groups, per_image_max_entries,
+                                                             monkeypatch):
+    # Chunk i runs on the same thread at every step: it must get back the column (and dW / dx
+    # scratch) buffers that it wrote last, not another chunk's (docs/performance.md, "Cores
+    # that share no cache": writing what the other core wrote last costs 3x there).
+    from fastgrad.ops import conv as conv_op
+
+    monkeypatch.setattr(conv_op, "_PER_IMAGE_DW_MAX_ENTRIES", per_image_max_entries)
+    before = fastgrad.get_num_threads()
+    fastgrad.set_num_threads(2)
+    try:
+        conv = nn.Conv2d(4, 6, 3, groups=groups)
+        x = fastgrad.randn(6, 4, 7, 7, requires_grad=True)
+        taken = []
+        take = conv.workspace.take
+        monkeypatch.setattr(conv.workspace, "take",
+                            lambda shape, dtype, slot=0: taken.append((slot, take(shape, dtype,
+                                                                                  slot)))
+                            or taken[-1][1])
+        for _ in range(3):
+            y = conv(x)
+            y.backward(fastgrad.ones(*y.shape))
+        assert {slot for slot, _ in taken} == {0, 1}
+        owners = {}
+        for slot, buffer in taken:
+            owners.setdefault(id(buffer), set()).add(slot)
+        assert all(len(slots) == 1 for slots in owners.values())
+        assert len(owners) < len(taken)  # reused across steps, each by its own chunk
+    finally:
+        fastgrad.set_num_threads(before)
+
+
+@pytest.mark.parametrize("per_image_max_entries", [0, 10**6])
 def test_a_retained_graph_keeps_its_columns_for_a_second_backward(per_image_max_entries,
                                                                  monkeypatch):
     # After its last backward a conv node lets dcols overwrite its columns; with

@@ -6,8 +6,8 @@ program, the address of its compiled entry for the row's dtypes (``entry_address
 address of BLAS's ``?gemm`` for that dtype, then
 the program's arguments: array addresses and sizes, in the order its ``encode_*`` function
 writes them and its ``_run_*`` function reads them. The programs are the hot chunks of a
-training step: a split GEMM, a Linear layer's forward, conv2d's forward and backward chunks, the max-pool kernels and
-the SGD update of a large parameter.
+training step: a split GEMM, a Linear layer's forward, conv2d's forward and backward chunks,
+the max-pool kernels and the SGD update of a large parameter.
 Each calls the same numba kernels as the Python chunk it replaces, with the same
 preconditions; Python has validated the arguments before a row is written.
 """

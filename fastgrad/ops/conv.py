@@ -99,8 +99,8 @@ def _release_with_columns(fn):
     a weight changed since the forward)."""
     buffers = fn._saved[1:] if not fn.released else ()
     GradFn.release(fn)
-    for buffer in buffers:
-        fn.workspace.give_back(buffer)
+    for slot, buffer in enumerate(buffers):  # one per chunk, in chunk order
+        fn.workspace.give_back(buffer, slot)
 
 
 class Conv2dGradFn(GradFn):
@@ -133,14 +133,14 @@ class Conv2dGradFn(GradFn):
             if need_x else None
         need_wb = need_w or need_b
         long_dw = need_wb and cols[0].shape[0] * out_ch > _PER_IMAGE_DW_MAX_ENTRIES
-        grad_rows = [workspace.take((out_ch, (hi - lo) * positions), dtype) if long_dw else None
-                     for lo, hi in self.chunks]
+        grad_rows = [workspace.take((out_ch, (hi - lo) * positions), dtype, i) if long_dw
+                     else None for i, (lo, hi) in enumerate(self.chunks)]
         # Each chunk makes its dW before its dcols, and after its last backward a node's
         # columns are dead: dcols can then take their first K rows (one buffer less to keep
         # warm; docs/performance.md, "Convolution layout").
         reuse = need_x and need_wb and self.last_backward
         d_cols = [(cols[i][:k] if reuse
-                   else workspace.take((k, (hi - lo) * positions), dtype)) if need_x else None
+                   else workspace.take((k, (hi - lo) * positions), dtype, i)) if need_x else None
                   for i, (lo, hi) in enumerate(self.chunks)]
 
         if programs.compiled_dtype(weight, grad_nchw, *cols):
@@ -162,9 +162,10 @@ class Conv2dGradFn(GradFn):
                 return d_wb
 
             parts = run_chunks(chunk, self.chunks)
-        for buffer in grad_rows + ([] if reuse else d_cols):
-            if buffer is not None:
-                workspace.give_back(buffer)
+        for i, buffers in enumerate(zip(grad_rows, [None] * len(d_cols) if reuse else d_cols)):
+            for buffer in buffers:
+                if buffer is not None:
+                    workspace.give_back(buffer, i)
         d_weight = d_bias = None
         if need_wb:
             d_wb = parts[0] if len(parts) == 1 else sum(parts)  # (K', O)
@@ -210,7 +211,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     out = np.empty((geometry.n, geometry.out_channels, geometry.out_h, geometry.out_w),
                    dtype=dtype)
     chunks = batch_chunks(geometry.n)
-    cols = [ws.take((rows, (hi - lo) * positions), dtype) for lo, hi in chunks]
+    cols = [ws.take((rows, (hi - lo) * positions), dtype, i) for i, (lo, hi) in enumerate(chunks)]
     if programs.compiled_dtype(x_arr, weight_matrix, out):
         rows = programs.new_rows(len(chunks), programs.CONV_FORWARD, dtype)
         programs.encode_conv_forward(rows, x_arr, np.ascontiguousarray(weight_matrix), geometry,
@@ -224,8 +225,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
         fn = Conv2dGradFn(x, weight, bias, cols, chunks, geometry, ws)
     else:
         fn = None
-        for buffer in cols:
-            ws.give_back(buffer)
+        for i, buffer in enumerate(cols):
+            ws.give_back(buffer, i)
     return Tensor._wrap(out, fn)
 
 
@@ -305,8 +306,8 @@ class GroupedConv2dGradFn(GradFn):
         d_x = np.empty(self.x_shape, dtype=dtype) if need_x else None
         d_x_planes = d_x.reshape(x_planes) if need_x else None
         reuse = need_w and self.last_backward  # dW is made before dcols: see Conv2dGradFn
-        d_cols = [(buffer if reuse else self.workspace.take(buffer.shape, dtype)) if need_x
-                  else None for buffer in cols]  # taken here: the workspace is not for threads
+        d_cols = [(buffer if reuse else self.workspace.take(buffer.shape, dtype, i)) if need_x
+                  else None for i, buffer in enumerate(cols)]  # not in the chunks: not for threads
 
         def chunk(i, lo, hi):
             n = hi - lo
@@ -324,8 +325,8 @@ class GroupedConv2dGradFn(GradFn):
 
         parts = run_chunks(chunk, self.chunks)
         if need_x and not reuse:
-            for buffer in d_cols:
-                self.workspace.give_back(buffer)
+            for i, buffer in enumerate(d_cols):
+                self.workspace.give_back(buffer, i)
         d_weight = None
         if need_w:
             d_weight = np.empty(weight.shape, dtype)
@@ -457,7 +458,8 @@ def conv_planes(x, weight, bias, stride, padding, dilation, groups, workspace, s
     weight_groups = np.ascontiguousarray(weight.arr).reshape(groups, g.out_channels // groups, -1)
     bias_arr = None if bias is None else bias.arr
     chunks = batch_chunks(g.n)
-    cols = [ws.take((g.c * g.kh * g.kw, (hi - lo) * positions), dtype) for lo, hi in chunks]
+    cols = [ws.take((g.c * g.kh * g.kw, (hi - lo) * positions), dtype, i)
+            for i, (lo, hi) in enumerate(chunks)]
     run_chunks(lambda i, lo, hi: _grouped_forward_chunk(x_arr[lo:hi], weight_groups, bias_arr, g,
                                                         cols[i], out_planes[lo:hi]),
                chunks)
@@ -465,8 +467,8 @@ def conv_planes(x, weight, bias, stride, padding, dilation, groups, workspace, s
         fn = GroupedConv2dGradFn(x, weight, bias, cols, chunks, g, ws, spatial)
     else:
         fn = None
-        for buffer in cols:
-            ws.give_back(buffer)
+        for i, buffer in enumerate(cols):
+            ws.give_back(buffer, i)
     return Tensor._wrap(out, fn)
 
 
