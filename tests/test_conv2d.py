@@ -199,65 +199,6 @@ def test_workspace_buffers_are_reused_and_never_shared_by_pending_graphs():
     assert free() == free_before
 
 
-@pytest.mark.parametrize("kind", ["conv", "pool"])
-def test_a_layer_reuses_its_output_memory_only_when_nothing_refers_to_it(kind):
-    # Conv2d's and MaxPool2d's outputs (and dx) come back step after step, so that each
-    # chunk's thread writes the part it wrote before; one still referred to, even through a
-    # view, a NumPy array taken from it or a retained graph, is never handed out again.
-    import copy
-    import pickle
-
-    fastgrad.manual_seed(5)
-    layer = nn.Conv2d(2, 3, 3) if kind == "conv" else nn.MaxPool2d(2)
-
-    def reference(x):
-        if kind == "conv":
-            return F.conv2d_naive(x, layer.weight, layer.bias)
-        return F.max_pool2d_naive(x, 2)
-
-    x = fastgrad.randn(4, 2, 6, 6, requires_grad=True)
-    y = layer(x)
-    first = y.arr.ctypes.data
-    y.backward(fastgrad.ones(*y.shape))
-    dx_first = x.grad.arr.ctypes.data
-    del y
-    x.grad = None
-    y = layer(x)
-    assert y.arr.ctypes.data == first  # dropped, so reused
-    y.backward(fastgrad.ones(*y.shape))
-    assert x.grad.arr.ctypes.data == dx_first
-    x.grad = None
-    expected = reference(x).arr
-    holders = {"tensor": lambda t: t, "view": lambda t: t.arr[1:],
-               "numpy": lambda t: t.detach().numpy(), "graph": lambda t: (t * t).sum()}
-    for name, hold in holders.items():
-        y = layer(x)
-        held, values = y.arr.ctypes.data, y.arr.copy()
-        kept = hold(y)
-        del y
-        others = [layer(x) for _ in range(6)]  # more than the outputs a layer keeps
-        addresses = {o.arr.ctypes.data for o in others}
-        assert held not in addresses and len(addresses) == len(others), name
-        for o in others:
-            np.testing.assert_allclose(o.arr, expected, rtol=1e-5, atol=1e-5)
-        if name == "graph":  # d(sum y*y)/dx through the held y: still the forward's values
-            kept.backward()
-            grad_x = x.grad.arr.copy()
-            x.grad = None
-            y_ref = reference(x)
-            (y_ref * y_ref).sum().backward()
-            np.testing.assert_allclose(grad_x, x.grad.arr, rtol=1e-4, atol=1e-4)
-            x.grad = None
-        else:
-            array = kept.arr if isinstance(kept, fastgrad.Tensor) else kept
-            np.testing.assert_array_equal(array, values[1:] if name == "view" else values)
-        del kept, others
-    # The pools are scratch, not state: a copy starts with none, and stays right.
-    for copied in (copy.deepcopy(layer), pickle.loads(pickle.dumps(layer))):
-        assert not copied.workspace._outputs and not copied.workspace._free
-        np.testing.assert_allclose(copied(x).arr, expected, rtol=1e-5, atol=1e-5)
-
-
 @pytest.mark.parametrize("per_image_max_entries", [0, 10**6])
 @pytest.mark.parametrize("groups", [1, 2])
 def test_each_chunk_gets_back_its_own_buffers_step_after_step(groups, per_image_max_entries,

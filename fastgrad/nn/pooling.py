@@ -5,7 +5,6 @@ from fastgrad.nn.conv import check_impl
 from fastgrad.nn.module import Module
 from fastgrad.ops import pooling
 from fastgrad.ops.naive import max_pool2d_naive
-from fastgrad.ops.workspace import Workspace
 
 
 class _MaxPoolNd(Module):
@@ -33,15 +32,11 @@ class MaxPool2d(_MaxPoolNd):
                  ceil_mode=False, *, impl="im2col"):
         super().__init__(kernel_size, stride, padding, dilation, return_indices, ceil_mode)
         self.impl = check_impl(impl)
-        self.workspace = Workspace()  # its outputs, reused step after step
 
     def forward(self, x):
-        if self.impl == "naive":
-            return max_pool2d_naive(x, self.kernel_size, self.stride, self.padding, self.dilation,
-                                    self.ceil_mode, return_indices=self.return_indices)
-        return pooling.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation,
-                                  self.ceil_mode, return_indices=self.return_indices,
-                                  workspace=self.workspace)
+        pool = max_pool2d_naive if self.impl == "naive" else pooling.max_pool2d
+        return pool(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                    return_indices=self.return_indices)
 
     def extra_repr(self):
         return super().extra_repr() + (f", impl={self.impl!r}" if self.impl != "im2col" else "")

@@ -129,7 +129,7 @@ class Conv2dGradFn(GradFn):
         workspace = self.workspace
         weight_t = weight.reshape(out_ch, k).T
         grad_nchw = np.ascontiguousarray(grad_output, dtype=dtype)
-        d_x = workspace.take_output((geometry.n, geometry.c, geometry.h, geometry.w), dtype) \
+        d_x = np.empty((geometry.n, geometry.c, geometry.h, geometry.w), dtype=dtype) \
             if need_x else None
         need_wb = need_w or need_b
         long_dw = need_wb and cols[0].shape[0] * out_ch > _PER_IMAGE_DW_MAX_ENTRIES
@@ -208,8 +208,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     if bias is not None:
         weight_matrix = np.concatenate([weight_matrix, bias.arr.reshape(-1, 1)], axis=1)
     rows = weight_matrix.shape[1]
-    out = ws.take_output((geometry.n, geometry.out_channels, geometry.out_h, geometry.out_w),
-                         dtype)
+    out = np.empty((geometry.n, geometry.out_channels, geometry.out_h, geometry.out_w),
+                   dtype=dtype)
     chunks = batch_chunks(geometry.n)
     cols = [ws.take((rows, (hi - lo) * positions), dtype, i) for i, (lo, hi) in enumerate(chunks)]
     if programs.compiled_dtype(x_arr, weight_matrix, out):

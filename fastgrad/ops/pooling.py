@@ -25,7 +25,6 @@ from fastgrad.ops._operands import as_tensor
 from fastgrad.ops.conv_geometry import (check_pool_dtype, pair, pool2d_geometry, pool_planes,
                                         single)
 from fastgrad.ops.linear_map import linear_map
-from fastgrad.ops.workspace import NO_WORKSPACE
 
 # Inputs of at most this many elements are pooled on the calling thread alone: handing half
 # of a small batch to another thread costs more than it saves. pool2 of the reference CNN
@@ -51,10 +50,10 @@ def _by_chunks(kernel, *arrays, program=None, encode=None):
         run_chunks(lambda i, lo, hi: kernel(*(a[lo:hi] for a in arrays)), chunks)
 
 
-def _pooled(batch, c, out_h, out_w, spatial_dims, dtype, workspace=NO_WORKSPACE):
+def _pooled(batch, c, out_h, out_w, spatial_dims, dtype):
     """(output array in the caller's layout, its (N, C, out_h, out_w) view for the kernels)."""
     if spatial_dims == 2 and batch:
-        out = workspace.take_output((batch[0], c, out_h, out_w), dtype)
+        out = np.empty((batch[0], c, out_h, out_w), dtype=dtype)
         return out, out
     spatial = (out_h, out_w) if spatial_dims == 2 else (out_w,)
     out = np.empty(batch + (c,) + spatial, dtype=dtype)
@@ -83,9 +82,8 @@ class MaxPool2dGradFn(GradFn):
     """Backward of every max pool (1-D, 2-D, adaptive): scatter to the recorded argmax."""
     fresh_grads = True
 
-    def __init__(self, x, argmax, planes, planes_out, geometry, workspace=NO_WORKSPACE):
+    def __init__(self, x, argmax, planes, planes_out, geometry):
         super().__init__(x)
-        self.workspace = workspace
         self.in_shape = x.arr.shape
         # (N, C, H, W) of the input and of the output, whatever their own layouts
         self.layout = _layout(planes=planes, planes_out=planes_out)
@@ -101,7 +99,7 @@ class MaxPool2dGradFn(GradFn):
             return max_pool2d_create_graph_backward(self, grad_output)
         argmax, = self.saved_tensors
         planes_out = self.layout.planes_out
-        d_x = self.workspace.take_output(self.in_shape, grad_output.dtype)
+        d_x = np.empty(self.in_shape, dtype=grad_output.dtype)
         grad, indices = _as_planes(grad_output, planes_out), _as_planes(argmax, planes_out)
         d_x_planes = _as_planes(d_x, self.layout.planes)
         _by_chunks(maxpool2d_backward, grad, indices, d_x_planes,
@@ -111,28 +109,26 @@ class MaxPool2dGradFn(GradFn):
         return (d_x,)
 
 
-def _argmax_array(out, planes_out, return_indices, h, w, workspace=NO_WORKSPACE):
+def _argmax_array(out, planes_out, return_indices, h, w):
     """(argmax array in the output's layout, its planes view for the kernels)."""
     # int32 halves the argmax traffic when the indices stay internal; returned ones are int64.
     index_dtype = np.int64 if return_indices or h * w >= 2**31 else np.int32
-    argmax = workspace.take_output(out.shape, index_dtype)
+    argmax = np.empty(out.shape, dtype=index_dtype)
     return argmax, argmax if out is planes_out else argmax.reshape(planes_out.shape)
 
 
-def _max_result(x, out, argmax, planes, planes_out, return_indices, geometry=None,
-                workspace=NO_WORKSPACE):
+def _max_result(x, out, argmax, planes, planes_out, return_indices, geometry=None):
     indices = Tensor._wrap(argmax) if return_indices else None
     fn = None
     if needs_grad(x):
         fn = MaxPool2dGradFn(x, argmax if indices is None else indices, planes, planes_out.shape,
-                             geometry, workspace)
+                             geometry)
     result = Tensor._wrap(out, fn)
     return (result, indices) if return_indices else result
 
 
 def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
-              spatial_dims, name, workspace=None):
-    ws = NO_WORKSPACE if workspace is None else workspace
+              spatial_dims, name):
     x = as_tensor(input)
     planes, batch = pool_planes(x.arr, spatial_dims, name)
     check_pool_dtype(x, name, integers=True)
@@ -142,8 +138,8 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
         dilation = (1, single(dilation, "dilation"))
         stride = None if stride is None or stride == [] or stride == () else (1, single(stride, "stride"))
     geo = pool2d_geometry(planes, kernel_size, stride, padding, name, dilation, ceil_mode)
-    out, planes_out = _pooled(batch, geo.c, geo.out_h, geo.out_w, spatial_dims, x.dtype, ws)
-    argmax, argmax_planes = _argmax_array(out, planes_out, return_indices, geo.h, geo.w, ws)
+    out, planes_out = _pooled(batch, geo.c, geo.out_h, geo.out_w, spatial_dims, x.dtype)
+    argmax, argmax_planes = _argmax_array(out, planes_out, return_indices, geo.h, geo.w)
     x_planes = _planes_of(x, planes)
     # (kh, kw, sh, sw, ph, pw, out_h, out_w, dh, dw): 2x2 windows, stride 2, floor-sized
     if geo[4:] == (2, 2, 2, 2, 0, 0, geo.h // 2, geo.w // 2, 1, 1) and x_planes.dtype.kind == "f":
@@ -159,20 +155,19 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
                    x_planes, planes_out, argmax_planes, program=programs.MAXPOOL,
                    encode=lambda rows, chunks: programs.encode_maxpool(
                        rows, x_planes, planes_out, argmax_planes, chunks, geo))
-    return _max_result(x, out, argmax, planes, planes_out, return_indices, geo, ws)
+    return _max_result(x, out, argmax, planes, planes_out, return_indices, geo)
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False, *, workspace=None):
+               return_indices=False):
     """x (N, C, H, W) or (C, H, W) -> (N, C, OH, OW), OH = (H + 2*ph - dh*(KH-1) - 1) // sh + 1
     (rounded up with ``ceil_mode``, PyTorch's rule). Float or integer x (integer: no grad).
 
     ``stride`` defaults to ``kernel_size``. With ``return_indices`` also returns the flat
-    index (h * W + w) of each chosen element in its input plane, as int64. ``workspace`` (a
-    ``fastgrad.ops.workspace.Workspace``, as ``nn.MaxPool2d`` keeps one) lends the outputs.
+    index (h * W + w) of each chosen element in its input plane, as int64.
     """
     return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
-                     2, "max_pool2d", workspace)
+                     2, "max_pool2d")
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
