@@ -199,6 +199,21 @@ def test_workspace_buffers_are_reused_and_never_shared_by_pending_graphs():
     assert free() == free_before
 
 
+def test_a_copied_or_pickled_conv_starts_with_an_empty_workspace():
+    # The column buffers are scratch, not state: a saved model must not carry megabytes of them.
+    import copy
+    import pickle
+
+    fastgrad.manual_seed(6)
+    conv = nn.Conv2d(2, 3, 3)
+    x = fastgrad.randn(4, 2, 6, 6)
+    conv(x).sum().backward()
+    assert conv.workspace._free
+    for copied in (copy.deepcopy(conv), pickle.loads(pickle.dumps(conv))):
+        assert not copied.workspace._free
+        np.testing.assert_allclose(copied(x).arr, conv(x).arr, rtol=1e-6)
+
+
 @pytest.mark.parametrize("per_image_max_entries", [0, 10**6])
 @pytest.mark.parametrize("groups", [1, 2])
 def test_each_chunk_gets_back_its_own_buffers_step_after_step(groups, per_image_max_entries,

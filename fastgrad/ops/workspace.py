@@ -31,6 +31,9 @@ class Workspace:
         """Return ``arr`` to the pool of ``slot``; the caller must no longer use it."""
         self._free.setdefault((arr.shape, arr.dtype, slot), []).append(arr)
 
+    def __getstate__(self):  # scratch, not state: a copied or pickled layer starts empty
+        return {"_free": {}}
+
     def clear(self):
         self._free.clear()
 
