@@ -39,11 +39,18 @@ def compiled_dtype(*arrays):
 def new_rows(parts, program, dtype, index_dtype=None):
     """``parts`` rows of ``program`` on ``dtype`` data (``index_dtype``: the max-pool indices'),
     their arguments still to be written by the program's ``encode_*``."""
+    return _row_template(parts, program, np.dtype(dtype),
+                         None if index_dtype is None else np.dtype(index_dtype)).copy()
+
+
+@functools.cache
+def _row_template(parts, program, dtype, index_dtype):
+    """new_rows' rows before any argument, made once (a copy costs 0.3 us, building 1.7)."""
     rows = np.zeros((parts, ROW), np.int64)
     rows[:, PROGRAM] = program
-    rows[:, ENTRY] = entry_address(program, np.dtype(dtype),
-                                   None if index_dtype is None else np.dtype(index_dtype))
+    rows[:, ENTRY] = entry_address(program, dtype, index_dtype)
     rows[:, GEMM] = blas_gemm_addresses()[1 if dtype == np.float64 else 0]
+    rows.flags.writeable = False
     return rows
 
 
