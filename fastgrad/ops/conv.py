@@ -162,8 +162,8 @@ class Conv2dGradFn(GradFn):
                 return d_wb
 
             parts = run_chunks(chunk, self.chunks)
-        for i, buffers in enumerate(zip(grad_rows, [None] * len(d_cols) if reuse else d_cols)):
-            for buffer in buffers:
+        for i in range(len(self.chunks)):
+            for buffer in (grad_rows[i], None if reuse else d_cols[i]):
                 if buffer is not None:
                     workspace.give_back(buffer, i)
         d_weight = d_bias = None
@@ -306,8 +306,9 @@ class GroupedConv2dGradFn(GradFn):
         d_x = np.empty(self.x_shape, dtype=dtype) if need_x else None
         d_x_planes = d_x.reshape(x_planes) if need_x else None
         reuse = need_w and self.last_backward  # dW is made before dcols: see Conv2dGradFn
+        # taken here, not in the chunks: the workspace is not for threads
         d_cols = [(buffer if reuse else self.workspace.take(buffer.shape, dtype, i)) if need_x
-                  else None for i, buffer in enumerate(cols)]  # not in the chunks: not for threads
+                  else None for i, buffer in enumerate(cols)]
 
         def chunk(i, lo, hi):
             n = hi - lo
