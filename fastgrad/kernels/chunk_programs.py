@@ -120,40 +120,36 @@ def _run_matmul(row, like):
 
 
 # ---------------------------------------------------------------------------- LINEAR_FORWARD
-def encode_linear_forward(rows, x, weight, bias, products, out, chunks):
-    """out[:, lo:hi] (N, m) = (weight[lo:hi] (m, I) @ x.T (I, N)).T + bias[lo:hi] for each chunk
-    ``(lo, hi)`` of weight's rows: the GEMM into ``products[i]`` ((m, N) C-contiguous, the
-    layout OpenBLAS writes fastest for a small batch), then moved into out's columns by the
-    thread that wrote it. out (N, O) C-contiguous; bias (O,) contiguous or None; x and weight
-    ``gemm_operand_ok``."""
-    trans_w, lda = _operand(weight)
-    trans_x, ldb = _operand(x.T)
-    _write_rows(rows, chunks, [0, x.shape[0], x.shape[1], trans_w, trans_x, 0, lda, address(x),
-                               ldb, 0, 0, out.shape[1], 0],
-                batched=[(5, weight), (10, out.T)] + ([] if bias is None else [(12, bias)]),
-                per_chunk=[(9, products)])
+def encode_linear_forward(rows, x, weight, bias, product, out, chunks):
+    """out[:, lo:hi] (N, m) = product[lo:hi] + bias[lo:hi] for each chunk ``(lo, hi)`` of
+    weight's rows, where product (O, N) = weight @ x.T is the chunk's MATMUL (its arguments
+    first, in MATMUL's layout: the layout OpenBLAS writes fastest for a small batch), then
+    moved into out's columns by the thread that wrote it. product and out (N, O) C-contiguous;
+    bias (O,) contiguous or None; x.T and weight ``gemm_operand_ok``."""
+    encode_matmul(rows, weight, x.T, product, chunks)
+    first_out = address(out)
+    first_bias = None if bias is None else address(bias)
+    for row, (lo, _) in zip(rows, chunks):
+        row[ARGS + 11:ARGS + 14] = [first_out + lo * out.itemsize, out.shape[1],
+                                    0 if bias is None else first_bias + lo * bias.itemsize]
 
 
 @numba.njit(cache=True, nogil=True)
 def _run_linear_forward(row, like):
+    _run_matmul(row, like)
     a = ARGS
-    m, n, k = row[a], row[a + 1], row[a + 2]
+    m, n = row[a], row[a + 1]
     if m == 0 or n == 0:
         return
     product = _array(row[a + 9], (m, n), like)
-    if k == 0:
-        product[:] = 0
-    else:
-        blas_gemm(row[GEMM], like, row[a + 3], row[a + 4], m, n, k, row[a + 5], row[a + 6],
-                  row[a + 7], row[a + 8], 0.0, row[a + 9], n)
-    stride = row[a + 11]
-    out = _array(row[a + 10], ((n - 1) * stride + m,), like)
-    if row[a + 12] == 0:
+    stride = row[a + 12]
+    out = _array(row[a + 11], ((n - 1) * stride + m,), like)
+    if row[a + 13] == 0:
         for r in range(n):
             for j in range(m):
                 out[r * stride + j] = product[j, r]
     else:
-        bias = _array(row[a + 12], (m,), like)
+        bias = _array(row[a + 13], (m,), like)
         for r in range(n):
             for j in range(m):
                 out[r * stride + j] = product[j, r] + bias[j]

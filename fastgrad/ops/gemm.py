@@ -94,12 +94,12 @@ def _transposed_product_by_chunks(x, w, bias):
         return None
     chunks = batch_chunks(w.shape[0])
     if (len(chunks) < 2 or not programs.compiled_dtype(x, w, *(() if bias is None else (bias,)))
-            or not (programs.gemm_operand_ok(x) and programs.gemm_operand_ok(w))
+            or not (programs.gemm_operand_ok(x.T) and programs.gemm_operand_ok(w))
             or not (bias is None or bias.ndim == 1 and bias.strides[0] == bias.itemsize)):
         return None
     out = np.empty((x.shape[0], w.shape[0]), dtype=x.dtype)
-    products = [np.empty((hi - lo, x.shape[0]), dtype=x.dtype) for lo, hi in chunks]
+    product = np.empty((w.shape[0], x.shape[0]), dtype=x.dtype)  # chunk i writes its rows
     rows = programs.new_rows(len(chunks), programs.LINEAR_FORWARD, out.dtype)
-    programs.encode_linear_forward(rows, x, w, bias, products, out, chunks)
+    programs.encode_linear_forward(rows, x, w, bias, product, out, chunks)
     run_compiled_chunks(rows)
     return out
