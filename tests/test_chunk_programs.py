@@ -145,11 +145,16 @@ def test_a_compiled_chunk_runs_on_a_helper_thread():
     try:
         a = np.ones((400, 300), np.float32)
         b = np.ones((300, 200), np.float32)
-        ran_by_caller = []
-        original = threads.handoff.claim_unstarted
+        ran_by_caller = []  # the masks of helper rows the caller ran itself
+        original = threads.handoff.run_and_collect
+
+        def run_and_collect(*args):
+            failed, ran_here = original(*args)
+            ran_by_caller.append(ran_here)
+            return failed, ran_here
+
         try:
-            threads.handoff.claim_unstarted = lambda rows, count: ran_by_caller.append(
-                original(rows, count)) or ran_by_caller[-1]
+            threads.handoff.run_and_collect = run_and_collect
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline and not (ran_by_caller and ran_by_caller[-1] == 0):
                 out = np.empty((400, 200), np.float32)
@@ -158,7 +163,7 @@ def test_a_compiled_chunk_runs_on_a_helper_thread():
                 threads.run_compiled_chunks(rows)
                 np.testing.assert_array_equal(out, 300.0)
         finally:
-            threads.handoff.claim_unstarted = original
+            threads.handoff.run_and_collect = original
         assert ran_by_caller[-1] == 0  # a call where the helper ran its row
     finally:
         fastgrad.set_num_threads(before)

@@ -125,6 +125,10 @@ def test_a_chunk_no_helper_started_is_run_by_the_caller(compiled, monkeypatch):
         monkeypatch.setattr(threads._Workers, "post",
                             lambda self, count: handoff.post(self.rows, count,
                                                              np.zeros_like(self.parked)))
+        post_rows = handoff.post_rows
+        monkeypatch.setattr(handoff, "post_rows",
+                            lambda rows, chunk_rows, parked, *blas: post_rows(
+                                rows, chunk_rows, np.zeros_like(parked), *blas))
         if compiled:
             a = np.arange(12.0).reshape(4, 3)
             b = np.ones((3, 2))
@@ -220,6 +224,48 @@ def test_run_chunks_holds_blas_at_one_thread_and_gives_back_the_count():
             assert threads.run_chunks(lambda i, lo, hi: blas_counts(), chunks) == [[1] * len(before)]
         finally:
             fastgrad.set_num_threads(before_threads)
+
+
+def test_compiled_hand_off_holds_blas_at_one_thread_and_gives_back_the_count():
+    """run_compiled_chunks holds NumPy's BLAS at one thread from compiled code (post_rows) and
+    gives the count back once every row is done (run_and_collect)."""
+    from threadpoolctl import threadpool_info
+
+    from fastgrad.kernels import chunk_programs as programs
+    from fastgrad.kernels import handoff
+
+    def blas_counts():
+        return [i["num_threads"] for i in threadpool_info()
+                if i["user_api"] == "blas" and "numpy" in i["filepath"]]
+
+    blas_get, blas_set = threads._blas_thread_functions()
+    if not blas_set:
+        pytest.skip("NumPy's BLAS is not one OpenBLAS on pthreads: Python holds it (blas_limit)")
+    a, b = np.ones((64, 40), np.float32), np.ones((40, 30), np.float32)
+    out = np.zeros((64, 30), np.float32)
+    rows = programs.new_rows(1, programs.MATMUL, np.float32)  # the caller's row alone
+    programs.encode_matmul(rows, a, b, out, [(0, 64)])
+    helper_rows = np.zeros((1, programs.ROW), np.int64)
+    with threads.blas_limit(2):
+        saved, woken = handoff.post_rows(helper_rows, rows, np.zeros(1, np.int64), blas_get,
+                                         blas_set)
+        assert (saved, woken) == (2, 0)
+        assert set(blas_counts()) == {1}  # held between the two calls, while rows run
+        assert handoff.run_and_collect(rows, helper_rows, blas_set, saved) == (False, 0)
+        assert set(blas_counts()) == {2}
+        np.testing.assert_array_equal(out, 40.0)
+        big = np.ones((256, 128), np.float32)  # 4.2 MFLOP: above the split threshold
+        fastgrad_out = np.empty((256, 64), np.float32)
+        threads_before = fastgrad.get_num_threads()
+        fastgrad.set_num_threads(2)
+        try:
+            from fastgrad.ops import gemm
+
+            gemm.matmul(big, np.ones((128, 64), np.float32), out=fastgrad_out)  # compiled chunks
+        finally:
+            fastgrad.set_num_threads(threads_before)
+        np.testing.assert_array_equal(fastgrad_out, 128.0)
+        assert set(blas_counts()) == {2}
 
 
 # -------------------------------------------------------------------- set_num_threads

@@ -12,8 +12,8 @@ needs the GIL while another holds it sleeps, and wakes ~20 us after the GIL is f
 import numba
 from numba import types
 
-from .chunk_programs import PROGRAM, PYTHON, STATE, run_row
-from .native import atomic_load, atomic_store, compare_and_swap
+from .chunk_programs import PROGRAM, PYTHON, ROW, STATE, run_row
+from .native import atomic_load, atomic_store, call_int_getter, call_int_setter, compare_and_swap
 
 FREE, POSTED, RUNNING, DONE, FAILED = range(5)
 # serve's return values
@@ -106,3 +106,48 @@ def wait_finished(rows, count):
                 _sched_yield()
             else:
                 _usleep(20)
+
+
+# ------------------------------------------------------------------ the caller's side, compiled
+# ``threads.run_compiled_chunks`` in two calls instead of a dozen Python steps (each hand-off
+# cost 7-16 us of Python around the rows: docs/performance.md, "Hand-offs in two calls").
+@numba.njit(cache=True, nogil=True)
+def post_rows(rows, chunk_rows, parked, blas_get, blas_set):
+    """Post ``chunk_rows[1:]`` to the helpers: BLAS held at one thread first (through its C
+    functions at the addresses ``blas_get`` / ``blas_set``; 0: the caller holds it), then each
+    row copied but its state into ``rows[i]`` and posted. Returns (BLAS's thread count before,
+    or 0; the mask of parked helpers to wake, as ``post``)."""
+    saved = 0
+    if blas_set != 0:
+        saved = call_int_getter(blas_get)
+        if saved != 1:
+            call_int_setter(blas_set, 1)
+    count = chunk_rows.shape[0] - 1
+    for i in range(count):
+        for j in range(1, ROW):
+            rows[i, j] = chunk_rows[i + 1, j]
+    return saved, post(rows, count, parked)
+
+
+@numba.njit(cache=True, nogil=True)
+def run_and_collect(chunk_rows, rows, blas_set, saved):
+    """After ``post_rows``: run ``chunk_rows[0]`` here, then every posted row no helper has
+    started, wait for the others, free the rows and give BLAS back its ``saved`` thread count
+    (when ``blas_set`` is not 0). Returns (True when a helper's row failed, the mask of the
+    posted rows run here, as ``claim_unstarted``'s)."""
+    count = chunk_rows.shape[0] - 1
+    run_row(chunk_rows[0])
+    mine = claim_unstarted(rows, count)
+    for i in range(count):
+        if mine >> i & 1:
+            run_row(rows[i])
+            atomic_store(rows[i], STATE, DONE)
+    wait_finished(rows, count)
+    failed = False
+    for i in range(count):
+        if atomic_load(rows[i], STATE) == FAILED:
+            failed = True
+        atomic_store(rows[i], STATE, FREE)
+    if blas_set != 0 and saved != 1:
+        call_int_setter(blas_set, saved)
+    return failed, mine

@@ -17,7 +17,8 @@ from numba import types
 from numba.extending import intrinsic
 
 __all__ = ["atomic_load", "atomic_store", "compare_and_swap", "pointer_to", "blas_gemm",
-           "call_row_entry", "blas_gemm_addresses", "ROW_MAJOR", "NO_TRANS", "TRANS"]
+           "call_row_entry", "call_int_getter", "call_int_setter", "blas_gemm_addresses",
+           "ROW_MAJOR", "NO_TRANS", "TRANS"]
 
 # CBLAS enum values (cblas.h)
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
@@ -108,6 +109,29 @@ def call_row_entry(typingctx, function, row):
         builder.call(builder.inttoptr(args[0], entry_type.as_pointer()), [row_pointer])
         return context.get_dummy_value()
     return types.void(function, row), codegen
+
+
+@intrinsic
+def call_int_getter(typingctx, function):
+    """Call the C function ``int f(void)`` at the int64 address ``function`` (such as
+    ``openblas_get_num_threads``); returns its value as an int64."""
+    def codegen(context, builder, signature, args):
+        getter_type = ir.FunctionType(ir.IntType(32), [])
+        value = builder.call(builder.inttoptr(args[0], getter_type.as_pointer()), [])
+        return builder.sext(value, ir.IntType(64))
+    return types.int64(function), codegen
+
+
+@intrinsic
+def call_int_setter(typingctx, function, value):
+    """Call the C function ``void f(int)`` at the int64 address ``function`` (such as
+    ``openblas_set_num_threads``) with the int64 ``value`` (truncated to a C int)."""
+    def codegen(context, builder, signature, args):
+        setter_type = ir.FunctionType(ir.VoidType(), [ir.IntType(32)])
+        builder.call(builder.inttoptr(args[0], setter_type.as_pointer()),
+                     [builder.trunc(args[1], ir.IntType(32))])
+        return context.get_dummy_value()
+    return types.void(function, value), codegen
 
 
 if numba.config.DISABLE_JIT:  # NUMBA_DISABLE_JIT=1: the flags in Python (no compiled chunks)

@@ -18,6 +18,7 @@ The default is the number of cores this process may run on, or ``$FASTGRAD_NUM_T
 when set (read once, never written).
 """
 
+import ctypes
 import os
 import queue
 import threading
@@ -197,8 +198,22 @@ class _Workers:
             row[STATE] = handoff.DONE
 
     def post(self, count):
-        woken = handoff.post(self.rows, count, self.parked)
-        for i in range(count):
+        self._wake(handoff.post(self.rows, count, self.parked))
+
+    def run_rows(self, chunk_rows, blas_get, blas_set):
+        """``run_compiled_chunks``' hand-off: post ``chunk_rows[1:]``, run ``chunk_rows[0]``
+        and collect (``handoff.post_rows`` / ``run_and_collect``); True when a row failed."""
+        saved, woken = handoff.post_rows(self.rows, chunk_rows, self.parked, blas_get, blas_set)
+        try:
+            self._wake(woken)
+        finally:
+            # run_row is called from compiled code here: with each program behind its own
+            # address (chunk_programs.entry_address), that compiles none of them again.
+            failed, _ = handoff.run_and_collect(chunk_rows, self.rows, blas_set, saved)
+        return failed
+
+    def _wake(self, woken):
+        for i in range(len(self.wake)):
             if woken >> i & 1:
                 self.wake[i].put(None)
 
@@ -313,26 +328,41 @@ def run_compiled_chunks(chunk_rows):
         return
     try:
         workers = _helpers(parts - 1)
-        count = parts - 1
-        with blas_limit(1):
-            rows = workers.rows
-            rows[:count, 1:] = chunk_rows[1:, 1:]
-            workers.post(count)
-            # run_row is called from here, not from inside another compiled function: each
-            # compiled caller of it would compile every program again (cold start).
-            run_row(chunk_rows[0])
-            mine = handoff.claim_unstarted(rows, count)
-            for i in range(count):
-                if mine >> i & 1:
-                    run_row(rows[i])
-                    rows[i, STATE] = handoff.DONE
-            handoff.wait_finished(rows, count)
-            failed = any(rows[i, STATE] == handoff.FAILED for i in range(count))
-            rows[:count, STATE] = handoff.FREE
+        blas_get, blas_set = _blas_thread_functions()
+        if blas_set:  # BLAS held at one thread by the compiled calls themselves
+            failed = workers.run_rows(chunk_rows, blas_get, blas_set)
+        else:
+            with blas_limit(1):
+                failed = workers.run_rows(chunk_rows, 0, 0)
         if failed:
             raise RuntimeError("a compiled chunk failed in a helper thread")
     finally:
         _run_lock.release()
+
+
+_thread_functions = None
+
+
+def _blas_thread_functions():
+    """(get, set) addresses of ``openblas_get/set_num_threads`` when NumPy's GEMMs call one
+    OpenBLAS on pthreads (NumPy's wheels), for compiled code to hold it at one thread; else
+    (0, 0), and Python holds it (``blas_limit``)."""
+    global _thread_functions
+    if _thread_functions is None:
+        libs = _blas()
+        direct = (len(libs) == 1 and not numba_disabled()
+                  and isinstance(libs[0].get, ctypes._CFuncPtr)
+                  and isinstance(libs[0].set, ctypes._CFuncPtr))
+        _thread_functions = ((ctypes.cast(libs[0].get, ctypes.c_void_p).value,
+                              ctypes.cast(libs[0].set, ctypes.c_void_p).value) if direct
+                             else (0, 0))
+    return _thread_functions
+
+
+def numba_disabled():
+    import numba
+
+    return bool(numba.config.DISABLE_JIT)
 
 
 def describe():
