@@ -58,7 +58,7 @@ def _row_template(parts, program, dtype, index_dtype):
 def address(a):
     """The address of ``a``'s first element. Compiled: NumPy's ``a.ctypes.data`` makes a ctypes
     object on each call (~1 us), and a CNN step writes ~55 addresses."""
-    return a.ctypes.data
+    return np.int64(a.ctypes.data)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -66,23 +66,33 @@ def _array(address, shape, like):
     return numba.carray(pointer_to(address, like), shape)
 
 
-def _write_rows(rows, chunks, values, batched=(), per_chunk=()):
-    """Write each chunk's arguments into its row: ``values`` (the arguments every chunk shares;
-    position 0 gets the chunk's length hi - lo), ``batched`` (position, array) pairs whose
-    address moves to row ``lo`` of the array's first axis, ``per_chunk`` (position, list) pairs
-    with one array (or None: address 0) per chunk."""
-    values = list(values)
-    starts = [(at, address(a), a.strides[0]) for at, a in batched]
-    for i, (row, (lo, hi)) in enumerate(zip(rows, chunks)):
-        values[0] = hi - lo
-        for at, first, stride in starts:
-            values[at] = first + lo * stride
-        for at, arrays in per_chunk:
-            values[at] = 0 if arrays[i] is None else address(arrays[i])
-        row[ARGS:ARGS + len(values)] = values
+# The encoders are compiled: written in Python, a hand-off's rows cost 4-5 us to fill (12 us
+# inside a training step, its caches cold), compiled ~1 us (docs/performance.md, "Hand-offs
+# in two calls"). Each takes ``chunks`` as a tuple of (lo, hi) pairs; the public ``encode_*``
+# wrappers below take any sequence of them.
+@numba.njit(cache=True, nogil=True, inline="always")
+def _put(row, start, values):
+    """row[start:start + len(values)] = values (a tuple of int64s)."""
+    for j in range(len(values)):
+        row[start + j] = values[j]
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _batched(a, lo):
+    """The address of row ``lo`` of ``a``'s first axis."""
+    return address(a) + lo * a.strides[0]
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _each_address(arrays, i):
+    """The address of ``arrays[i]``, or 0 when ``arrays`` is None (an absent argument)."""
+    if arrays is None:
+        return 0
+    return address(arrays[i])
 
 
 # ---------------------------------------------------------------------------- MATMUL
+@numba.njit(cache=True, nogil=True, inline="always")
 def _operand(a):
     """(CBLAS transpose flag, leading dimension) of a 2-D array with one unit stride."""
     if a.strides[1] == a.itemsize or a.shape[1] == 1:
@@ -99,11 +109,18 @@ def gemm_operand_ok(a):
 def encode_matmul(rows, a, b, out, chunks):
     """out[lo:hi] (m, n) = a[lo:hi] (m, k) @ b (k, n) for each chunk ``(lo, hi)`` of the rows
     of ``a``; ``out`` C-contiguous, a and b ``gemm_operand_ok``."""
+    _encode_matmul(rows, a, b, out, tuple(chunks))
+
+
+@numba.njit(cache=True, nogil=True)
+def _encode_matmul(rows, a, b, out, chunks):
     trans_a, lda = _operand(a)
     trans_b, ldb = _operand(b)
-    _write_rows(rows, chunks, [0, b.shape[1], a.shape[1], trans_a, trans_b, 0, lda,
-                               address(b), ldb, 0, max(out.shape[1], 1)],
-                batched=[(5, a), (9, out)])
+    for i in range(rows.shape[0]):
+        lo, hi = chunks[i]
+        row = rows[i]
+        _put(row, ARGS, (hi - lo, b.shape[1], a.shape[1], trans_a, trans_b, _batched(a, lo),
+                         lda, address(b), ldb, _batched(out, lo), max(out.shape[1], 1)))
 
 
 @numba.njit(cache=True, nogil=True)
@@ -126,12 +143,17 @@ def encode_linear_forward(rows, x, weight, bias, product, out, chunks):
     first, in MATMUL's layout: the layout OpenBLAS writes fastest for a small batch), then
     moved into out's columns by the thread that wrote it. product and out (N, O) C-contiguous;
     bias (O,) contiguous or None; x.T and weight ``gemm_operand_ok``."""
-    encode_matmul(rows, weight, x.T, product, chunks)
-    first_out = address(out)
-    first_bias = None if bias is None else address(bias)
-    for row, (lo, _) in zip(rows, chunks):
-        row[ARGS + 11:ARGS + 14] = [first_out + lo * out.itemsize, out.shape[1],
-                                    0 if bias is None else first_bias + lo * bias.itemsize]
+    _encode_linear_forward(rows, x, weight, bias, product, out, tuple(chunks))
+
+
+@numba.njit(cache=True, nogil=True)
+def _encode_linear_forward(rows, x, weight, bias, product, out, chunks):
+    _encode_matmul(rows, weight, x.T, product, chunks)
+    for i in range(rows.shape[0]):
+        lo = chunks[i][0]
+        rows[i, ARGS + 11] = address(out) + lo * out.itemsize
+        rows[i, ARGS + 12] = out.shape[1]
+        rows[i, ARGS + 13] = 0 if bias is None else address(bias) + lo * bias.itemsize
 
 
 @numba.njit(cache=True, nogil=True)
@@ -156,17 +178,28 @@ def _run_linear_forward(row, like):
 
 
 # ---------------------------------------------------------------------------- conv2d
-def _geometry_args(g):
-    return (g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.out_h, g.out_w,
-            g.out_channels)
+@numba.njit(cache=True, nogil=True, inline="always")
+def _write_geometry(row, g, rows_of_columns):
+    """A conv row's arguments 1..15 (``_conv_geometry`` reads them): ``g`` a ConvGeometry."""
+    _put(row, ARGS + 1, (g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw,
+                         g.out_h, g.out_w, g.out_channels, rows_of_columns))
 
 
 def encode_conv_forward(rows, x, weight_matrix, geometry, cols, out, chunks):
     """ops/conv.py's ``_forward_chunk`` for each chunk ``(lo, hi)`` of the batch: x, out and
     weight_matrix C-contiguous, ``cols[i]`` the column buffer of chunk i."""
-    _write_rows(rows, chunks, [0, *_geometry_args(geometry), weight_matrix.shape[1], 0,
-                               address(weight_matrix), 0, 0],
-                batched=[(16, x), (19, out)], per_chunk=[(18, cols)])
+    _encode_conv_forward(rows, x, weight_matrix, geometry, tuple(cols), out, tuple(chunks))
+
+
+@numba.njit(cache=True, nogil=True)
+def _encode_conv_forward(rows, x, weight_matrix, geometry, cols, out, chunks):
+    for i in range(rows.shape[0]):
+        lo, hi = chunks[i]
+        row = rows[i]
+        row[ARGS] = hi - lo
+        _write_geometry(row, geometry, weight_matrix.shape[1])
+        _put(row, ARGS + 16, (_batched(x, lo), address(weight_matrix), address(cols[i]),
+                              _batched(out, lo)))
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -202,11 +235,29 @@ def encode_conv_backward(rows, grad, weight, geometry, cols, grad_rows, d_wb, d_
     """ops/conv.py's backward chunk for each chunk ``(lo, hi)`` of the batch: grad (N, O, P)
     and weight (O, K) C-contiguous; per chunk i: cols[i] (K', n*P), grad_rows[i] (O, n*P) or
     None (per-image dW), d_wb[i] (K', O) or None (no dW / db), d_cols[i] (K, n*P) with rows of
-    n*P or None (no dx); d_x (N, C, H, W) C-contiguous, or None."""
-    _write_rows(rows, chunks, [0, *_geometry_args(geometry), cols[0].shape[0], 0,
-                               address(weight), 0, 0, 0, 0, 0],
-                batched=[(16, grad)] + ([] if d_x is None else [(22, d_x)]),
-                per_chunk=[(18, cols), (19, grad_rows), (20, d_wb), (21, d_cols)])
+    n*P or None (no dx); d_x (N, C, H, W) C-contiguous, or None. Each list holds arrays for
+    every chunk or None for every chunk."""
+    _encode_conv_backward(rows, grad, weight, geometry, tuple(cols), _present(grad_rows),
+                          _present(d_wb), _present(d_cols), d_x, tuple(chunks))
+
+
+def _present(arrays):
+    """A per-chunk list as the compiled encoders take it: a tuple, or None when it holds
+    None for every chunk."""
+    return None if arrays[0] is None else tuple(arrays)
+
+
+@numba.njit(cache=True, nogil=True)
+def _encode_conv_backward(rows, grad, weight, geometry, cols, grad_rows, d_wb, d_cols, d_x,
+                          chunks):
+    for i in range(rows.shape[0]):
+        lo, hi = chunks[i]
+        row = rows[i]
+        row[ARGS] = hi - lo
+        _write_geometry(row, geometry, cols[0].shape[0])
+        _put(row, ARGS + 16, (_batched(grad, lo), address(weight), address(cols[i]),
+                              _each_address(grad_rows, i), _each_address(d_wb, i),
+                              _each_address(d_cols, i), 0 if d_x is None else _batched(d_x, lo)))
 
 
 @numba.njit(cache=True, nogil=True)
@@ -252,8 +303,18 @@ def encode_maxpool(rows, x, out, argmax, chunks, geometry=None):
     C-contiguous; ``geometry`` None for the 2x2 / stride-2 kernel."""
     g = geometry
     window = (0,) * 8 if g is None else (g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw)
-    _write_rows(rows, chunks, [0, *x.shape[1:], *out.shape[2:], *window, 0, 0, 0],
-                batched=[(14, x), (15, out), (16, argmax)])
+    _encode_maxpool(rows, x, out, argmax, tuple(chunks), window)
+
+
+@numba.njit(cache=True, nogil=True)
+def _encode_maxpool(rows, x, out, argmax, chunks, window):
+    for i in range(rows.shape[0]):
+        lo, hi = chunks[i]
+        row = rows[i]
+        _put(row, ARGS, (hi - lo, x.shape[1], x.shape[2], x.shape[3], out.shape[2],
+                         out.shape[3]))
+        _put(row, ARGS + 6, window)
+        _put(row, ARGS + 14, (_batched(x, lo), _batched(out, lo), _batched(argmax, lo)))
 
 
 def encode_maxpool_backward(rows, grad_out, argmax, d_x, chunks):
@@ -298,8 +359,16 @@ def _run_maxpool_backward(row, like, index_like):
 def encode_sgd_momentum(rows, param, grad, buf, hyper, chunks):
     """``kernels/optim.py: sgd_momentum_update`` on each chunk ``(lo, hi)`` of the flattened
     arrays (C-contiguous, one shape and dtype); hyper: (lr, momentum) in that dtype."""
-    _write_rows(rows, chunks, [0, 0, 0, 0, address(hyper)],
-                batched=[(1, param.reshape(-1)), (2, grad.reshape(-1)), (3, buf.reshape(-1))])
+    _encode_sgd_momentum(rows, param, grad, buf, hyper, tuple(chunks))
+
+
+@numba.njit(cache=True, nogil=True)
+def _encode_sgd_momentum(rows, param, grad, buf, hyper, chunks):
+    size = param.itemsize
+    for i in range(rows.shape[0]):
+        lo, hi = chunks[i]
+        _put(rows[i], ARGS, (hi - lo, address(param) + lo * size, address(grad) + lo * size,
+                             address(buf) + lo * size, address(hyper)))
 
 
 @numba.njit(cache=True, nogil=True)

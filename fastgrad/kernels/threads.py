@@ -350,7 +350,7 @@ def _blas_thread_functions():
     global _thread_functions
     if _thread_functions is None:
         libs = _blas()
-        direct = (len(libs) == 1 and not numba_disabled()
+        direct = (len(libs) == 1 and not _numba_disabled()
                   and isinstance(libs[0].get, ctypes._CFuncPtr)
                   and isinstance(libs[0].set, ctypes._CFuncPtr))
         _thread_functions = ((ctypes.cast(libs[0].get, ctypes.c_void_p).value,
@@ -359,7 +359,7 @@ def _blas_thread_functions():
     return _thread_functions
 
 
-def numba_disabled():
+def _numba_disabled():
     import numba
 
     return bool(numba.config.DISABLE_JIT)
