@@ -49,6 +49,7 @@ ACTIVATIONS = [
     f"lambda x: {F}.softmin(x[:24].reshape(4, 6), dim=1)",
     "lambda x: torch.nn.GELU('tanh')(x)", "lambda x: torch.nn.Softplus(2.0, 3.0)(x)",
     "lambda x: torch.nn.ELU(0.7)(x)", "lambda x: torch.nn.Hardswish()(x)",
+    f"lambda x: {F}.relu(x)", "lambda x: torch.relu(x)", "lambda x: torch.nn.ReLU()(x)",
 ]
 BINARY_EXPRESSIONS = [
     "lambda a, b: torch.atan2(a, b)", "lambda a, b: torch.arctan2(a, b)",
@@ -68,6 +69,7 @@ INTEGER_EXPRESSIONS = [f"lambda x: torch.{n}(x)" for n in (
     "sin", "exp2", "erf", "rsqrt", "reciprocal", "floor", "ceil", "round", "trunc", "sign",
     "sgn", "square", "nan_to_num", "atan", "log1p", "frac")] + [
     f"lambda x: {F}.hardtanh(x)", f"lambda x: {F}.relu6(x)", f"lambda x: {F}.softsign(x)",
+    f"lambda x: {F}.relu(x)",
     f"lambda x: {F}.gelu(x)", f"lambda x: {F}.silu(x)", f"lambda x: {F}.elu(x)",
     "lambda x: torch.round(x, decimals=1)", "lambda x: torch.atan2(x, x)",
     "lambda x: torch.hypot(x, x)", "lambda x: torch.hypot(x, 2.5)", "lambda x: torch.copysign(x, -1)",

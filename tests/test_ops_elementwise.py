@@ -113,6 +113,41 @@ def test_relu_passes_the_gradient_at_nan_as_pytorch():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layout", ["contiguous", "transposed", "0-d", "empty"])
+def test_relu_kernel_keeps_the_gradient_rule_on_every_layout(dtype, layout):
+    # kernels/relu.py: out = 0 where x < 0 else x; the gradient passes unless out <= 0, and a
+    # stopped gradient is 0 even when the cotangent is NaN or negative (threshold_backward).
+    rng = np.random.default_rng(3)
+    base = {"contiguous": rng.standard_normal((6, 5)), "transposed": rng.standard_normal((5, 6)).T,
+            "0-d": np.array(-1.5), "empty": np.zeros((0, 4))}[layout].astype(dtype)
+    if base.size:
+        base.flat[0] = np.nan
+    x = fastgrad.tensor(base, requires_grad=True)
+    out = x.relu()
+    expected = np.where(base < 0, 0, base)
+    np.testing.assert_array_equal(out.arr, expected)
+    assert out.dtype == dtype and out.shape == base.shape
+    cotangent = rng.standard_normal(base.shape).astype(dtype)
+    cotangent[base < 0] = np.nan  # where the gradient stops, even a NaN gives 0
+    out.backward(fastgrad.tensor(cotangent))
+    want = np.where(expected > 0, cotangent, 0)
+    want[np.isnan(expected)] = cotangent[np.isnan(expected)]
+    np.testing.assert_array_equal(x.grad.arr, want)
+    assert not np.any(np.signbit(x.grad.arr[~(expected > 0) & ~np.isnan(expected)]))
+
+
+def test_relu_of_a_broadcast_gradient_and_of_integers():
+    x = fastgrad.tensor([[-1.0, 2.0, 0.0]], requires_grad=True)
+    x.relu().sum().backward()  # sum's backward hands relu a broadcast (strided) gradient
+    np.testing.assert_array_equal(x.grad.arr, [[0.0, 1.0, 0.0]])
+    ints = fastgrad.tensor([3, -2, 0], dtype=fastgrad.int32)
+    assert ints.relu().dtype == fastgrad.int32
+    np.testing.assert_array_equal(ints.relu().arr, [3, 0, 0])
+    with pytest.raises(RuntimeError, match="Boolean inputs not supported for relu"):
+        fastgrad.tensor([True, False]).relu()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_sigmoid_is_stable_for_large_inputs(dtype):
     x = fastgrad.tensor([-1e4, -100.0, 0.0, 100.0, 1e4], dtype=dtype, requires_grad=True)
     with warnings.catch_warnings():

@@ -9,6 +9,7 @@ import numpy as np
 from fastgrad import dtypes
 from fastgrad.autograd.function import GradFn, needs_grad, unbroadcast
 from fastgrad.autograd.tensor import Tensor
+from fastgrad.kernels.relu import relu_backward, relu_forward
 from fastgrad.ops import backend
 from fastgrad.ops._methods import tensor_method
 from fastgrad.ops.inplace import tensor_inplace_method
@@ -124,22 +125,41 @@ def tanh(x):
 class ReluGradFn(GradFn):
     fresh_grads = True
 
-    def __init__(self, x, out):
+    def __init__(self, x, passes):
         super().__init__(x)
-        # PyTorch's threshold_backward passes the gradient unless out <= 0: a NaN input
-        # (NaN out) passes it too.
-        self.save_for_backward(~(out <= 0))
+        # PyTorch's threshold_backward: the gradient passes unless out <= 0 (a NaN input, a
+        # NaN out, passes it too).
+        self.save_for_backward(passes)
 
     def backward(self, grad_output):
         passes, = self.saved_tensors
-        return (grad_output * passes,)
+        if (isinstance(grad_output, np.ndarray) and grad_output.dtype.kind == "f"
+                and grad_output.shape == passes.shape and grad_output.flags.c_contiguous):
+            grad = np.empty_like(grad_output)
+            relu_backward(grad_output, passes, grad)
+            return (grad,)
+        # a recorded backward (a Tensor), or a broadcast / strided gradient: 0 where it stops
+        return (backend.where(passes, grad_output, 0),)
 
 
 @tensor_method()
 def relu(x):
+    """max(x, 0) as PyTorch: relu(-0.0) is -0.0 and NaN passes; the gradient passes where
+    out > 0 or out is NaN (``kernels/relu.py``)."""
     x = as_tensor(x)
-    out = np.maximum(x.arr, 0).astype(x.arr.dtype, copy=False)
-    return Tensor._wrap(out, ReluGradFn(x, out) if needs_grad(x) else None)
+    arr = x.arr
+    if arr.dtype == np.bool_:
+        raise RuntimeError("Boolean inputs not supported for relu")
+    if arr.dtype.kind == "f":
+        if not arr.flags.c_contiguous:
+            arr = arr.copy()  # C order; np.ascontiguousarray would make a 0-d array 1-d
+        out = np.empty(arr.shape, arr.dtype)
+        passes = np.empty(arr.shape, np.bool_)
+        relu_forward(arr, out, passes)
+    else:  # integers
+        out = np.maximum(arr, 0).astype(arr.dtype, copy=False)
+        passes = out > 0
+    return Tensor._wrap(out, ReluGradFn(x, passes) if needs_grad(x) else None)
 
 
 class ClampGradFn(GradFn):
