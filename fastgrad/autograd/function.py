@@ -116,6 +116,7 @@ def unbroadcast(grad, shape):
 
 _array_types = None  # (ndarray, Tensor), filled on first use: tensor.py imports this module
 _PLAIN = (int, float, str, type(None), np.generic)  # values that never hold array data
+_PLAIN_TYPES = frozenset({bool, int, float, str, type(None)})  # the same, by exact type
 
 
 def _holds_data(value):
@@ -130,7 +131,11 @@ def _holds_data(value):
         return True
     if isinstance(value, (tuple, list)):
         # Shapes, geometries and chunk bounds are tuples of numbers: skip those without a call
-        return any(_holds_data(v) for v in value if not isinstance(v, _PLAIN))
+        # (a plain loop: a generator costs more than the scan of a shape)
+        for v in value:
+            if not isinstance(v, _PLAIN) and _holds_data(v):
+                return True
+        return False
     if isinstance(value, dict):
         return any(map(_holds_data, value.values()))
     return False
@@ -320,7 +325,10 @@ class GradFn:
             del attributes["_saved"], attributes["_graph_sources"]
             self.released = True
         # One pass over the rest: drop what holds data, keep the metadata (shapes, scalars).
-        for name in [n for n, v in attributes.items() if n not in _KEPT_ATTRS and _holds_data(v)]:
+        doomed = [name for name, value in attributes.items()
+                  if type(value) not in _PLAIN_TYPES and name not in _KEPT_ATTRS
+                  and _holds_data(value)]
+        for name in doomed:
             del attributes[name]
             self.released = True
 
