@@ -1,6 +1,7 @@
-"""Row encoders in Python (the tree in /tmp/treeA, loaded beside this one) against the compiled ones, interleaved
-in one process in blocks of 20 steps: python extra/compiled_encoders_ab.py cnn|mlp [BLOCKS] (docs/performance.md,
-"Hand-offs in two calls"). OLD_TREE below names the old tree."""
+"""Row encoders in Python against the compiled ones, interleaved in one process in blocks of 20
+steps: python extra/compiled_encoders_ab.py cnn|mlp [BLOCKS] (docs/performance.md, "Hand-offs in
+two calls"). The old encoders are chunk_programs.py of a copy of the tree before b747257 in
+/tmp/treeA (git worktree or cp), loaded beside this one as fastgrad.kernels.old_chunk_programs."""
 import sys, time, importlib.util, numpy as np
 sys.path.insert(0, 'benchmarks')
 import cases
