@@ -391,3 +391,14 @@ def test_errors_for_the_new_arguments():
         F.max_pool2d(fastgrad.randn(1, 1, 1, 3), 2, 1, 1, dilation=2)
     with pytest.raises(RuntimeError, match=r"Calculated output size: \(1x4x0\)"):
         F.max_pool2d(x, (1, 3), dilation=(1, 2))
+
+
+@pytest.mark.parametrize("pool", ["max_pool2d", "avg_pool2d"])
+def test_pool_arguments_may_be_numpy_integers(pool):
+    # PyTorch takes NumPy integers for kernel_size / stride / padding; a NumPy scalar stride
+    # used to be compared with [] elementwise (ValueError).
+    f = getattr(fastgrad.nn.functional, pool)
+    x = fastgrad.tensor(np.random.default_rng(0).standard_normal((2, 3, 9, 9)))
+    got = f(x, np.int32(2), stride=np.uint16(2), padding=np.int8(1))
+    np.testing.assert_array_equal(got.arr, f(x, 2, stride=2, padding=1).arr)
+    np.testing.assert_array_equal(f(x, 3, stride=[]).arr, f(x, 3).arr)  # empty: the default

@@ -268,6 +268,35 @@ def test_compiled_hand_off_holds_blas_at_one_thread_and_gives_back_the_count():
         assert set(blas_counts()) == {2}
 
 
+def test_compiled_chunks_without_the_c_thread_functions_hold_blas_in_python(monkeypatch):
+    """A BLAS whose thread count compiled code cannot set (another BLAS than one OpenBLAS on
+    pthreads): run_compiled_chunks holds it with blas_limit, and gives the count back."""
+    from threadpoolctl import threadpool_info
+
+    from fastgrad.ops import gemm
+
+    def blas_counts():
+        return [i["num_threads"] for i in threadpool_info()
+                if i["user_api"] == "blas" and "numpy" in i["filepath"]]
+
+    monkeypatch.setattr(threads, "_thread_functions", (0, 0))
+    seen = []
+    python_hold = threads.blas_limit.__enter__
+    monkeypatch.setattr(threads.blas_limit, "__enter__",
+                        lambda self: seen.append(self.n) or python_hold(self))
+    before_threads = fastgrad.get_num_threads()
+    fastgrad.set_num_threads(2)
+    try:
+        with threads.blas_limit(2):
+            seen.clear()
+            out = gemm.matmul(np.ones((256, 128), np.float32), np.ones((128, 64), np.float32))
+            assert seen == [1]  # the split GEMM's hand-off held BLAS from Python
+            assert set(blas_counts()) == {2}
+    finally:
+        fastgrad.set_num_threads(before_threads)
+    np.testing.assert_array_equal(out, 128.0)
+
+
 # -------------------------------------------------------------------- set_num_threads
 def test_set_num_threads_as_pytorch():
     before = fastgrad.get_num_threads()

@@ -92,7 +92,9 @@ class _BlasThreads:
                   and getattr(lib, "threading_layer", None) == "pthreads")
         self.get = symbol("openblas_get_num_threads") if direct else None
         self.set = symbol("openblas_set_num_threads") if direct else None
-        if self.get is None or self.set is None:
+        # direct: get / set are the C functions themselves (compiled code may call them)
+        self.direct = self.get is not None and self.set is not None
+        if not self.direct:
             self.get, self.set = lib.get_num_threads, lib.set_num_threads
 
 
@@ -350,12 +352,11 @@ def _blas_thread_functions():
     global _thread_functions
     if _thread_functions is None:
         libs = _blas()
-        direct = (len(libs) == 1 and not _numba_disabled()
-                  and isinstance(libs[0].get, ctypes._CFuncPtr)
-                  and isinstance(libs[0].set, ctypes._CFuncPtr))
-        _thread_functions = ((ctypes.cast(libs[0].get, ctypes.c_void_p).value,
-                              ctypes.cast(libs[0].set, ctypes.c_void_p).value) if direct
-                             else (0, 0))
+        if len(libs) == 1 and libs[0].direct and not _numba_disabled():
+            _thread_functions = (ctypes.cast(libs[0].get, ctypes.c_void_p).value,
+                                 ctypes.cast(libs[0].set, ctypes.c_void_p).value)
+        else:
+            _thread_functions = (0, 0)
     return _thread_functions
 
 

@@ -232,6 +232,12 @@ def _has_empty_window(size, kernel, stride, pad, dilation, out):
     return False
 
 
+def default_stride(stride):
+    """Whether a pool's ``stride`` asks for the default (the kernel size): None or an empty
+    list / tuple, as PyTorch. (``stride == []`` would compare a NumPy integer elementwise.)"""
+    return stride is None or (isinstance(stride, (list, tuple)) and len(stride) == 0)
+
+
 def pool2d_geometry(x_shape, kernel_size, stride, padding, name, dilation=1, ceil_mode=False):
     """Validate pooling arguments for planes of shape (N, C, H, W) -> PoolGeometry.
 
@@ -240,7 +246,7 @@ def pool2d_geometry(x_shape, kernel_size, stride, padding, name, dilation=1, cei
     argument, RuntimeError for a bad value or a too small input.
     """
     kh, kw = pair(kernel_size, "kernel_size")
-    sh, sw = (kh, kw) if stride is None or stride == [] or stride == () else pair(stride, "stride")
+    sh, sw = (kh, kw) if default_stride(stride) else pair(stride, "stride")
     ph, pw = pair(padding, "padding")
     dh, dw = pair(dilation, "dilation")
     if kh < 1 or kw < 1:

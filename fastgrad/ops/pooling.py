@@ -22,8 +22,8 @@ from fastgrad.kernels.pooling import (adaptive_avgpool2d_backward, adaptive_avgp
 from fastgrad.kernels import chunk_programs as programs
 from fastgrad.kernels.threads import batch_chunks, run_chunks, run_compiled_chunks
 from fastgrad.ops._operands import as_tensor
-from fastgrad.ops.conv_geometry import (check_pool_dtype, pair, pool2d_geometry, pool_planes,
-                                        single)
+from fastgrad.ops.conv_geometry import (check_pool_dtype, default_stride, pair, pool2d_geometry,
+                                        pool_planes, single)
 from fastgrad.ops.linear_map import linear_map
 
 # Inputs of at most this many elements are pooled on the calling thread alone: handing half
@@ -136,7 +136,7 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
         kernel_size = (1, single(kernel_size, "kernel_size"))
         padding = (0, single(padding, "padding"))
         dilation = (1, single(dilation, "dilation"))
-        stride = None if stride is None or stride == [] or stride == () else (1, single(stride, "stride"))
+        stride = None if default_stride(stride) else (1, single(stride, "stride"))
     geo = pool2d_geometry(planes, kernel_size, stride, padding, name, dilation, ceil_mode)
     out, planes_out = _pooled(batch, geo.c, geo.out_h, geo.out_w, spatial_dims, x.dtype)
     argmax, argmax_planes = _argmax_array(out, planes_out, return_indices, geo.h, geo.w)
@@ -264,7 +264,7 @@ def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
             raise RuntimeError(f"{name}: divisor must be not zero, got divisor_override=0")
     if spatial_dims == 1:
         kernel_size, padding = (1, single(kernel_size, "kernel_size")), (0, single(padding, "padding"))
-        stride = None if stride is None or stride == [] or stride == () else (1, single(stride, "stride"))
+        stride = None if default_stride(stride) else (1, single(stride, "stride"))
     geo = pool2d_geometry(planes, kernel_size, stride, padding, name, 1, ceil_mode)
     out, planes_out = _pooled(batch, geo.c, geo.out_h, geo.out_w, spatial_dims, x.dtype)
     divisor = int(divisor_override or 0)
@@ -375,7 +375,7 @@ def unpool_output_size(in_hw, kernel_size, stride, padding, output_size):
     a given ``output_size`` (2 sizes, or 4 with N and C, or 3 with C when unbatched) must lie
     within ``stride - 1`` above that (ValueError otherwise)."""
     kh, kw = pair(kernel_size, "kernel_size")
-    sh, sw = (kh, kw) if stride is None or stride == [] or stride == () else pair(stride, "stride")
+    sh, sw = (kh, kw) if default_stride(stride) else pair(stride, "stride")
     ph, pw = pair(padding, "padding")
     default = [(in_hw[0] - 1) * sh + kh - 2 * ph, (in_hw[1] - 1) * sw + kw - 2 * pw]
     if output_size is None:
