@@ -136,6 +136,17 @@ def test_relu_kernel_keeps_the_gradient_rule_on_every_layout(dtype, layout):
     assert not np.any(np.signbit(x.grad.arr[~(expected > 0) & ~np.isnan(expected)]))
 
 
+def test_relu_of_float16_follows_the_kernels_rule():
+    base = np.array([-1.0, -0.0, 0.0, 2.0, np.nan], np.float16)
+    x = fastgrad.tensor(base, requires_grad=True)
+    out = x.relu()
+    assert out.dtype == fastgrad.float16
+    np.testing.assert_array_equal(out.arr, [0.0, -0.0, 0.0, 2.0, np.nan])
+    assert np.signbit(out.arr[1]) and not np.signbit(out.arr[0])
+    out.backward(fastgrad.tensor(np.array([np.nan, 1.0, 1.0, 3.0, 4.0], np.float16)))
+    np.testing.assert_array_equal(x.grad.arr, [0.0, 0.0, 0.0, 3.0, 4.0])
+
+
 def test_relu_of_a_broadcast_gradient_and_of_integers():
     x = fastgrad.tensor([[-1.0, 2.0, 0.0]], requires_grad=True)
     x.relu().sum().backward()  # sum's backward hands relu a broadcast (strided) gradient

@@ -122,6 +122,9 @@ def tanh(x):
     return wrap_saving_output(out, TanhGradFn(x) if needs_grad(x) else None)
 
 
+_KERNEL_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))  # what kernels/relu.py compiles for
+
+
 class ReluGradFn(GradFn):
     fresh_grads = True
 
@@ -133,7 +136,7 @@ class ReluGradFn(GradFn):
 
     def backward(self, grad_output):
         passes, = self.saved_tensors
-        if (isinstance(grad_output, np.ndarray) and grad_output.dtype.kind == "f"
+        if (isinstance(grad_output, np.ndarray) and grad_output.dtype in _KERNEL_FLOATS
                 and grad_output.shape == passes.shape and grad_output.flags.c_contiguous):
             grad = np.empty_like(grad_output)
             relu_backward(grad_output, passes, grad)
@@ -150,12 +153,15 @@ def relu(x):
     arr = x.arr
     if arr.dtype == np.bool_:
         raise RuntimeError("Boolean inputs not supported for relu")
-    if arr.dtype.kind == "f":
+    if arr.dtype in _KERNEL_FLOATS:
         if not arr.flags.c_contiguous:
             arr = arr.copy()  # C order; np.ascontiguousarray would make a 0-d array 1-d
         out = np.empty(arr.shape, arr.dtype)
         passes = np.empty(arr.shape, np.bool_)
         relu_forward(arr, out, passes)
+    elif arr.dtype.kind == "f":  # float16: the kernels' rule in NumPy (numba has no float16)
+        out = np.where(arr < 0, arr.dtype.type(0), arr)
+        passes = ~(out <= 0)
     else:  # integers
         out = np.maximum(arr, 0).astype(arr.dtype, copy=False)
         passes = out > 0
