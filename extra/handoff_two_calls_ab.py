@@ -5,6 +5,7 @@ python extra/handoff_two_calls_ab.py cnn|mlp [BLOCKS] (docs/performance.md, "Han
 import sys, time, numpy as np
 sys.path.insert(0,'benchmarks')
 import cases
+from interleaved_ab import interleaved_ab
 from fastgrad.kernels import threads, handoff
 from fastgrad.kernels.threads import _helpers, blas_limit, run_row, STATE, _local
 import fastgrad.ops.conv as conv, fastgrad.ops.gemm as gemm, fastgrad.ops.pooling as pooling, fastgrad.optim.sgd as sgd
@@ -35,17 +36,5 @@ new_rcc = threads.run_compiled_chunks
 def use(f):
     for mod in (conv, gemm, pooling, sgd): mod.run_compiled_chunks = f
 run = cases.train_step_case(sys.argv[1], 'im2col')
-for _ in range(100): run()
-res = {'old': [], 'new': []}
-pc = time.perf_counter
-for block in range(int(sys.argv[2]) if len(sys.argv) > 2 else 60):
-    for name, f in (('old', old_rcc), ('new', new_rcc)) if block % 2 == 0 else (('new', new_rcc), ('old', old_rcc)):
-        use(f)
-        for _ in range(5): run()
-        ts = []
-        for _ in range(20):
-            t = pc(); run(); ts.append(pc() - t)
-        res[name].append(np.median(ts))
-o, n = np.array(res['old']), np.array(res['new'])
-r = o / n
-print(f"{sys.argv[1]}: old {np.median(o)*1e3:.3f} ms new {np.median(n)*1e3:.3f} ms; per-block ratio old/new median {np.median(r):.3f} IQR {np.percentile(r,25):.3f}-{np.percentile(r,75):.3f}")
+interleaved_ab(run, lambda: use(old_rcc), lambda: use(new_rcc),
+               int(sys.argv[2]) if len(sys.argv) > 2 else 60, label=sys.argv[1])
