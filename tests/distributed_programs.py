@@ -2,6 +2,7 @@
 ``python tests/distributed_programs.py NAME``. Each checks its claims itself and fails by an
 AssertionError, which aborts the whole MPI job (exit code != 0), so the test sees it."""
 import sys
+import time
 import traceback
 
 import numpy as np
@@ -260,4 +261,7 @@ if __name__ == "__main__":
 
         traceback.print_exc()
         sys.stderr.flush()
+        # MPI_Abort ends the job at once: without a moment for the launcher to forward what
+        # this rank wrote, its message was lost in ~1 job of 15-40 (0 of 100 with the wait)
+        time.sleep(0.2)
         MPI.COMM_WORLD.Abort(1)
