@@ -5,7 +5,8 @@ Copies TREE's fastgrad and benchmarks to a temporary directory and patches the c
 kernels/threads.py (the patch is below, as text replacements): with X_PIN=1, before every
 hand-off the main thread reads its CPU (sched_getcpu) and, when it has changed, pins the helpers
 to every allowed CPU but that one; X_LOOKS sets the helper's idle looks before it parks
-(2000 as shipped). Then runs the CNN step (200 timed steps after 30, fresh processes,
+(2000 as shipped); X_SHARE gives the caller that share of a batch cut in two (0.5 as
+shipped). Then runs the CNN step (200 timed steps after 30, fresh processes,
 configurations alternating) quiet and beside a `while True: pass` process, and prints the step
 time, the cores the process used (os.times over the timed steps) and how often it re-pinned.
 docs/performance.md, "With a core busy: one core, whatever the split".
@@ -49,7 +50,15 @@ PATCH = [
 _PIN = os.environ.get("X_PIN", "0") == "1"
 _repins = 0
 _getcpu = ctypes.CDLL(None).sched_getcpu
+_SHARE = float(os.environ.get("X_SHARE", "0.5"))
 '''),
+    ('''    parts = max(min(_num_threads, n), 1)
+    return [(i * n // parts, (i + 1) * n // parts) for i in range(parts)]''',
+     '''    parts = max(min(_num_threads, n), 1)
+    if parts == 2 and _SHARE != 0.5:
+        cut = min(max(int(round(n * _SHARE)), 1), n - 1)
+        return [(0, cut), (cut, n)]
+    return [(i * n // parts, (i + 1) * n // parts) for i in range(parts)]'''),
     ('''        workers = _helpers(parts - 1)
         count = parts - 1
 ''', '''        workers = _helpers(parts - 1)
@@ -78,7 +87,9 @@ cores = (t1.user + t1.system - t0.user - t0.system) / (t1.elapsed - t0.elapsed)
 print(json.dumps([seconds * 1e3, cores, threads._repins]))
 '''
 
-CONFIGS = [{"X_PIN": "0"}, {"X_PIN": "1"}, {"X_PIN": "1", "X_LOOKS": "2"}]
+CONFIGS = [{"X_PIN": "0"}, {"X_PIN": "1"}, {"X_PIN": "1", "X_LOOKS": "2"},
+           {"X_PIN": "1", "X_LOOKS": "2", "X_SHARE": "0.67"},
+           {"X_PIN": "1", "X_LOOKS": "2", "X_SHARE": "0.75"}]
 
 
 def patched_copy(tree):
