@@ -80,6 +80,22 @@ def median_us(fn, repeats):
     return 1e6 * float(np.median(times))
 
 
+def time_variants(variants, repeats, rounds=5):
+    """Time each of ``variants`` (name -> callable) in ``rounds`` interleaved rounds of
+    ``repeats // rounds`` calls, so that a slow minute hits every variant; print each one's
+    median over the rounds' medians, their range, and the load before and after."""
+    load = os.getloadavg()[0]
+    results = {name: [] for name in variants}
+    for _ in range(rounds):
+        for name, fn in variants.items():
+            results[name].append(median_us(fn, repeats // rounds))
+    print(f"load {load:.2f} -> {os.getloadavg()[0]:.2f}")
+    width = max(len(name) for name in variants)
+    for name, values in results.items():
+        print(f"{name:{width}s} median {np.median(values):7.1f} us  rounds {min(values):.1f}-"
+              f"{max(values):.1f}")
+
+
 def main(repeats=400):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((N, C, H, W)).astype(np.float32)
@@ -111,15 +127,7 @@ def main(repeats=400):
         np.testing.assert_allclose(d_wb.T, d_wt, rtol=1e-4, atol=1e-3)
         np.testing.assert_allclose(d_wb, d_wb_blocks, rtol=1e-4, atol=1e-3)
         np.testing.assert_allclose(d_x_long, d_x_image, rtol=1e-4, atol=1e-3)
-        load = os.getloadavg()[0]
-        results = {name: [] for name in variants}
-        for _ in range(5):  # interleaved rounds, so that a slow minute hits every variant
-            for name, fn in variants.items():
-                results[name].append(median_us(fn, repeats // 5))
-        print(f"load {load:.2f} -> {os.getloadavg()[0]:.2f}")
-        for name, values in results.items():
-            print(f"{name:32s} median {np.median(values):7.1f} us  rounds {min(values):.1f}-"
-                  f"{max(values):.1f}")
+        time_variants(variants, repeats)
 
 
 if __name__ == "__main__":

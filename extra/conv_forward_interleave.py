@@ -7,16 +7,16 @@ than L2) and then run the per-image GEMMs over it (what ships)?
 Prints medians in microseconds per variant; see docs/performance.md, "conv2: where its limit
 is". The blocked variants keep the columns block by block, (blocks, K', b*P), which the
 backward would then read block by block (its dW in blocks of >= 4 images costs what the long
-GEMM does: "conv2's backward chunk").
+GEMM does: "conv2's backward chunk"). Run it in a quiet minute: the rounds of one variant should
+agree within a few percent.
 """
-import os
 import sys
-import time
 
 import numba
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from conv_backward_interleave import time_variants  # extra/ is on sys.path when run as a script
 from fastgrad.kernels.im2col import im2col
 from fastgrad.kernels.native import NO_TRANS, blas_gemm, blas_gemm_addresses
 
@@ -53,15 +53,6 @@ def by_blocks(gemm, x, weight, blocks, out, like):
         gemms(gemm, weight, blocks[j], j * b, b, out, like)
 
 
-def median_us(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return 1e6 * float(np.median(times))
-
-
 def main(repeats=400):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((N, C, H, W)).astype(np.float32)
@@ -81,15 +72,7 @@ def main(repeats=400):
             fn()
         for b in outs:
             np.testing.assert_array_equal(outs[b], out)
-        load = os.getloadavg()[0]
-        results = {name: [] for name in variants}
-        for _ in range(5):  # interleaved rounds, so that a slow minute hits every variant
-            for name, fn in variants.items():
-                results[name].append(median_us(fn, repeats // 5))
-        print(f"load {load:.2f} -> {os.getloadavg()[0]:.2f}")
-        for name, values in results.items():
-            print(f"{name:28s} median {np.median(values):7.1f} us  rounds {min(values):.1f}-"
-                  f"{max(values):.1f}")
+        time_variants(variants, repeats)
 
 
 if __name__ == "__main__":
