@@ -251,6 +251,14 @@ def _helpers(count):
     return _workers
 
 
+def _take_helpers(parts):
+    """Whether a call of ``parts`` chunks may hand them to the helpers: more than one chunk, not
+    called from inside a chunk, and no other thread using them. When True, this thread holds
+    ``_run_lock`` and must release it."""
+    return (parts > 1 and not getattr(_local, "in_chunk", False)
+            and _run_lock.acquire(blocking=False))
+
+
 def run_chunks(fn, chunks):
     """Run ``fn(i, lo, hi)`` for every chunk ``(lo, hi)``, on one thread each.
 
@@ -266,7 +274,7 @@ def run_chunks(fn, chunks):
     the other on the calling thread.
     """
     parts = len(chunks)
-    if getattr(_local, "in_chunk", False) or parts <= 1 or not _run_lock.acquire(blocking=False):
+    if not _take_helpers(parts):
         with blas_limit(1):  # nested: BLAS is already held at one thread
             return [fn(i, lo, hi) for i, (lo, hi) in enumerate(chunks)]
     try:
@@ -323,7 +331,7 @@ def run_compiled_chunks(chunk_rows):
     them. Nested, or while another thread is inside ``run_chunks``, the rows run one after the
     other on the calling thread."""
     parts = chunk_rows.shape[0]
-    if getattr(_local, "in_chunk", False) or parts <= 1 or not _run_lock.acquire(blocking=False):
+    if not _take_helpers(parts):
         with blas_limit(1):
             for row in chunk_rows:
                 run_row(row)
